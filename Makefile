@@ -1,0 +1,35 @@
+# Two commands on a fresh machine (Python 3.11+ and make): `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_CORE := $(VENV)/.installed-core
+STAMP_ALL := $(VENV)/.installed-all
+
+.PHONY: demo test test-fast bench lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP_CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[neural]"
+	touch $@
+
+$(STAMP_ALL): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[all]"
+	touch $@ $(STAMP_CORE)
+
+demo: $(STAMP_CORE)
+	$(BIN)/abkit demo
+
+test: $(STAMP_ALL)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP_ALL)
+	$(BIN)/python -m pytest -q -m "not slow" -x
+
+lint: $(STAMP_ALL)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache

@@ -1,0 +1,53 @@
+"""The Typer application and the one-line error handling every command shares.
+
+Commands live in small modules beside this one (one module per area) and only parse
+arguments and call one library function; heavy imports happen inside the command body so
+that `abkit --help` starts fast and never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+
+from abkit.errors import AbkitError
+
+app = typer.Typer(
+    name="abkit",
+    help="A/B experiments for AI-generated recommendation reasons (推荐理由): "
+    "specs, assignment, ingestion, analysis, generation and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line to stderr and exit."""
+    first = str(message).strip().splitlines()[0] if str(message).strip() else "error"
+    typer.echo(f"abkit: error: {first}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(func: F) -> F:
+    """Turn AbkitError (and missing files) into one line and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AbkitError as exc:
+            fail(str(exc))
+        except FileNotFoundError as exc:
+            fail(f"{exc.filename}: no such file")
+        except KeyboardInterrupt:
+            typer.echo("abkit: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,39 @@
+"""Commands about specs and the warehouse itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from abkit.cli.app import app, user_errors
+
+
+@app.command()
+@user_errors
+def validate(spec: Path = typer.Argument(..., help="Experiment spec (YAML).")) -> None:
+    """Check a spec and print its arms, window and metrics."""
+    from abkit.spec import load_spec
+
+    s = load_spec(spec)
+    lo, hi = s.window_utc()
+    typer.echo(f"{spec}: ok — {s.key}: {len(s.arms)} arms, control {s.control_arm!r}")
+    typer.echo(f"  window (UTC): {lo:%Y-%m-%d %H:%M} – {hi:%Y-%m-%d %H:%M}")
+    typer.echo(f"  primary {s.primary_metric}; secondary {', '.join(s.secondary)}")
+
+
+@app.command()
+@user_errors
+def status(db: Path = typer.Option(Path("abkit.duckdb"), help="DuckDB warehouse file.")) -> None:
+    """List experiments with their lifecycle state (draft → running → stopped → shipped/rolled_back)."""
+    from abkit.warehouse import connect, experiment_states
+
+    con = connect(db, read_only=True)
+    try:
+        rows = experiment_states(con)
+    finally:
+        con.close()
+    if not rows:
+        typer.echo("no experiments recorded")
+    for exp, state, when in rows:
+        typer.echo(f"{exp:30s} {state:12s} {when}")

@@ -1,0 +1,80 @@
+"""The generator protocol: requests in, reasons out (shared by template and neural generators).
+
+A reason's id is derived from everything it was generated from — item, segment, arm, model
+version, a hash of the decoding settings and a hash of the item's attributes — so regenerating
+is idempotent and each request can seed its own random stream from the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ReasonRequest:
+    """One (item, segment) to write a reason for, with the item's facts."""
+
+    item_id: str
+    category: str
+    brand: str
+    title: str
+    price: float
+    discount: float  # fraction off: 0.2 = 20% off (8折)
+    attributes: dict[str, str]  # attribute name -> value, e.g. {"材质": "纯棉", "促销": "满199减30"}
+    segment: str | None = None  # persona / user segment; None = not personalized
+    length: str = "M"  # S (8–16 chars), M (16–32), L (32–60)
+
+
+@dataclass(frozen=True)
+class Reason:
+    reason_id: str
+    item_id: str
+    segment: str | None
+    arm: str
+    text: str
+    generator: str
+    model_version: str
+    settings_hash: str
+    features: dict[str, Any] = field(default_factory=dict)  # e.g. gold mentions, candidate scores
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Anything that writes reasons for a batch of requests."""
+
+    name: str
+    model_version: str
+
+    def generate(self, requests: list[ReasonRequest], *, arm: str, settings: dict[str, Any]) -> list[Reason]: ...
+
+
+def stable_hash(obj: Any, n: int = 16) -> str:
+    """A hex digest of a JSON-able object that is stable across processes and machines."""
+    blob = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:n]
+
+
+def reason_key(request: ReasonRequest, *, arm: str, model_version: str, settings: dict[str, Any]) -> str:
+    """The idempotency key of a reason, which is also its reason_id."""
+    return "r_" + stable_hash(
+        {
+            "item": request.item_id,
+            "segment": request.segment,
+            "arm": arm,
+            "model": model_version,
+            "settings": stable_hash(settings),
+            "attributes": stable_hash(
+                [request.category, request.brand, request.title, request.price, request.discount,
+                 sorted(request.attributes.items()), request.length]
+            ),
+        },
+        n=20,
+    )
+
+
+def request_seed(reason_id: str) -> int:
+    """A per-request random seed derived from the key (a stateless per-request generator)."""
+    return int(hashlib.sha256(reason_id.encode("utf-8")).hexdigest()[:8], 16)
