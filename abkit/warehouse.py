@@ -221,7 +221,7 @@ def experiment_states(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, st
     return con.execute(
         """
         SELECT experiment, state, strftime(changed_at, '%Y-%m-%d %H:%M') FROM (
-            SELECT *, row_number() OVER (PARTITION BY experiment ORDER BY changed_at DESC) AS rn
+            SELECT *, row_number() OVER (PARTITION BY experiment ORDER BY changed_at DESC, rowid DESC) AS rn
             FROM experiment_state) WHERE rn = 1 ORDER BY experiment
         """
     ).fetchall()

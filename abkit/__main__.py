@@ -1,0 +1,3 @@
+from abkit.cli import app
+
+app(prog_name="abkit")
