@@ -78,3 +78,43 @@ def reason_key(request: ReasonRequest, *, arm: str, model_version: str, settings
 def request_seed(reason_id: str) -> int:
     """A per-request random seed derived from the key (a stateless per-request generator)."""
     return int(hashlib.sha256(reason_id.encode("utf-8")).hexdigest()[:8], 16)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+try:  # the C encoder json.dumps itself uses; built once instead of once per call
+    from json.encoder import c_make_encoder as _c_make_encoder
+    from json.encoder import encode_basestring as _encode_str
+
+    _C_ENCODE = _c_make_encoder(None, str, _encode_str, None, ":", ",", True, False, True) if _c_make_encoder else None
+except ImportError:  # pragma: no cover - CPython always has it
+    _C_ENCODE = None
+
+
+def _dumps(obj: Any) -> str:
+    """Exactly json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(obj)
+    return "".join(_C_ENCODE(obj, 0))
+
+
+def reason_keys(requests: list[ReasonRequest], *, arm: str, model_version: str, settings: dict[str, Any]) -> list[str]:
+    """reason_key for a batch, identical to calling it per request but several times faster.
+
+    The settings hash is computed once and the outer JSON object is assembled directly in
+    sorted-key order (arm, attributes, item, model, segment, settings), which is exactly what
+    json.dumps(sort_keys=True) writes; tests check equality with reason_key.
+    """
+    enc = _ENCODER.encode
+    dumps = _dumps
+    sha = hashlib.sha256
+    head = '{"arm":' + enc(arm) + ',"attributes":"'
+    model = ',"model":' + enc(model_version) + ',"segment":'
+    tail = ',"settings":' + enc(stable_hash(settings)) + "}"
+    out = []
+    for r in requests:
+        attrs = sha(dumps([r.category, r.brand, r.title, r.price, r.discount, sorted(r.attributes.items()),
+                           r.length]).encode("utf-8")).hexdigest()[:16]
+        seg = "null" if r.segment is None else dumps(r.segment)
+        blob = head + attrs + '","item":' + dumps(r.item_id) + model + seg + tail
+        out.append("r_" + sha(blob.encode("utf-8")).hexdigest()[:20])
+    return out

@@ -47,6 +47,8 @@ class SufficientStats:
 class TestResult:
     """One comparison of treatment against a baseline; None where a value cannot be estimated."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     control_value: float | None
     treatment_value: float | None
     abs_lift: float | None
@@ -63,6 +65,7 @@ class TestResult:
     theta: float | None = None
     warning: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rel_se: float | None = None  # standard error of rel_lift (delta method); tests/bounds reuse it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,215 @@
+"""`abkit simulate`: warehouse inputs → simulated logs as Parquet (streamed) → the real ingestion.
+
+    report = simulate_into(spec, con, SimOptions(seed=1), n_users=20_000, out_dir="sim/")
+
+Inputs come from the warehouse (items, users, this experiment's reasons); an empty items or
+users table is first filled with a generated catalog / population (through ingestion too).
+Logs are written chunk by chunk (bounded memory, a progress bar) as the files a serving
+system would deliver — with the stress options' artefacts (duplicate rows, a late batch) —
+and then ingested with experiments.ingest.ingest_files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from abkit.spec import Spec
+from experiments.simulate.traffic import (
+    EVENT_SCHEMA,
+    EXPOSURE_SCHEMA,
+    SimOptions,
+    World,
+    build_world,
+    chunk_tables,
+    iter_chunks,
+)
+from experiments.simulate.truth import TruthAccumulator
+
+
+@dataclass
+class SimOutput:
+    """What a simulation wrote and measured."""
+
+    files: dict[str, list[str]]
+    truth: dict[str, Any]
+    counts: dict[str, int] = field(default_factory=dict)
+    fallback_rate: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    peak_rss_mb: float | None = None
+
+    def summary(self) -> dict[str, Any]:
+        rows = self.counts.get("exposure_rows", 0) + self.counts.get("event_rows", 0)
+        return {"counts": self.counts, "fallback_rate": self.fallback_rate, "seconds": round(self.seconds, 3),
+                "rows_per_second": round(rows / self.seconds) if self.seconds > 0 else None,
+                "peak_rss_mb": self.peak_rss_mb, "files": self.files}
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    except (ImportError, OSError):
+        return None
+
+
+def _sample(rng: np.random.Generator, table: pa.Table, rate: float) -> pa.Table:
+    if rate <= 0 or table.num_rows == 0:
+        return table.slice(0, 0)
+    return table.take(pa.array(np.flatnonzero(rng.random(table.num_rows) < rate)))
+
+
+def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progress: bool = False) -> SimOutput:
+    """Stream every chunk's exposures and events to Parquet files under out_dir."""
+    from tqdm import tqdm
+
+    opt = world.options
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"exposures": out / "exposures.parquet", "events": out / "events.parquet",
+             "events_late": out / "events_late.parquet"}
+    writers = {
+        "exposures": pq.ParquetWriter(str(paths["exposures"]), EXPOSURE_SCHEMA),
+        "events": pq.ParquetWriter(str(paths["events"]), EVENT_SCHEMA),
+    }
+    if opt.late_events > 0:
+        writers["events_late"] = pq.ParquetWriter(str(paths["events_late"]), EVENT_SCHEMA)
+    truth = TruthAccumulator(world.arms, world.day_names)
+    n_arms = len(world.arms)
+    counts = dict.fromkeys(("users_enrolled", "users_lost_srm_bug", "exposures", "events", "exposure_rows",
+                            "event_rows", "late_event_rows", "duplicate_rows", "fallback_exposures"), 0)
+    fb = np.zeros(n_arms)
+    shown = np.zeros(n_arms)
+    rng = np.random.default_rng([opt.seed, 23])
+    t0 = time.perf_counter()
+    n_chunks = -(-world.n_users // opt.chunk_users)
+    bar = tqdm(total=world.n_users, unit="user", desc="simulate", disable=not progress or n_chunks < 2,
+               file=None, leave=False)
+    try:
+        for ch in iter_chunks(world):
+            truth.merge(ch.truth)
+            exposures, events = chunk_tables(world, ch)
+            counts["exposures"] += exposures.num_rows
+            counts["events"] += events.num_rows
+            shown += np.bincount(ch.x_arm, minlength=n_arms)
+            fb += np.bincount(ch.x_arm[ch.x_fallback], minlength=n_arms)
+            late = None
+            if opt.late_events > 0:
+                mask = rng.random(events.num_rows) < opt.late_events
+                late = events.filter(pa.array(mask))
+                events = events.filter(pa.array(~mask))
+            dup_x, dup_e = _sample(rng, exposures, opt.duplicates), _sample(rng, events, opt.duplicates)
+            counts["duplicate_rows"] += dup_x.num_rows + dup_e.num_rows
+            for name, table in (("exposures", exposures), ("exposures", dup_x), ("events", events),
+                                ("events", dup_e), ("events_late", late)):
+                if table is not None and table.num_rows:
+                    writers[name].write_table(table)
+                    counts["exposure_rows" if name == "exposures" else "event_rows"] += table.num_rows
+                    if name == "events_late":
+                        counts["late_event_rows"] += table.num_rows
+            bar.update(min(opt.chunk_users, world.n_users - ch.index * opt.chunk_users))
+    finally:
+        bar.close()
+        for wr in writers.values():
+            wr.close()
+    counts["users_enrolled"] = int((world.user_arm >= 0).sum())
+    counts["users_lost_srm_bug"] = int((world.user_arm == -2).sum())
+    counts["fallback_exposures"] = int(fb.sum())
+    files = {name: [str(paths[name])] for name in writers}
+    total_fb = float(fb.sum() / shown.sum()) if shown.sum() else 0.0
+    fallback = {"overall": total_fb, **{a: float(fb[i] / shown[i]) if shown[i] else 0.0 for i, a in enumerate(world.arms)}}
+    meta = {"experiment": world.spec.key, "seed": opt.seed, "mode": opt.mode,
+            "window_utc": [t.isoformat() + "Z" for t in world.spec.window_utc()],
+            "simulated_users": int(world.n_users), "bots": opt.bots, "fallback_rate": fallback,
+            "note": "ratios of expectations over the window, every arm evaluated on every simulated user"}
+    return SimOutput(files, truth.to_json(world.spec.control_arm, **meta), counts, fallback,
+                     time.perf_counter() - t0, _peak_rss_mb())
+
+
+# --- the warehouse side -----------------------------------------------------------------------
+
+def _table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # table: a fixed name
+
+
+def _ingest(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> Any:
+    from experiments.ingest import ingest_files
+
+    return ingest_files(con, table, files)
+
+
+def load_items(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        """SELECT item_id, category, brand, title, price, discount, CAST(attributes AS VARCHAR) AS attributes,
+                  TRY_CAST(extra['popularity'] AS DOUBLE) AS popularity, extra['subcategory'] AS subcategory
+           FROM items QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY ingested_at DESC) = 1
+           ORDER BY item_id"""
+    ).df()
+
+
+def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> pd.DataFrame:
+    df = con.execute(
+        """SELECT user_id, segment, extra['platform'] AS platform,
+                  TRY_CAST(extra['activity'] AS DOUBLE) AS activity,
+                  TRY_CAST(extra['click_propensity'] AS DOUBLE) AS click_propensity,
+                  CASE WHEN lower(extra['is_new']) IN ('true', '1') THEN true
+                       WHEN lower(extra['is_new']) IN ('false', '0') THEN false END AS is_new
+           FROM users QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY ingested_at DESC) = 1
+           ORDER BY user_id LIMIT ?""", [limit if limit is not None else 2**62]
+    ).df()
+    for col in ("activity", "click_propensity", "is_new"):
+        if df[col].isna().any():
+            df = df.drop(columns=col)
+    return df
+
+
+def load_reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> pd.DataFrame:
+    return con.execute(
+        """SELECT reason_id, experiment, arm, item_id, segment, text, created_at FROM reasons
+           WHERE (experiment = ? OR experiment IS NULL) AND arm IN (SELECT unnest(?))""",
+        [spec.key, spec.arm_names],
+    ).df()
+
+
+def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOptions, *, n_users: int | None = None,
+                  n_items: int = 2000, out_dir: str | os.PathLike[str], progress: bool = False,
+                  truth_path: str | os.PathLike[str] | None = None) -> SimOutput:
+    """Fill missing items/users, simulate the experiment, ingest the logs, write the truth."""
+    from experiments.simulate.catalog import make_catalog
+    from experiments.simulate.population import write_users
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ingested: dict[str, Any] = {}
+    if _table_rows(con, "items") == 0:
+        path = out / "items.parquet"
+        make_catalog(n_items, options.seed).to_parquet(path, index=False)
+        ingested["items"] = _ingest(con, "items", [str(path)])
+    if _table_rows(con, "users") == 0:
+        path = write_users(n_users or 20_000, out / "users.parquet", seed=options.seed)
+        ingested["users"] = _ingest(con, "users", [str(path)])
+    world = build_world(spec, load_users(con, n_users), load_items(con), load_reasons(con, spec), options)
+    result = simulate_to_parquet(world, out, progress=progress)
+    for table in ("exposures", "events", "events_late"):
+        if table in result.files:
+            ingested[table] = _ingest(con, "events" if table == "events_late" else table, result.files[table])
+    result.counts.update({f"ingested_{k}": int(v.total.accepted) for k, v in ingested.items()})
+    result.counts.update({f"duplicates_skipped_{k}": int(v.total.duplicates) for k, v in ingested.items()})
+    if truth_path is not None:
+        Path(truth_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(truth_path).write_text(json.dumps(result.truth, ensure_ascii=False, indent=2), encoding="utf-8")
+    return result
+
+
+__all__ = ["SimOutput", "simulate_into", "simulate_to_parquet", "load_items", "load_users", "load_reasons"]

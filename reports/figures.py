@@ -1,0 +1,290 @@
+"""One function per report figure: result data in, a plotly Figure out (also fine in a notebook).
+
+Every string that came from users or models (arm names, segment values, feature levels) is
+HTML-escaped before it reaches plotly, because plotly renders a subset of HTML tags in labels.
+
+    from reports import figures
+    figures.forest_plot(result).show()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import plotly.graph_objects as go
+
+from reports.festivals import flag_days
+from reports.i18n import metric_label, tr
+
+FONT = "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
+SIG_COLOR, NONSIG_COLOR = "#1a7f37", "#6e7781"
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _layout(fig: go.Figure, title: str, height: int = 380, **kwargs: Any) -> go.Figure:
+    fig.update_layout(
+        title={"text": esc(title), "x": 0.01, "font": {"size": 15}},
+        template="plotly_white",
+        height=height,
+        margin={"l": 10, "r": 20, "t": 50, "b": 40},
+        font={"family": FONT, "size": 12},
+        legend={"orientation": "h", "y": -0.18},
+        **kwargs,
+    )
+    return fig
+
+
+def _finite(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def _pct(v: float | None, digits: int = 1) -> str:
+    return "—" if v is None else f"{v * 100:+.{digits}f}%"
+
+
+def _sig(row: Mapping[str, Any], alpha: float) -> bool:
+    p = row.get("p_value_adjusted", row.get("p_value"))
+    return _finite(p) and p < alpha
+
+
+def forest_plot(result: Mapping[str, Any], *, lang: str = "zh", alpha: float = 0.05) -> go.Figure:
+    """Relative lift with its CI for every metric × arm (and arm-vs-arm comparison) row."""
+    rows = [r for r in result.get("metrics", []) if _finite(r.get("rel_lift"), r.get("rel_ci_low"), r.get("rel_ci_high"))]
+    labels = [
+        f"{metric_label(r['metric'], lang)} · {esc(r['arm'])} vs {esc(r.get('baseline', result.get('control', '')))}"
+        for r in rows
+    ]
+    sig = [_sig(r, alpha) for r in rows]
+    fig = go.Figure(
+        go.Scatter(
+            x=[r["rel_lift"] for r in rows],
+            y=labels,
+            mode="markers",
+            marker={"size": 10, "color": [SIG_COLOR if s else NONSIG_COLOR for s in sig], "symbol": "diamond"},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [r["rel_ci_high"] - r["rel_lift"] for r in rows],
+                "arrayminus": [r["rel_lift"] - r["rel_ci_low"] for r in rows],
+                "thickness": 2,
+                "width": 5,
+            },
+            customdata=[[_pct(r["rel_ci_low"]), _pct(r["rel_ci_high"]), r.get("p_value_adjusted")] for r in rows],
+            hovertemplate="%{y}<br>%{x:+.2%} [%{customdata[0]}, %{customdata[1]}]<br>adj. p = %{customdata[2]}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.add_vline(x=0, line_dash="dash", line_color="#444")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(tickformat="+.0%", title_text=esc(tr("rel_lift", lang)))
+    return _layout(fig, tr("forest", lang), height=max(320, 34 * len(rows) + 110))
+
+
+def srm_figure(result: Mapping[str, Any], *, lang: str = "zh") -> go.Figure:
+    """Observed vs expected analysis users per arm."""
+    srm = result.get("srm") or {}
+    observed = srm.get("observed") or result.get("users") or {}
+    expected = srm.get("expected") or {}
+    arms = list(observed)
+    if isinstance(expected, Sequence) and not isinstance(expected, str):  # the analysis lists them in arm order
+        expected = dict(zip(arms, expected, strict=False)) if len(expected) == len(arms) else {}
+    fig = go.Figure()
+    fig.add_bar(name=esc(tr("observed", lang)), x=[esc(a) for a in arms], y=[observed[a] for a in arms], marker_color=COLORS[0])
+    if expected:
+        fig.add_bar(name=esc(tr("expected", lang)), x=[esc(a) for a in arms], y=[expected.get(a) for a in arms],
+                    marker_color="#aab4c0")
+    fig.update_layout(barmode="group")
+    return _layout(fig, tr("srm", lang), height=300)
+
+
+def _parse_ts(value: Any, tz: str) -> dt.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        t = value
+    else:
+        try:
+            t = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+
+
+def cumulative_lift(
+    history: Sequence[Mapping[str, Any]],
+    *,
+    metric: str,
+    baseline: str,
+    timezone: str = "UTC",
+    lang: str = "zh",
+) -> go.Figure:
+    """Relative lift of ``metric`` over time from stored results, with the sequential band when present.
+
+    Each history entry is a past result (CONTRACT §6 shape) with ``as_of`` or ``computed_at``.
+    """
+    series: dict[str, list[tuple[dt.datetime, dict[str, Any]]]] = {}
+    for res in history:
+        t = _parse_ts(res.get("as_of") or res.get("computed_at"), timezone)
+        if t is None:
+            continue
+        for r in res.get("metrics", []):
+            if r.get("metric") == metric and r.get("baseline", baseline) == baseline and _finite(r.get("rel_lift")):
+                series.setdefault(r["arm"], []).append((t, r))
+    fig = go.Figure()
+    sequential = False
+    for i, (arm, pts) in enumerate(series.items()):
+        pts.sort(key=lambda p: p[0])
+        color = COLORS[(i + 1) % len(COLORS)]
+        xs = [p[0] for p in pts]
+        lo_key, hi_key = "rel_ci_low", "rel_ci_high"
+        if all(_finite(p[1].get("seq_rel_ci_low"), p[1].get("seq_rel_ci_high")) for p in pts):
+            lo_key, hi_key, sequential = "seq_rel_ci_low", "seq_rel_ci_high", True
+        band = [(x, p[1].get(lo_key), p[1].get(hi_key)) for x, p in zip(xs, pts, strict=True)
+                if _finite(p[1].get(lo_key), p[1].get(hi_key))]
+        if band:
+            fig.add_scatter(
+                x=[b[0] for b in band] + [b[0] for b in reversed(band)],
+                y=[b[2] for b in band] + [b[1] for b in reversed(band)],
+                fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
+                hoverinfo="skip", showlegend=False, name=esc(arm),
+            )
+        fig.add_scatter(x=xs, y=[p[1]["rel_lift"] for p in pts], mode="lines+markers", name=esc(arm),
+                        line={"color": color}, hovertemplate="%{x}<br>%{y:+.2%}<extra>" + esc(arm) + "</extra>")
+    fig.add_hline(y=0, line_dash="dash", line_color="#444")
+    fig.update_yaxes(tickformat="+.0%")
+    band_name = "sequential CI" if sequential else "CI"
+    title = f"{tr('cumulative', lang)} · {metric_label(metric, lang)} vs {esc(baseline)} ({band_name}, {timezone})"
+    return _layout(fig, title, height=360)
+
+
+def daily_trends(
+    daily: Sequence[Mapping[str, Any]],
+    *,
+    metric: str,
+    timezone: str = "UTC",
+    lang: str = "zh",
+    extra_flags: Mapping[dt.date, str] | None = None,
+) -> go.Figure:
+    """Daily value of ``metric`` per arm (dates in the spec's time zone), holidays and promotion days shaded."""
+    by_arm: dict[str, list[tuple[dt.date, float]]] = {}
+    for r in daily:
+        if r.get("metric") != metric or not _finite(r.get("value")):
+            continue
+        try:
+            day = dt.date.fromisoformat(str(r["date"])[:10])
+        except (KeyError, ValueError):
+            continue
+        by_arm.setdefault(str(r.get("arm")), []).append((day, float(r["value"])))
+    fig = go.Figure()
+    for i, (arm, pts) in enumerate(by_arm.items()):
+        pts.sort()
+        fig.add_scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers", name=esc(arm),
+                        line={"color": COLORS[i % len(COLORS)]})
+    days = {p[0] for pts in by_arm.values() for p in pts}
+    flags = flag_days(days, lang)
+    for day, name in (extra_flags or {}).items():
+        if day in days:
+            flags[day] = f"{flags[day]} / {name}" if day in flags else name
+    for day, name in sorted(flags.items()):
+        start = dt.datetime.combine(day, dt.time(0)) - dt.timedelta(hours=12)
+        fig.add_vrect(x0=start, x1=start + dt.timedelta(days=1), fillcolor="#f4b400", opacity=0.18, line_width=0,
+                      annotation_text=esc(name), annotation_position="top left", annotation_font_size=11)
+    fig.update_xaxes(tickformat="%m-%d", dtick=86400000)
+    fmt = ".2%" if metric in ("ctr", "cvr", "conversion_rate", "add_to_cart_rate", "refund_rate") else None
+    if fmt:
+        fig.update_yaxes(tickformat=fmt)
+    return _layout(fig, f"{tr('daily', lang)} · {metric_label(metric, lang)} ({timezone})", height=360)
+
+
+def segment_heatmap(rows: Sequence[Mapping[str, Any]], *, lang: str = "zh", alpha: float = 0.05) -> go.Figure:
+    """Relative lift per segment (rows) × metric/arm (columns); ★ marks significance after the family's correction."""
+    rows = [r for r in rows if _finite(r.get("rel_lift"))]
+    ylabels = list(dict.fromkeys(f"{esc(r.get('dimension', ''))}: {esc(r.get('value', r.get('segment', '')))}" for r in rows))
+    xlabels = list(dict.fromkeys(f"{esc(r['metric'])} · {esc(r['arm'])}" for r in rows))
+    z: list[list[float | None]] = [[None] * len(xlabels) for _ in ylabels]
+    text: list[list[str]] = [[""] * len(xlabels) for _ in ylabels]
+    hover: list[list[str]] = [[""] * len(xlabels) for _ in ylabels]
+    for r in rows:
+        i = ylabels.index(f"{esc(r.get('dimension', ''))}: {esc(r.get('value', r.get('segment', '')))}")
+        j = xlabels.index(f"{esc(r['metric'])} · {esc(r['arm'])}")
+        star = "★" if _sig(r, alpha) else ""
+        z[i][j] = r["rel_lift"]
+        text[i][j] = f"{_pct(r['rel_lift'])}{star}"
+        hover[i][j] = (f"{_pct(r.get('rel_ci_low'))} … {_pct(r.get('rel_ci_high'))}, "
+                       f"adj. p = {r.get('p_value_adjusted')} ({esc(r.get('family', ''))})")
+    bound = max([abs(v) for row in z for v in row if v is not None] or [0.05])
+    fig = go.Figure(
+        go.Heatmap(
+            z=z, x=xlabels, y=ylabels, text=text, texttemplate="%{text}", customdata=hover,
+            hovertemplate="%{y} · %{x}<br>%{text}<br>%{customdata}<extra></extra>",
+            colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound, colorbar={"tickformat": "+.0%"},
+        )
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    title = f"{tr('segments', lang)} ({tr('rel_lift', lang)}; ★ = {tr('p_adjusted', lang)} < {alpha:g})"
+    return _layout(fig, title, height=max(300, 30 * len(ylabels) + 120))
+
+
+TEXT_BARS = ("distinct_2_at_n", "self_bleu", "personalization", "unfaithful_rate", "ad_law_violation_rate")
+
+
+def text_metrics_figure(diversity: Mapping[str, Mapping[str, Any]], *, lang: str = "zh") -> go.Figure:
+    """Text diversity and compliance per arm, side by side."""
+    keys = [k for k in TEXT_BARS if any(_finite(v.get(k)) for v in diversity.values())]
+    fig = go.Figure()
+    for i, (arm, vals) in enumerate(diversity.items()):
+        fig.add_bar(name=esc(arm), x=keys, y=[vals.get(k) if _finite(vals.get(k)) else None for k in keys],
+                    marker_color=COLORS[i % len(COLORS)], texttemplate="%{y:.3f}", textposition="outside")
+    fig.update_layout(barmode="group")
+    return _layout(fig, tr("diversity", lang), height=340)
+
+
+def text_feature_figure(features: Sequence[Mapping[str, Any]], *, metric: str = "ctr", lang: str = "zh") -> go.Figure:
+    """``metric`` by text feature level per arm, with user-clustered CIs (associations, not effects)."""
+    rows = [r for r in features if r.get("metric") == metric and _finite(r.get("value"))]
+    fig = go.Figure()
+    arms = list(dict.fromkeys(str(r.get("arm")) for r in rows))
+    for i, arm in enumerate(arms):
+        pts = [r for r in rows if str(r.get("arm")) == arm]
+        fig.add_scatter(
+            x=[[esc(r.get("feature")) for r in pts], [esc(r.get("level")) for r in pts]],
+            y=[r["value"] for r in pts], mode="markers", name=esc(arm), marker={"size": 9, "color": COLORS[i % len(COLORS)]},
+            error_y={"type": "data", "symmetric": False,
+                     "array": [(r["ci_high"] - r["value"]) if _finite(r.get("ci_high")) else 0 for r in pts],
+                     "arrayminus": [(r["value"] - r["ci_low"]) if _finite(r.get("ci_low")) else 0 for r in pts]},
+        )
+    fig.update_yaxes(tickformat=".1%")
+    return _layout(fig, f"{tr('text_features', lang)} · {metric_label(metric, lang)}", height=380)
+
+
+def power_curve(
+    *, se_rel: float, users_per_arm: float, mde: float, alpha: float, target_power: float,
+    lang: str = "zh", arm: str = "",
+) -> go.Figure:
+    """Power at the MDE as the sample grows (SE shrinks as 1/√n), with the sample reached marked."""
+    from reports.planning import power_at_mde, users_needed
+
+    need = users_needed(se_rel=se_rel, users_per_arm=users_per_arm, mde=mde, alpha=alpha, power=target_power)
+    top = max(users_per_arm, need) * 1.6
+    ns = [top * k / 60 for k in range(1, 61)]
+    ps = [power_at_mde(se_rel=se_rel * math.sqrt(users_per_arm / n), mde=mde, alpha=alpha) for n in ns]
+    fig = go.Figure(go.Scatter(x=ns, y=ps, mode="lines", name=esc(arm), line={"color": COLORS[0]}))
+    now = power_at_mde(se_rel=se_rel, mde=mde, alpha=alpha)
+    fig.add_scatter(x=[users_per_arm], y=[now], mode="markers+text", marker={"size": 11, "color": COLORS[1]},
+                    text=[f"{now:.0%}"], textposition="top left", showlegend=False)
+    fig.add_hline(y=target_power, line_dash="dot", line_color="#444")
+    fig.add_vline(x=need, line_dash="dot", line_color=COLORS[2])
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=esc(tr("power_axis", lang)))
+    fig.update_xaxes(title_text=esc(tr("users_per_arm", lang)))
+    return _layout(fig, f"{tr('planning', lang)} · {esc(arm)} (MDE {mde:.1%})", height=320, showlegend=False)

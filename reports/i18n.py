@@ -1,0 +1,141 @@
+"""Report labels in Chinese (default) or English; metric keys always stay in English.
+
+    tr("srm", "zh")            -> "样本比例检查 (SRM)"
+    metric_label("ctr", "zh")  -> "点击率 (ctr)"
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from abkit.errors import AbkitError
+from abkit.metrics import METRICS
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[str, ...] = ("zh", "en")
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # key: (zh, en)
+    "title": ("实验报告", "Experiment report"),
+    "generated": ("生成于", "Generated"),
+    "window": ("实验窗口", "Window"),
+    "as_of": ("数据截至", "Data as of"),
+    "decision": ("结论", "Decision"),
+    "action.ship": ("上线", "Ship"),
+    "action.keep_running": ("继续运行", "Keep running"),
+    "action.stop": ("停止", "Stop"),
+    "action.no_decision": ("暂无结论", "No decision"),
+    "arm": ("实验组", "Arm"),
+    "baseline": ("对照", "Baseline"),
+    "reasons": ("原因", "Reasons"),
+    "rollout": ("放量计划", "Rollout plan"),
+    "next_steps": ("下一步", "Next steps"),
+    "health": ("数据健康", "Data health"),
+    "srm": ("样本比例检查 (SRM)", "Sample ratio check (SRM)"),
+    "observed": ("实际用户数", "Observed users"),
+    "expected": ("期望用户数", "Expected users"),
+    "before_exclusion": ("剔除前", "Before exclusion"),
+    "weight": ("流量权重", "Weight"),
+    "srm_ok": ("通过", "OK"),
+    "srm_bad": ("样本比例失衡：结果不可信", "Mismatch: results are not trustworthy"),
+    "excluded_multi_arm": ("多组用户（已剔除）", "Multi-arm users (excluded)"),
+    "unknown_arm_exposures": ("未知实验组的曝光", "Exposures with an unknown arm"),
+    "freshness": ("数据新鲜度", "Data freshness"),
+    "latest_ingest": ("最近入库", "Latest ingestion"),
+    "latest_exposure": ("最近曝光", "Latest exposure"),
+    "quarantined": ("隔离行数", "Quarantined rows"),
+    "table": ("表", "Table"),
+    "rows": ("行数", "Rows"),
+    "none": ("无", "none"),
+    "unknown": ("未知", "unknown"),
+    "metrics": ("指标结果", "Metric results"),
+    "metric": ("指标", "Metric"),
+    "family": ("检验族", "Family"),
+    "control_value": ("对照值", "Control"),
+    "treatment_value": ("实验值", "Treatment"),
+    "abs_lift": ("绝对提升 [CI]", "Abs. lift [CI]"),
+    "rel_lift": ("相对提升 [CI]", "Rel. lift [CI]"),
+    "seq_ci": ("序贯 CI", "Sequential CI"),
+    "p_value": ("p 值", "p"),
+    "p_adjusted": ("校正 p 值", "Adj. p"),
+    "significant": ("显著", "Significant"),
+    "variance_reduction": ("CUPED 降方差", "CUPED var. ↓"),
+    "note": ("备注", "Note"),
+    "sig_yes": ("显著", "significant"),
+    "sig_no": ("不显著", "not significant"),
+    "flag_disagree": ("p 值与置信区间结论不一致（临界）", "p-value and CI disagree (near the boundary)"),
+    "flag_multiplicity": ("未校正时显著，多重检验校正后不显著", "significant before, not after, multiplicity correction"),
+    "forest": ("相对提升森林图", "Relative lift (forest plot)"),
+    "over_time": ("随时间变化", "Over time"),
+    "cumulative": ("累计相对提升", "Cumulative relative lift"),
+    "daily": ("每日趋势", "Daily trends"),
+    "holiday": ("节假日/大促", "Holiday / promotion"),
+    "segments": ("分群表现", "Segment breakdown"),
+    "text": ("文案质量与合规", "Text quality and compliance"),
+    "text_guardrails": ("文案护栏", "Text guardrails"),
+    "guardrails": ("指标护栏", "Metric guardrails"),
+    "margin": ("容忍下降", "Margin"),
+    "bound": ("置信下界", "Lower bound"),
+    "status": ("状态", "Status"),
+    "pass": ("通过", "pass"),
+    "fail": ("未通过", "FAIL"),
+    "inconclusive": ("不确定", "inconclusive"),
+    "threshold": ("阈值", "Threshold"),
+    "rule": ("规则", "Rule"),
+    "value": ("数值", "Value"),
+    "text_features": ("按文案特征的点击/转化（相关性，非因果）", "CTR/CVR by text feature (associations, not effects)"),
+    "samples": ("文案样例", "Sample reasons"),
+    "segment": ("人群", "Segment"),
+    "item": ("商品", "Item"),
+    "reason_text": ("推荐理由", "Reason"),
+    "planning": ("功效与样本量", "Power and sample size"),
+    "mde": ("最小可检测效应 (MDE)", "Minimum detectable effect (MDE)"),
+    "users_per_arm": ("每组用户数", "Users per arm"),
+    "power_at_mde": ("当前样本在 MDE 下的功效", "Power at the MDE with the sample reached"),
+    "users_needed": ("达到目标功效所需每组用户", "Users per arm needed for the target power"),
+    "users_still_needed": ("仍需每组用户", "Users per arm still needed"),
+    "planning_note": (
+        "功效按计划的 MDE 与当前样本的标准误计算，而不是“观测功效”（后者只是 p 值的改写）。",
+        "Power is computed at the planned MDE from the standard error reached, not 'observed power' "
+        "(which only restates the p-value).",
+    ),
+    "no_mde": ("实验配置未设置 mde，无法计算功效。", "The spec sets no mde, so power cannot be computed."),
+    "method": ("方法说明与 SQL", "Method notes and SQL"),
+    "method_notes": ("方法说明", "Method notes"),
+    "power_axis": ("MDE 下的功效", "Power at the MDE"),
+    "sql": ("使用的 SQL", "SQL used"),
+    "absent": ("分析结果中没有此部分", "Not in this analysis result"),
+    "holdout": ("保留对照 (holdout)", "Holdout"),
+    "coverage": ("覆盖比例", "Coverage"),
+    "step": ("阶段", "Step"),
+    "watch": ("观察指标", "Watch"),
+    "min_days": ("最少天数", "Min. days"),
+    "diversity": ("多样性", "Diversity"),
+    "texts": ("文案数", "Texts"),
+}
+
+
+def check_lang(lang: str) -> Lang:
+    if lang not in LANGS:
+        raise AbkitError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    return lang  # type: ignore[return-value]
+
+
+def tr(key: str, lang: str = "zh") -> str:
+    """The label for ``key``; unknown keys come back unchanged (so a missing label shows, not crashes)."""
+    pair = _LABELS.get(key)
+    if pair is None:
+        return key
+    return pair[0] if lang == "zh" else pair[1]
+
+
+def metric_label(key: str, lang: str = "zh") -> str:
+    """Chinese name with the English key in zh (``点击率 (ctr)``); the key alone in en."""
+    m = METRICS.get(key)
+    if lang == "zh" and m is not None:
+        return f"{m.label_zh} ({key})"
+    return key
+
+
+def action_label(action: str | None, lang: str = "zh") -> str:
+    return tr(f"action.{action or 'no_decision'}", lang)

@@ -1,0 +1,89 @@
+"""Shared report fixtures: a realistic CONTRACT §6 result, its history, and an XSS-laden variant."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from abkit.spec import Spec, parse_spec
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[2]
+
+# Payloads that set a window flag if they ever execute.
+XSS_IMG = '<img src=x onerror="window.__xss=1">'
+XSS_SCRIPT = "<script>window.__xss=2</script>"
+XSS_BREAKOUT = "</script><script>window.__xss=3</script>"
+ARM_IMG = f"生成{XSS_IMG}"
+ARM_SCRIPT = f"{XSS_SCRIPT}个性化"
+
+
+def _spec_dict() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "experiments" / "reason_three_arm.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def spec() -> Spec:
+    return parse_spec(_spec_dict())
+
+
+@pytest.fixture
+def result() -> dict[str, Any]:
+    return json.loads((FIXTURES / "result.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def history() -> list[dict[str, Any]]:
+    return json.loads((FIXTURES / "history.json").read_text(encoding="utf-8"))
+
+
+def _rename(obj: Any, names: dict[str, str]) -> Any:
+    """Rename arms wherever they appear as a whole string value or a mapping key."""
+    if isinstance(obj, dict):
+        return {names.get(k, k): _rename(v, names) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rename(v, names) for v in obj]
+    if isinstance(obj, str):
+        return names.get(obj, obj)
+    return obj
+
+
+NAMES = {"neural_generic": ARM_IMG, "neural_personalized": ARM_SCRIPT}
+
+
+@pytest.fixture
+def xss_spec() -> Spec:
+    d = _spec_dict()
+    for arm in d["arms"]:
+        arm["name"] = NAMES.get(arm["name"], arm["name"])
+    d["comparisons"] = [[NAMES[a], NAMES[b]] for a, b in d["comparisons"]]
+    d["name"] = f"实验 {XSS_SCRIPT}"
+    d["hypothesis"] = XSS_IMG
+    return parse_spec(d)
+
+
+@pytest.fixture
+def xss_result(result: dict[str, Any]) -> dict[str, Any]:
+    r = _rename(copy.deepcopy(result), NAMES)
+    r["decision"]["reasons"] = [*r["decision"]["reasons"], f"理由 {XSS_SCRIPT}", f"reason {XSS_IMG}", XSS_BREAKOUT]
+    r["samples"].append({"arm": ARM_SCRIPT, "segment": XSS_IMG, "item_id": XSS_BREAKOUT, "text": f"好物{XSS_SCRIPT}"})
+    r["breakdowns"]["platform"][0]["value"] = XSS_IMG
+    r["notes"] = [XSS_BREAKOUT]
+    r["sql"] = {"attribution": f"SELECT '{XSS_BREAKOUT}'"}
+    r["metrics"][0]["warning"] = XSS_IMG
+    return r
+
+
+@pytest.fixture
+def xss_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return _rename(copy.deepcopy(history), NAMES)
+
+
+@pytest.fixture
+def payloads() -> dict[str, str]:
+    return {"img": XSS_IMG, "script": XSS_SCRIPT, "breakout": XSS_BREAKOUT, "arm_img": ARM_IMG, "arm_script": ARM_SCRIPT}
