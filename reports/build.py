@@ -515,3 +515,61 @@ def write_report(
 
         export_png(figs, png_dir)
     return path
+
+
+def report_from_warehouse(
+    spec_path: str | Path,
+    db: str | Path,
+    out: str | Path,
+    *,
+    lang: str = "zh",
+    png_dir: str | Path | None = None,
+    result_json: str | Path | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """What `abkit report` does: the latest stored result (or a fresh analysis) plus history,
+    health and daily traffic from the warehouse, written as one HTML file. Returns (path, result)."""
+    import json
+
+    from abkit.errors import AbkitError
+    from abkit.spec import load_spec
+    from abkit.warehouse import connect
+    from reports import source
+    from reports.i18n import check_lang
+
+    check_lang(lang)
+    s = load_spec(spec_path)
+    db = Path(db)
+    latest: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = []
+    extras: dict[str, Any] = {}
+    daily: list[Any] = []
+    if result_json is not None:
+        try:
+            latest = json.loads(Path(result_json).read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise AbkitError(f"{result_json}: not valid JSON ({exc})") from None
+        if not isinstance(latest, dict):
+            raise AbkitError(f"{result_json}: not an analysis result (expected a JSON object)")
+    if db.exists():
+        con = connect(db, read_only=True)
+        try:
+            stored, history = source.latest_and_history(source.stored_results(con, s.key))
+            latest = latest or stored
+            extras["health"] = source.health(con, s)
+            daily = source.daily_exposures(con, s)
+        finally:
+            con.close()
+    elif latest is None:
+        raise AbkitError(f"{db}: no such database (ingest some logs first)")
+    if latest is None:
+        con = connect(db)  # the analysis materializes working tables
+        try:
+            latest = source.run_analysis(s, con)
+        finally:
+            con.close()
+    if not latest.get("daily") and daily:
+        extras["daily"] = daily
+    if not latest.get("sql"):
+        extras["sql"] = source.analysis_sql(s)
+    path = write_report(out, s, latest, history=history, extras=extras, lang=lang, png_dir=png_dir)
+    return path, latest

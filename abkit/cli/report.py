@@ -23,47 +23,9 @@ def report(
     ] = None,
 ) -> None:
     """Write the experiment report: decision, health, lifts, trends, segments, texts, power, method."""
-    import json
+    from reports.build import report_from_warehouse
 
-    from abkit.errors import AbkitError
-    from abkit.spec import load_spec
-    from abkit.warehouse import connect
-    from reports import source
-    from reports.build import write_report
-    from reports.i18n import check_lang
-
-    check_lang(lang)
-    s = load_spec(spec)
-    latest, history, extras, daily = None, [], {}, []
-    if result_json is not None:
-        try:
-            latest = json.loads(result_json.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise AbkitError(f"{result_json}: not valid JSON ({exc})") from None
-        if not isinstance(latest, dict):
-            raise AbkitError(f"{result_json}: not an analysis result (expected a JSON object)")
-    if db.exists():
-        con = connect(db, read_only=True)
-        try:
-            stored, history = source.latest_and_history(source.stored_results(con, s.key))
-            latest = latest or stored
-            extras["health"] = source.health(con, s)
-            daily = source.daily_exposures(con, s)
-        finally:
-            con.close()
-    elif latest is None:
-        raise AbkitError(f"{db}: no such database (ingest some logs first)")
-    if latest is None:
-        con = connect(db)  # the analysis materializes working tables
-        try:
-            latest = source.run_analysis(s, con)
-        finally:
-            con.close()
-    if not latest.get("daily") and daily:
-        extras["daily"] = daily
-    if not latest.get("sql"):
-        extras["sql"] = source.analysis_sql(s)
-    path = write_report(out, s, latest, history=history, extras=extras, lang=lang, png_dir=png)
+    path, latest = report_from_warehouse(spec, db, out, lang=lang, png_dir=png, result_json=result_json)
     size_mb = path.stat().st_size / 1e6
     action = (latest.get("decision") or {}).get("action", "no_decision")
     typer.echo(f"wrote {path} ({size_mb:.1f} MB) — decision: {action}")

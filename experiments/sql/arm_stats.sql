@@ -1,0 +1,9 @@
+-- Stage 3: the only rows that leave the database. Per arm (and per arm x dimension value):
+-- n and the sums, sums of squares and cross-products each metric needs (abkit/stats/types.py).
+SELECT
+    arm{group_columns},
+    count(*) AS n,
+    sum(window_open) AS open_window_users,
+{sums}
+FROM {per_user}
+GROUP BY arm{group_columns}
