@@ -136,6 +136,10 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
 
     console = console or Console(width=None if Console().is_terminal else 120)
     spec = load_spec(opts.spec_path)
+    if spec.segments is None:  # personalized arms write one reason per persona of the world
+        from abkit.vocab import SEGMENTS
+
+        spec = spec.model_copy(update={"segments": list(SEGMENTS)})
     out = opts.out
     out.mkdir(parents=True, exist_ok=True)
     db = out / "abkit.duckdb"

@@ -8,6 +8,7 @@ that `abkit --help` starts fast and never imports TensorFlow.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -15,6 +16,9 @@ from typing import Any, TypeVar
 import typer
 
 from abkit.errors import AbkitError
+
+# TensorFlow (imported lazily by the neural generator) logs C++ notices to stderr otherwise.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 app = typer.Typer(
     name="abkit",
