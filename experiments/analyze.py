@@ -37,6 +37,8 @@ from abkit.stats.sequential import sequential
 from abkit.stats.srm import srm_test
 from abkit.stats.types import SufficientStats, TestResult
 from experiments import queries as q
+from experiments.blocks import analysis_blocks
+from experiments.engines.base import Engine, as_engine
 
 _DIMENSION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -48,19 +50,19 @@ class AnalysisError(AbkitError):
 
 @dataclass
 class _Runner:
-    """Executes the stage queries on one connection, recording each with its wall time."""
+    """Executes the stage queries on one engine (DuckDB by default), recording each with its wall time."""
 
-    con: duckdb.DuckDBPyConnection
+    engine: Engine
     log: list[tuple[q.Query, float]] = field(default_factory=list)
 
     def materialize(self, query: q.Query, name: str) -> None:
         t = time.perf_counter()
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query.sql}", query.params)
+        self.engine.materialize(query, name)
         self.log.append((query, time.perf_counter() - t))
 
     def frame(self, query: q.Query) -> pd.DataFrame:
         t = time.perf_counter()
-        df = self.con.execute(query.sql, query.params).df()
+        df = self.engine.frame(query)
         self.log.append((query, time.perf_counter() - t))
         return df
 
@@ -71,7 +73,7 @@ def build_per_user(spec: Spec, con: duckdb.DuckDBPyConnection, *, as_of: dt.date
     """Materialize stages 1 and 2 (temp tables ``rel.seen`` and ``rel.per_user``)."""
     params = q.QueryParams.from_spec(spec, as_of=as_of, dimensions=_dimensions(spec, dimensions),
                                      attribution=attribution)
-    runner = _Runner(con)
+    runner = _Runner(as_engine(con))
     runner.materialize(q.seen_users(params, rel), rel.seen)
     runner.materialize(q.per_user(params, rel), rel.per_user)
     return params
@@ -286,7 +288,7 @@ def planned_users_per_arm(spec: Spec, control: SufficientStats) -> tuple[int | N
 
 # --- text metrics -------------------------------------------------------------------------
 
-def _diversity(spec: Spec, con: duckdb.DuckDBPyConnection, runner: _Runner, params: q.QueryParams,
+def _diversity(spec: Spec, engine: Engine, runner: _Runner, params: q.QueryParams,
                rel: q.Relations, notes: list[str]) -> dict[str, dict[str, Any]]:
     try:
         from experiments.text.arm_metrics import arm_text_metrics
@@ -298,15 +300,15 @@ def _diversity(spec: Spec, con: duckdb.DuckDBPyConnection, runner: _Runner, para
     pairs = runner.frame(q.exposed_texts(params, rel))
     if pairs.empty:
         return {}
-    con.register("abkit_exposed_items", pairs[["item_id"]].drop_duplicates())
+    engine.register("abkit_exposed_items", pairs[["item_id"]].drop_duplicates().reset_index(drop=True))
     try:
-        items = con.execute(f"""
+        items = engine.frame(q.Query("exposed_items", f"""
             SELECT i.item_id, min(i.category) AS category, min(i.brand) AS brand, min(i.title) AS title,
-                   min(i.price) AS price, min(i.discount) AS discount, min(CAST(i.attributes AS VARCHAR)) AS attributes
-            FROM {rel_name(rel, 'items')} i JOIN abkit_exposed_items e ON e.item_id = i.item_id
-            GROUP BY i.item_id""").df()
+                   min(i.price) AS price, min(i.discount) AS discount, min(CAST(i.attributes AS STRING)) AS attributes
+            FROM {rel.items} i JOIN abkit_exposed_items e ON e.item_id = i.item_id
+            GROUP BY i.item_id"""))
     finally:
-        con.unregister("abkit_exposed_items")
+        engine.drop("abkit_exposed_items")
     counts = pairs.groupby("arm")["text"].nunique()
     sample_n = int(counts.min()) if len(counts) else None
     out: dict[str, dict[str, Any]] = {}
@@ -320,8 +322,8 @@ def _diversity(spec: Spec, con: duckdb.DuckDBPyConnection, runner: _Runner, para
 
 
 def rel_name(rel: q.Relations, table: str) -> str:
-    """The items table is not part of Relations' stages; it keeps its warehouse name."""
-    return "items" if table == "items" else getattr(rel, table)
+    """The relation holding a warehouse table (kept for callers; Relations names every table)."""
+    return getattr(rel, table)
 
 
 _OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b,
@@ -349,15 +351,17 @@ def text_guardrail_checks(spec: Spec, diversity: dict[str, dict[str, Any]]) -> l
 
 # --- the analysis -------------------------------------------------------------------------
 
-def analyze(spec: Spec, con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | None = None,
+def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.datetime | None = None,
             dimensions: Sequence[str] = (), text_metrics: bool = True, attribution: q.Attribution = "join",
             rel: q.Relations = q.DEFAULT_RELATIONS, keep_tables: bool = False) -> AnalysisResult:
-    """Run the whole analysis of CONTRACT §3 and §6 on one warehouse connection."""
+    """Run the whole analysis of CONTRACT §3 and §6 on one warehouse connection (or any Engine,
+    e.g. experiments.engines.SparkEngine, with ``rel`` naming its relations)."""
     t_start = time.perf_counter()
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
-    runner = _Runner(con)
+    engine = as_engine(con)
+    runner = _Runner(engine)
     params = q.QueryParams.from_spec(spec, as_of=as_of, dimensions=_dimensions(spec, dimensions),
                                      attribution=attribution)
     try:
@@ -381,11 +385,13 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | 
             if not frame.empty and frame.iloc[:, 1].isna().all():
                 raise AnalysisError(f"dimension {name!r} was not found: no exposure has an extra column "
                                     f"{name!r} and the users table has no such value")
-        diversity = _diversity(spec, con, runner, params, rel, notes) if text_metrics else {}
+        diversity = _diversity(spec, engine, runner, params, rel, notes) if text_metrics else {}
+        # daily / text_features / samples for the report; a failing block becomes a note
+        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics, log=runner.log)
     finally:
         if not keep_tables:
             for name in (rel.per_user, rel.seen):
-                con.execute(f"DROP TABLE IF EXISTS {name}")
+                engine.drop(name)
     t_sql = time.perf_counter() - t_start
 
     arms = spec.arm_names
@@ -490,6 +496,7 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection, *, as_of: dt.datetime | 
                             for c in text_checks],
         "decision": decision.to_dict(),
         "notes": notes,
+        **blocks,
     }
     if as_of is not None and sum(open_windows.values()):
         notes.append(f"As of {as_of:%Y-%m-%d %H:%M} UTC, {sum(open_windows.values()):,} users still had open "

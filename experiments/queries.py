@@ -7,7 +7,7 @@ in this module and (b) identifiers — relation names and per-user column names 
 
 The SQL avoids DuckDB-only syntax where a standard form exists (window functions, ``min_by``,
 ``percentile_cont ... WITHIN GROUP``, ``CASE``, ``CAST``), so that the same files can be run on
-Spark SQL (parameters ``$name`` → ``:name``; types via sqlglot).
+Spark SQL (parameters ``$name`` → ``:name``; see experiments/engines).
 
 Stages (each a SELECT the engine materializes under the name in :class:`Relations`):
 
@@ -52,9 +52,10 @@ class Relations:
     users: str = "users"
     seen: str = "abkit_seen_users"
     per_user: str = "abkit_per_user"
+    items: str = "items"
 
     def __post_init__(self) -> None:
-        for name in (self.exposures, self.events, self.reasons, self.users, self.seen, self.per_user):
+        for name in (self.exposures, self.events, self.reasons, self.users, self.seen, self.per_user, self.items):
             check_identifier(name)
 
 
@@ -290,6 +291,36 @@ def arm_stats(layout: StatsLayout, *, dimension: int | None = None, rel: Relatio
     sql = render(load_sql("arm_stats"), {"group_columns": group, "sums": sums, "per_user": rel.per_user})
     values = {f"cap_{c}": float(v) for c, v in layout.caps.items()}
     return _bind("arm_stats", sql, values)
+
+
+# --- raw log files: validation and deduplication (engines that skip `abkit ingest`) ---------
+
+# Columns of the cleaned tables (the warehouse columns the analysis reads).
+CLEAN_COLUMNS = {
+    "exposures": ("event_id", "ts", "experiment", "user_id", "item_id", "arm", "reason_id", "fallback", "extra"),
+    "events": ("event_id", "ts", "user_id", "item_id", "type",
+               "CASE WHEN type = 'order' AND revenue IS NULL THEN CAST(0 AS DOUBLE) ELSE revenue END AS revenue",
+               "order_id", "extra"),
+}
+
+
+def clean_ranked(table: str, source: str, parse_ts: str) -> Query:
+    """Every raw row of ``source`` typed, with the reason it is unusable and its copy number.
+
+    ``parse_ts`` is a fixed expression from the engine's code (never user text)."""
+    if table not in CLEAN_COLUMNS:
+        raise KeyError(f"no cleaning SQL for {table!r}")
+    fragment = render(load_sql(f"clean_{table}"), {"source": check_identifier(source), "parse_ts": parse_ts})
+    return _bind(f"clean_{table}", f"WITH\n{fragment}\nSELECT * FROM ranked", {})
+
+
+def clean_rows(table: str, ranked: str) -> Query:
+    sql = render(load_sql("clean_rows"), {"columns": ", ".join(CLEAN_COLUMNS[table]), "ranked": check_identifier(ranked)})
+    return _bind(f"clean_{table}_rows", sql, {})
+
+
+def clean_counts(ranked: str) -> Query:
+    return _bind("clean_counts", render(load_sql("clean_counts"), {"ranked": check_identifier(ranked)}), {})
 
 
 def all_queries(p: QueryParams, layout: StatsLayout, rel: Relations = DEFAULT_RELATIONS) -> list[Query]:

@@ -33,21 +33,37 @@ def analyze(
     show_sql: bool = typer.Option(False, "--show-sql", help="Print the SQL (with bound values) and exit."),
     memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 3GB."),
     no_text: bool = typer.Option(False, "--no-text-metrics", help="Skip the diversity block."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb (the --db warehouse, or --exposures files) or spark."),
+    exposures: str = typer.Option(None, "--exposures", help="Raw exposures: Parquet file/folder/glob/URI or catalog table."),
+    events: str = typer.Option(None, "--events", help="Raw events (like --exposures)."),
+    reasons: str = typer.Option(None, "--reasons", help="Raw reasons (text metrics need them)."),
+    items: str = typer.Option(None, "--items", help="Raw items catalog."),
+    users: str = typer.Option(None, "--users", help="Raw users (segment and tag columns for --dimension)."),
+    spark_conf: list[str] = typer.Option([], "--spark-conf",
+                                         help="key=value Spark setting (repeatable), e.g. spark.master=spark://host:7077."),
 ) -> None:
-    """Attribute events, compare arms, apply the decision rule; print a table and write JSON."""
-    import json
+    """Attribute events, compare arms, apply the decision rule; print a table and write JSON.
 
-    from rich.console import Console
-
+    With --engine spark (or --exposures/--events on duckdb) the raw log files are read directly:
+    rows are validated and deduplicated by the same SQL on either engine, and nothing is stored."""
     from abkit.spec import load_spec
     from abkit.warehouse import connect
-    from experiments.analyze import analysis_sql, render_breakdown, store_result
+    from experiments.analyze import analysis_sql, store_result
     from experiments.analyze import analyze as run_analysis
 
     s = load_spec(spec)
     t = _parse_ts(as_of)
     if show_sql:
         typer.echo(analysis_sql(s, as_of=t, dimensions=dimension))
+        return
+    if engine not in ("duckdb", "spark"):
+        from abkit.errors import AbkitError
+
+        raise AbkitError(f"--engine {engine!r}: expected duckdb or spark")
+    if engine == "spark" or exposures is not None or events is not None:
+        result = _analyze_files(s, engine, t, dimension, not no_text, memory_limit, spark_conf,
+                                exposures=exposures, events=events, reasons=reasons, items=items, users=users)
+        _print_and_write(result, json_out)
         return
     if not db.exists():
         from abkit.errors import AbkitError
@@ -59,6 +75,47 @@ def analyze(
         store_result(con, result)
     finally:
         con.close()
+    _print_and_write(result, json_out)
+
+
+def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, memory_limit, spark_conf,
+                   **locations):
+    """Analyze raw log files on DuckDB (in memory) or Spark; nothing is stored."""
+    from abkit.errors import AbkitError
+    from experiments.engines import Sources, analyze_sources
+
+    if locations["exposures"] is None or locations["events"] is None:
+        raise AbkitError(f"--engine {engine} reads raw logs: give both --exposures PATH and --events PATH")
+    sources = Sources(**locations)
+    if engine == "spark":
+        from experiments.engines.spark_engine import SparkEngine, parse_conf
+
+        eng = SparkEngine.start(parse_conf(spark_conf))
+        try:
+            return analyze_sources(spec, eng, sources, as_of=as_of, dimensions=dimensions, text_metrics=text_metrics)
+        finally:
+            eng.spark.stop()
+    import duckdb
+
+    from experiments.engines import DuckDBEngine
+
+    con = duckdb.connect()
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+    try:
+        return analyze_sources(spec, DuckDBEngine(con), sources, as_of=as_of, dimensions=dimensions,
+                               text_metrics=text_metrics)
+    finally:
+        con.close()
+
+
+def _print_and_write(result, json_out: Path | None) -> None:
+    import json
+
+    from rich.console import Console
+
+    from experiments.analyze import render_breakdown
+
     console = Console()
     console.print(result.rich_table())
     for name in result.data.get("breakdowns", {}):

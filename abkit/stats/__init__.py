@@ -5,7 +5,7 @@ from abkit.stats.compare import compare
 from abkit.stats.multiplicity import adjust_pvalues
 from abkit.stats.noninferiority import NonInferiority, noninferiority, shown_worse
 from abkit.stats.power import days_needed, mde_at, power_at, sample_size_per_arm
-from abkit.stats.ratio import ratio_variance
+from abkit.stats.ratio import RatioInterval, ratio_interval, ratio_variance
 from abkit.stats.sequential import SequentialResult, confidence_sequence, sequential, sequential_p_value
 from abkit.stats.srm import SrmResult, srm_test
 from abkit.stats.types import SufficientStats, TestResult
@@ -13,6 +13,7 @@ from abkit.stats.util import finite_or_none
 
 __all__ = [
     "NonInferiority",
+    "RatioInterval",
     "SequentialResult",
     "SrmResult",
     "SufficientStats",
@@ -26,6 +27,7 @@ __all__ = [
     "mde_at",
     "noninferiority",
     "power_at",
+    "ratio_interval",
     "ratio_variance",
     "sample_size_per_arm",
     "sequential",

@@ -8,9 +8,12 @@ instead understates the variance by the design effect (ORACLES §A: about 1.48 f
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 from abkit.stats.means import ArmMoments
 from abkit.stats.types import SufficientStats
-from abkit.stats.util import sample_cov, sample_var
+from abkit.stats.util import finite_or_none, sample_cov, sample_var, t_quantile
 
 
 def _require_ratio(s: SufficientStats) -> tuple[float, float, float]:
@@ -46,3 +49,34 @@ def ratio_variance(s: SufficientStats) -> float:
     """Per-user delta-method variance of the ratio, n·Var(R̂) = Var(L): the σ² that power
     calculations for ratio metrics take from historical sufficient statistics."""
     return ratio_moments(s).var_l
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    """One group's ratio Σy/Σd with its user-clustered (delta-method) two-sided CI."""
+
+    value: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    warning: str | None = None
+
+
+def ratio_interval(s: SufficientStats, alpha: float = 0.05) -> RatioInterval:
+    """Delta-method CI of one group's ratio: value ± t(1 − alpha/2, n − 1)·√(Var(L)/n).
+
+    For descriptive tables (e.g. CTR by text feature); comparisons between arms use `compare`.
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    _require_ratio(s)
+    if s.n < 1 or not s.sum_d:
+        return RatioInterval(None, None, None, None, "The denominator sums to zero, so the ratio is undefined.")
+    value = s.sum_y / s.sum_d
+    if s.n < 2:
+        return RatioInterval(finite_or_none(value), None, None, None,
+                             "Only 1 user: at least 2 are needed to estimate a variance.")
+    se = math.sqrt(ratio_moments(s).var_l / s.n)
+    q = t_quantile(1 - alpha / 2, s.n - 1)
+    return RatioInterval(finite_or_none(value), finite_or_none(se), finite_or_none(value - q * se),
+                         finite_or_none(value + q * se))

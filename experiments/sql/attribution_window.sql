@@ -7,8 +7,8 @@ anchor_pairs AS (
 ),
 timeline AS (
     SELECT x.user_id, x.item_id, x.ts, 0 AS is_event,
-           CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) AS type,
-           CAST(NULL AS VARCHAR) AS order_id, CAST(NULL AS DOUBLE) AS revenue
+           CAST(NULL AS STRING) AS event_id, CAST(NULL AS STRING) AS type,
+           CAST(NULL AS STRING) AS order_id, CAST(NULL AS DOUBLE) AS revenue
     FROM window_exposures x
     JOIN anchor_pairs p ON p.user_id = x.user_id AND p.item_id = x.item_id
     UNION ALL
