@@ -1,7 +1,7 @@
 """The `abkit` command line. Each area registers its commands on the shared app."""
 
-from abkit.cli.app import app
 from abkit.cli import core  # noqa: F401  (registers commands)
+from abkit.cli.app import app
 
 for _module in ("data", "analysis", "generate", "train", "simulate", "text", "report", "demo"):
     try:
