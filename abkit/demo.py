@@ -35,7 +35,7 @@ T = TypeVar("T")
 class DemoOptions:
     out: Path = Path("demo")
     users: int | None = None  # None: sized by the pilot's plan (capped by max_users)
-    max_users: int = 150_000
+    max_users: int = 800_000
     days: int | None = None  # None: the spec's window
     items: int = 3000  # catalog size
     candidates: int = 160  # items the experiment recommends (each gets reasons per arm × segment)
@@ -171,8 +171,8 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
             Path(pilot_users_path).unlink(missing_ok=True)
             if opts.users is not None:
                 n_users = opts.users
-            else:  # not every user of the population is exposed in the window: leave headroom
-                n_users = min(opts.max_users, max(30_000, math.ceil(1.3 * (needed or 0))))
+            else:  # about 3 in 4 users of the population are exposed in two weeks: leave headroom
+                n_users = min(opts.max_users, max(30_000, math.ceil(1.6 * (needed or 0))))
             console.print(f"      simulating {n_users:,} users")
             if needed and n_users < needed:
                 console.print(f"      note: capped below the plan's {needed:,} users (use --max-users to raise)")

@@ -14,7 +14,7 @@ from abkit.cli.app import app, user_errors
 def demo(
     out: Path = typer.Option(Path("demo"), "--out", help="Folder for the warehouse, logs and report.html."),
     users: int = typer.Option(None, "--users", help="Simulated users (default: sized by a pilot and abkit plan)."),
-    max_users: int = typer.Option(150_000, "--max-users", help="Cap on the planned number of users."),
+    max_users: int = typer.Option(800_000, "--max-users", help="Cap on the planned number of users."),
     days: int = typer.Option(None, "--days", help="Days of traffic (default: the spec's window)."),
     items: int = typer.Option(3000, "--items", help="Catalog size."),
     candidates: int = typer.Option(160, "--candidates", help="Items the experiment recommends."),
