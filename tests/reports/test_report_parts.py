@@ -24,7 +24,8 @@ def test_rollout_ramps_coverage_with_new_seed_and_holdout(spec, result):
     assert plan.seed != spec.seed and plan.holdout > 0
     assert all("SRM" in s.watch for s in plan.steps)
     assert all("unfaithful_rate <= 0.02" in s.watch for s in plan.steps)  # text guardrails from the first step
-    assert "revenue_per_user ≥ −5%" in plan.steps[1].watch and spec.primary_metric in plan.steps[2].watch
+    guard = spec.guardrails[0]
+    assert f"{guard.metric} ≥ −{guard.margin:.0%}" in plan.steps[1].watch and spec.primary_metric in plan.steps[2].watch
     text = " ".join(describe(plan, "en"))
     assert "never by changing arm weights" in text and "holdout" in text
     assert "权重" in " ".join(describe(plan, "zh"))
