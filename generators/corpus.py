@@ -395,21 +395,14 @@ def build_corpus(
     return df
 
 
-def _ngrams(texts: Iterable[str], n: int) -> tuple[int, int]:
-    seen: set[str] = set()
-    total = 0
-    for t in texts:
-        s = "".join(t.split())
-        grams = [s[i:i + n] for i in range(len(s) - n + 1)]
-        total += len(grams)
-        seen.update(grams)
-    return len(seen), total
-
-
 def distinct_n(texts: Iterable[str], n: int) -> float:
-    """Corpus-level distinct-n over character n-grams (whitespace removed): unique / total n-grams."""
-    unique, total = _ngrams(texts, n)
-    return unique / total if total else 0.0
+    """Corpus-level distinct-n over character n-grams (whitespace removed): unique / total n-grams.
+
+    The one implementation lives in experiments.text.diversity; this keeps 0.0 for no n-grams."""
+    from experiments.text.diversity import diversity
+
+    value = diversity(list(texts), ns=(n,))[f"distinct_{n}"]
+    return value if value is not None else 0.0
 
 
 def corpus_stats(df: pd.DataFrame) -> dict[str, Any]:

@@ -37,16 +37,11 @@ def candidate_uniforms(reason_id: str, n_candidates: int, n_new: int) -> np.ndar
 
 
 def ban_lists() -> tuple[list[str], list[str]]:
-    """(banned terms, allowlisted compounds) from the compliance lexicon (abkit.vocab as fallback)."""
-    try:
-        from experiments.text.compliance import ALLOWLIST, BANNED_TERMS
+    """(banned terms, allowlisted compounds): the same lexicon the compliance checker judges by."""
+    from experiments.text.compliance import ALLOWLIST, BANNED_TERMS
 
-        banned = [t for terms in BANNED_TERMS.values() for t in terms]
-        allowed = list(ALLOWLIST)
-    except ImportError:  # pragma: no cover - the text package ships with abkit
-        from abkit import vocab
-
-        banned, allowed = list(vocab.ABSOLUTE_TERMS), list(vocab.ALLOWED_COMPOUNDS)
+    banned = [t for terms in BANNED_TERMS.values() for t in terms]
+    allowed = list(ALLOWLIST)
     variants = lambda terms: sorted({v for t in terms for v in (t, t.lower(), t.upper())})  # noqa: E731
     return variants(banned), variants(allowed)
 
