@@ -174,14 +174,14 @@ def connect(
     if not read_only:
         ensure_schema(con)
     else:
-        missing = [t for t in ("exposures", "events") if not _has_table(con, t)]
+        missing = [t for t in ("exposures", "events") if not has_table(con, t)]
         if missing:
             con.close()
             raise WarehouseError(f"{path}: not an abkit database (no {missing[0]} table)")
     return con
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
     ).fetchone()

@@ -321,11 +321,6 @@ def _diversity(spec: Spec, engine: Engine, runner: _Runner, params: q.QueryParam
     return out
 
 
-def rel_name(rel: q.Relations, table: str) -> str:
-    """The relation holding a warehouse table (kept for callers; Relations names every table)."""
-    return getattr(rel, table)
-
-
 _OPS = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">=": lambda a, b: a >= b,
         ">": lambda a, b: a > b, "==": lambda a, b: math.isclose(a, b, abs_tol=1e-12)}
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import pandas as pd
 
-from abkit.warehouse import check_identifier
 from experiments import queries as q
 
 # Local wall time of a naive-UTC column in the spec's zone ($timezone), per engine.
@@ -40,10 +39,6 @@ def _anchored_events(p: q.QueryParams, rel: q.Relations) -> str:
     })
 
 
-def items_relation(rel: q.Relations) -> str:
-    return check_identifier(getattr(rel, "items", "items"))
-
-
 def block_query(name: str, p: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS, *,
                 values: dict[str, Any] | None = None, engine: str = "duckdb") -> q.Query:
     """One of the block SQL files with every slot it uses filled and its values bound;
@@ -54,7 +49,7 @@ def block_query(name: str, p: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATI
         "users": rel.users,
         "reasons": rel.reasons,
         "events": rel.events,
-        "items": items_relation(rel),
+        "items": rel.items,
         "features": FEATURES_TABLE,
     }
     sql = q.load_sql(name)

@@ -26,7 +26,7 @@ from abkit.spec import Spec
 from abkit.stats.ratio import ratio_interval
 from abkit.stats.types import SufficientStats
 from experiments import queries as q
-from experiments.block_sql import FEATURES_TABLE, block_query, items_relation, run_frame
+from experiments.block_sql import FEATURES_TABLE, block_query, run_frame
 from experiments.engines.base import as_engine
 
 FEATURES = ("mentions_promo", "mentions_priority_aspect", "length_bucket", "unfaithful")
@@ -52,7 +52,7 @@ def _catalog(engine: Any, item_ids: pd.Series, rel: q.Relations) -> pd.DataFrame
             SELECT i.item_id, min(i.category) AS category, min(i.brand) AS brand, min(i.title) AS title,
                    min(i.price) AS price, min(i.discount) AS discount,
                    min(CAST(i.attributes AS STRING)) AS attributes
-            FROM {items_relation(rel)} i JOIN abkit_feature_items e ON e.item_id = i.item_id
+            FROM {rel.items} i JOIN abkit_feature_items e ON e.item_id = i.item_id
             GROUP BY i.item_id"""))
     finally:
         engine.drop("abkit_feature_items")

@@ -28,7 +28,7 @@ import pandas as pd
 
 from abkit.errors import AbkitError
 from abkit.spec import GeneratorSettings, Spec
-from abkit.warehouse import check_identifier
+from abkit.warehouse import check_identifier, has_table
 from generators.base import Generator, ReasonRequest, reason_keys, stable_hash
 from generators.store import existing_reason_ids, write_reasons
 
@@ -73,17 +73,11 @@ def shard_index(item_id: str, segment: str | None, n: int) -> int:
 
 # -- inputs -------------------------------------------------------------------------------------
 
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
-    return bool(row and row[0])
-
-
 def _items_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """
         SELECT item_id, category, brand, title, price, discount, CAST(attributes AS VARCHAR) AS attributes
         FROM items
-        QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY ingested_at DESC) = 1
         ORDER BY item_id
         """
     ).df()
@@ -120,21 +114,21 @@ def candidate_items(spec: Spec, con: duckdb.DuckDBPyConnection, items: pd.DataFr
             items = read_items_file(source)
         else:
             check_identifier(source)
-            if not _table_exists(con, source):
+            if not has_table(con, source):
                 raise GenerateError(f"candidate_items {source!r}: no such file or table")
             items = con.execute(f"SELECT * FROM {source}").df()  # identifier checked above
             if "item_id" not in items.columns:
                 raise GenerateError(f"candidate_items table {source}: missing column item_id")
             items["item_id"] = items["item_id"].astype(str)
     if items is None:
-        if not _table_exists(con, "items"):
+        if not has_table(con, "items"):
             raise GenerateError("no candidate items: pass --items, set candidate_items, or ingest items")
         return _normalize(_items_table(con))
     missing = [c for c in ITEM_COLUMNS if c not in items.columns]
     if missing and missing != ["discount"]:
         # Bare ids (or partial rows): complete them from the items table.
         ids = items[["item_id"]].drop_duplicates()
-        table = _items_table(con) if _table_exists(con, "items") else pd.DataFrame(columns=ITEM_COLUMNS)
+        table = _items_table(con) if has_table(con, "items") else pd.DataFrame(columns=ITEM_COLUMNS)
         items = ids.merge(table, on="item_id", how="inner")
         out = _normalize(items)
         out.attrs["missing_items"] = len(ids) - len(out)
@@ -156,7 +150,7 @@ def _normalize(items: pd.DataFrame) -> pd.DataFrame:
 def segments_for(spec: Spec, con: duckdb.DuckDBPyConnection) -> list[str]:
     if spec.segments:
         return list(spec.segments)
-    if _table_exists(con, "users"):
+    if has_table(con, "users"):
         rows = con.execute("SELECT DISTINCT segment FROM users WHERE segment IS NOT NULL ORDER BY 1").fetchall()
         if rows:
             return [r[0] for r in rows]

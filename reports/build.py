@@ -40,6 +40,7 @@ from abkit.metrics import METRICS
 from abkit.spec import Spec
 from reports import figures as F
 from reports import html as H
+from reports.figures import significant
 from reports.html import Markup, esc, tag
 from reports.i18n import action_label, check_lang, metric_label, tr
 from reports.planning import planning_rows
@@ -114,12 +115,6 @@ def _local(ts: Any, tz: str) -> str:
 
 
 # --- row flags ---------------------------------------------------------------------------------
-def significant(row: Mapping[str, Any], alpha: float) -> bool:
-    """Significance is decided by ``p_value_adjusted`` alone (CONTRACT §6)."""
-    p = row.get("p_value_adjusted")
-    return _num(p) and p < alpha
-
-
 def row_flags(row: Mapping[str, Any], alpha: float) -> list[str]:
     """Keys of the i18n notes that apply: p/CI disagreement, and significance lost to correction."""
     out = []
@@ -556,7 +551,7 @@ def report_from_warehouse(
             stored, history = source.latest_and_history(source.stored_results(con, s.key))
             latest = latest or stored
             extras["health"] = source.health(con, s)
-            daily = source.daily_exposures(con, s)
+            daily = [] if (latest or {}).get("daily") else source.daily_exposures(con, s)
         finally:
             con.close()
     elif latest is None:

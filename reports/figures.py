@@ -51,8 +51,9 @@ def _pct(v: float | None, digits: int = 1) -> str:
     return "—" if v is None else f"{v * 100:+.{digits}f}%"
 
 
-def _sig(row: Mapping[str, Any], alpha: float) -> bool:
-    p = row.get("p_value_adjusted", row.get("p_value"))
+def significant(row: Mapping[str, Any], alpha: float) -> bool:
+    """Significance is decided by ``p_value_adjusted`` alone (CONTRACT §6)."""
+    p = row.get("p_value_adjusted")
     return _finite(p) and p < alpha
 
 
@@ -63,7 +64,7 @@ def forest_plot(result: Mapping[str, Any], *, lang: str = "zh", alpha: float = 0
         f"{metric_label(r['metric'], lang)} · {esc(r['arm'])} vs {esc(r.get('baseline', result.get('control', '')))}"
         for r in rows
     ]
-    sig = [_sig(r, alpha) for r in rows]
+    sig = [significant(r, alpha) for r in rows]
     fig = go.Figure(
         go.Scatter(
             x=[r["rel_lift"] for r in rows],
@@ -218,7 +219,7 @@ def segment_heatmap(rows: Sequence[Mapping[str, Any]], *, lang: str = "zh", alph
     for r in rows:
         i = ylabels.index(f"{esc(r.get('dimension', ''))}: {esc(r.get('value', r.get('segment', '')))}")
         j = xlabels.index(f"{esc(r['metric'])} · {esc(r['arm'])}")
-        star = "★" if _sig(r, alpha) else ""
+        star = "★" if significant(r, alpha) else ""
         z[i][j] = r["rel_lift"]
         text[i][j] = f"{_pct(r['rel_lift'])}{star}"
         hover[i][j] = (f"{_pct(r.get('rel_ci_low'))} … {_pct(r.get('rel_ci_high'))}, "

@@ -16,6 +16,7 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.spec import Spec
+from abkit.warehouse import has_table
 
 
 def _iso(t: Any) -> str | None:
@@ -28,14 +29,9 @@ def _iso(t: Any) -> str | None:
     return str(t)
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
-    return bool(row and row[0])
-
-
 def stored_results(con: duckdb.DuckDBPyConnection, experiment: str) -> list[dict[str, Any]]:
     """Every stored result of the experiment, oldest first, with ``as_of``/``computed_at`` filled from the row."""
-    if not _has_table(con, "results"):
+    if not has_table(con, "results"):
         return []
     rows = con.execute(
         "SELECT computed_at, as_of, result FROM results WHERE experiment = ? ORDER BY computed_at", [experiment]
@@ -73,14 +69,14 @@ def latest_and_history(results: list[dict[str, Any]]) -> tuple[dict[str, Any] | 
 def health(con: duckdb.DuckDBPyConnection, spec: Spec) -> dict[str, Any]:
     """Quarantined rows per table, latest ingestion per log table, latest exposure of this experiment."""
     out: dict[str, Any] = {}
-    if _has_table(con, "quarantine"):
+    if has_table(con, "quarantine"):
         out["quarantine"] = dict(con.execute("SELECT table_name, count(*) FROM quarantine GROUP BY 1 ORDER BY 1").fetchall())
     ingested = {}
     for table in ("exposures", "events"):  # fixed names from the schema, not user input
-        if _has_table(con, table):
+        if has_table(con, table):
             ingested[table] = _iso(con.execute(f"SELECT max(ingested_at) FROM {table}").fetchone()[0])
     out["latest_ingested_at"] = ingested
-    if _has_table(con, "exposures"):
+    if has_table(con, "exposures"):
         out["latest_exposure"] = _iso(
             con.execute("SELECT max(ts) FROM exposures WHERE experiment = ?", [spec.key]).fetchone()[0])
     return out
@@ -88,7 +84,7 @@ def health(con: duckdb.DuckDBPyConnection, spec: Spec) -> dict[str, Any]:
 
 def daily_exposures(con: duckdb.DuckDBPyConnection, spec: Spec) -> list[dict[str, Any]]:
     """Exposures and exposed users per arm per day of the spec's time zone (traffic, not attribution)."""
-    if not _has_table(con, "exposures"):
+    if not has_table(con, "exposures"):
         return []
     start, end = spec.window_utc()
     rows = con.execute(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from abkit.warehouse import check_identifier
 from experiments import queries as q
 from experiments.engines.base import EngineError, is_path, missing_required, schema_fields
 
-_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _SPARK_TYPES = {"ts": "timestamp", "double": "double", "bool": "boolean"}
 # Forced: the SQL treats timestamps as naive UTC.
 FORCED_CONF = {"spark.sql.session.timeZone": "UTC"}
@@ -61,7 +59,7 @@ def parse_conf(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 
 def to_spark_sql(sql: str) -> str:
     """DuckDB-style ``$name`` parameters → Spark's ``:name`` (the rest of the SQL is portable)."""
-    return _PARAM.sub(r":\1", sql)
+    return q._PARAM.sub(r":\1", sql)
 
 
 def spark_args(params: dict[str, Any]) -> dict[str, Any]:

@@ -153,7 +153,7 @@ def load_items(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         """SELECT item_id, category, brand, title, price, discount, CAST(attributes AS VARCHAR) AS attributes,
                   TRY_CAST(extra['popularity'] AS DOUBLE) AS popularity, extra['subcategory'] AS subcategory
-           FROM items QUALIFY row_number() OVER (PARTITION BY item_id ORDER BY ingested_at DESC) = 1
+           FROM items
            ORDER BY item_id"""
     ).df()
 
@@ -165,7 +165,7 @@ def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> pd.DataFram
                   TRY_CAST(extra['click_propensity'] AS DOUBLE) AS click_propensity,
                   CASE WHEN lower(extra['is_new']) IN ('true', '1') THEN true
                        WHEN lower(extra['is_new']) IN ('false', '0') THEN false END AS is_new
-           FROM users QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY ingested_at DESC) = 1
+           FROM users
            ORDER BY user_id LIMIT ?""", [limit if limit is not None else 2**62]
     ).df()
     for col in ("activity", "click_propensity", "is_new"):

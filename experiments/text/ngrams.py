@@ -29,9 +29,6 @@ class Encoded:
     def n_texts(self) -> int:
         return int(self.lengths.shape[0])
 
-    def text_of_position(self) -> np.ndarray:
-        """Index of the text each position belongs to (separators belong to their text)."""
-        return np.repeat(np.arange(self.n_texts, dtype=np.int64), self.lengths + 1)
 
 
 def encode_chars(texts: Sequence[str]) -> Encoded:
