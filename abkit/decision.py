@@ -1,4 +1,4 @@
-"""The decision rule of CONTRACT §6: an ordered policy, each reason one sentence.
+"""The decision rule of docs/interface.md, Analysis JSON: an ordered policy, each reason one sentence.
 
 Order: SRM → stop; a failed text guardrail → stop; a guardrail metric shown worse than its
 margin → stop; fixed horizon with the planned sample not reached → keep_running; the primary
@@ -86,7 +86,7 @@ def decide(
     higher_is_better: bool = True,
     p_label: str = "adjusted p",
 ) -> Decision:
-    """Apply the CONTRACT §6 policy in order; the first rule that fires decides."""
+    """Apply the docs/interface.md, Analysis JSON policy in order; the first rule that fires decides."""
     users = dict(users or {})
     # 1. Sample ratio mismatch: the data are broken, nothing else can be read.
     if not srm_ok:

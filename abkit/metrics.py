@@ -1,4 +1,4 @@
-"""The metric catalogue (CONTRACT §3): one place that says what each metric key means.
+"""The metric catalogue (docs/interface.md, Metrics): one place that says what each metric key means.
 
 Each metric is computed per user in SQL (columns of the per-user table) and compared on
 sufficient statistics. A *mean* metric averages a per-user value; a *proportion* is a mean of
@@ -49,7 +49,7 @@ METRICS: dict[str, MetricDef] = {
     ]
 }
 
-CONTRACT_METRICS: tuple[str, ...] = ("ctr", "cvr", "conversion_rate", "orders_per_user", "revenue_per_user")
+CORE_METRICS: tuple[str, ...] = ("ctr", "cvr", "conversion_rate", "orders_per_user", "revenue_per_user")
 
 
 def metric(key: str) -> MetricDef:

@@ -1,4 +1,4 @@
-"""Experiment specs (CONTRACT §5): pydantic models, loaded from YAML with one-line errors.
+"""Experiment specs (docs/interface.md, Spec): pydantic models, loaded from YAML with one-line errors.
 
     spec = load_spec("experiments/reason_gen_v1.yaml")   # raises SpecError("file: key: problem")
 """
@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from abkit.errors import AbkitError
-from abkit.metrics import CONTRACT_METRICS, METRICS
+from abkit.metrics import CORE_METRICS, METRICS
 
 KEY_PATTERN = re.compile(r"^[a-z0-9_]+$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hour|hours|d|day|days)\s*$")
@@ -289,14 +289,14 @@ class Spec(_Model):
         """Secondary metrics: as given, else the other contract metrics."""
         if self.secondary_metrics is not None:
             return [m for m in self.secondary_metrics if m != self.primary_metric]
-        return [m for m in CONTRACT_METRICS if m != self.primary_metric]
+        return [m for m in CORE_METRICS if m != self.primary_metric]
 
     @property
     def all_metrics(self) -> list[str]:
         """Primary, secondary and guardrail metrics, each once, at least the contract's five."""
         out = [self.primary_metric, *self.secondary]
         out += [g.metric for g in self.guardrails]
-        out += list(CONTRACT_METRICS)
+        out += list(CORE_METRICS)
         return list(dict.fromkeys(out))
 
     def window_utc(self) -> tuple[dt.datetime, dt.datetime]:

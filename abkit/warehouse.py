@@ -22,7 +22,7 @@ from abkit.errors import AbkitError
 DEFAULT_DB = "abkit.duckdb"
 SCHEMA_VERSION = 1
 
-# Tables of CONTRACT §2 plus abkit's own. `extra` keeps any columns beyond the schema.
+# Tables of docs/interface.md, Data plus abkit's own. `extra` keeps any columns beyond the schema.
 TABLES: dict[str, str] = {
     "exposures": """
         event_id     VARCHAR NOT NULL,

@@ -180,8 +180,8 @@ def _connect(db: str, memory_limit: str, tmp: str) -> Any:
 def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: Any) -> None:
     """Run one phase in this (fresh) process; report seconds and peak RSS."""
     from abkit.spec import parse_spec
-    from experiments import queries as q
-    from experiments.analyze import analyze, build_per_user
+    from experiments.analysis import queries as q
+    from experiments.analysis.analyze import analyze, build_per_user
 
     spec = parse_spec(dict(SPEC))
     rel = q.Relations(exposures="exposures_slice", events="events_slice") if sliced else q.Relations()

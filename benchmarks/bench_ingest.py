@@ -26,7 +26,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from abkit.warehouse import connect  # noqa: E402
-from experiments.ingest import ingest_files  # noqa: E402
+from experiments.ingest.files import ingest_files  # noqa: E402
 
 
 def make_events(path: Path, rows: int, fmt: str) -> None:

@@ -31,7 +31,7 @@ def _world(n_users: int, chunk_users: int, n_items: int, seed: int):
     import pandas as pd
 
     from abkit.spec import parse_spec
-    from experiments.simulate.catalog import make_catalog
+    from abkit.world.catalog import make_catalog
     from experiments.simulate.population import make_users
     from experiments.simulate.traffic import SimOptions, build_world
     from generators.corpus import build_corpus

@@ -91,10 +91,10 @@ def main() -> None:
 
     from abkit.spec import parse_spec
     from abkit.warehouse import connect
-    from experiments.analyze import analyze
-    from experiments.engines import DuckDBEngine, Sources, analyze_sources
-    from experiments.engines.spark_engine import SparkEngine
-    from experiments.ingest import ingest_files
+    from experiments.analysis.analyze import analyze
+    from experiments.analysis.engines import DuckDBEngine, Sources, analyze_sources
+    from experiments.analysis.engines.spark_engine import SparkEngine
+    from experiments.ingest.files import ingest_files
 
     ba = _bench_analyze()
     spec = parse_spec(ba.SPEC)

@@ -1,6 +1,6 @@
 """Benchmark: score N reason texts with every per-arm text metric except self-BLEU.
 
-Synthetic catalog + template-like reasons from abkit.vocab (with injected absolute terms and
+Synthetic catalog + template-like reasons from abkit.world.vocab (with injected absolute terms and
 corrupted claims), then arm_text_metrics (distinct-n, entropy, repetition, lengths,
 compliance, faithfulness, coverage, personalization, exposure-weighted rates) over N
 (item, text, segment) rows: wall time and texts/second. Side by side, on the same subset of
@@ -24,11 +24,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from abkit import vocab
-from experiments.text.arm_metrics import arm_text_metrics
-from experiments.text.compliance import ALLOWLIST, BANNED_TERMS
-from experiments.text.normalize import normalize
-from experiments.text.numeric import _PATTERNS, extract_numeric
+from abkit.world import vocab
+from abkit.text.arm_metrics import arm_text_metrics
+from abkit.text.compliance import ALLOWLIST, BANNED_TERMS
+from abkit.text.normalize import normalize
+from abkit.text.numeric import _PATTERNS, extract_numeric
 
 CONNECT = ["，", "、", "，还", "，而且", "，同时"]
 CTA = ["快来看看", "值得入手", "放心买", "赶紧收藏", ""]
@@ -144,10 +144,10 @@ def main() -> None:
     pairs = make_texts(items, args.n)
     gen_s = time.perf_counter() - t0
 
-    from experiments.text.compliance import default_checker
-    from experiments.text.faithfulness import FaithfulnessChecker
-    from experiments.text.ngrams import encode_chars, ngram_table
-    from experiments.text.normalize import normalize_both
+    from abkit.text.compliance import default_checker
+    from abkit.text.faithfulness import FaithfulnessChecker
+    from abkit.text.ngrams import encode_chars, ngram_table
+    from abkit.text.normalize import normalize_both
 
     nb = min(args.baseline_n, args.n)
     sub = pairs["text"].iloc[:nb].tolist()

@@ -1,6 +1,6 @@
 """Deterministic user → arm assignment, bucket-for-bucket compatible with GrowthBook's SDKs.
 
-The hash (CONTRACT §4), for a user id ``id`` and the spec's seed (``hash_seed``, default its key):
+The hash (docs/interface.md, Commands), for a user id ``id`` and the spec's seed (``hash_seed``, default its key):
 
 * version 2 (default): ``fnv1a32(str(fnv1a32(seed + id))) % 10000 / 10000``
 * version 1:           ``fnv1a32(id + seed) % 1000 / 1000``

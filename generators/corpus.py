@@ -1,7 +1,7 @@
 """The reference reason corpus: a persona-aware, fact-grounded grammar with gold labels.
 
 Reason = [hook(persona)]? + [subject]? feature_clause × 1–3 (ordered by the persona's aspect
-weights) + [benefit/scene]? + [promo]? + [CTA]?  (TEXT.md §5). Every clause has 5–15
+weights) + [benefit/scene]? + [promo]? + [CTA]?  (docs/text.md). Every clause has 5–15
 paraphrase templates; slot values are copied verbatim, so the gold `mentions` of a row are
 exactly the (attribute, value) pairs whose value string appears in its text.
 
@@ -12,7 +12,7 @@ in a 'train' row (every item carrying such a combination is 'heldout').
 Corrupted rows (negatives for faithfulness / compliance checks) say what they are:
   wrong_value     one mentioned attribute carries a value the item does not have
   invented_spec   mentions an attribute the item does not have at all
-  banned_term     contains an absolute term of the ad law (abkit.vocab.ABSOLUTE_TERMS)
+  banned_term     contains an absolute term of the ad law (abkit.world.vocab.ABSOLUTE_TERMS)
   fake_discount   claims a promotion the item does not have
 Each row is generated from its own random stream seeded by (seed, item, persona, k), so a
 row does not depend on which other items are in the batch.
@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from abkit import vocab
+from abkit.world import vocab
 
 # --------------------------------------------------------------------------------------------
 # Templates ({v} is the verbatim value). Index 0 of each pool is the plain form used by the
@@ -398,8 +398,8 @@ def build_corpus(
 def distinct_n(texts: Iterable[str], n: int) -> float:
     """Corpus-level distinct-n over character n-grams (whitespace removed): unique / total n-grams.
 
-    The one implementation lives in experiments.text.diversity; this keeps 0.0 for no n-grams."""
-    from experiments.text.diversity import diversity
+    The one implementation lives in abkit.text.diversity; this keeps 0.0 for no n-grams."""
+    from abkit.text.diversity import diversity
 
     value = diversity(list(texts), ns=(n,))[f"distinct_{n}"]
     return value if value is not None else 0.0
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     """python -m generators.corpus --items 20000 --out corpus.parquet: build, write, print stats (JSON)."""
     import argparse
 
-    from experiments.simulate.catalog import make_catalog
+    from abkit.world.catalog import make_catalog
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--items", type=int, default=20_000)

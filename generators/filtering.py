@@ -1,6 +1,6 @@
 """The candidate quality filter: compliance + faithfulness + form checks, and a deterministic choice.
 
-Uses the text-metrics package (experiments.text.compliance / faithfulness): banned 广告法
+Uses the text-metrics package (abkit.text.compliance / faithfulness): banned 广告法
 terms with allowlist precedence, and claims contradicting the item's facts. On top of those, a
 candidate must be complete (ended with <eos>), non-empty, in its length bucket (±2 chars of
 slack) and free of immediate stutters ("很很", "超值超值").
@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from abkit import vocab
+from abkit.world import vocab
 
 _STUTTER = re.compile(r"(.{1,4})\1")
 
@@ -66,15 +66,15 @@ class CandidateFilter:
     """Checks candidates against their item; build once (the checkers compile automatons)."""
 
     def __init__(self) -> None:
-        from experiments.text.compliance import default_checker
-        from experiments.text.faithfulness import FaithfulnessChecker
+        from abkit.text.compliance import default_checker
+        from abkit.text.faithfulness import FaithfulnessChecker
 
         self.compliance = default_checker()
         self.faithfulness = FaithfulnessChecker()
 
     def check(self, text: str, item: Any, *, complete: bool = True, length: str | None = None,
               segment: str | None = None) -> CandidateCheck:
-        """`item`: a ReasonRequest, dict or items row (anything experiments.text.items.as_item takes)."""
+        """`item`: a ReasonRequest, dict or items row (anything abkit.text.items.as_item takes)."""
         banned = [m.term for m in self.compliance.check(text, item)]
         faith = self.faithfulness.check(text, item)
         lo, hi = vocab.LENGTH_BUCKETS.get(length or "", (0, 10_000))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from abkit import vocab
+from abkit.world import vocab
 from generators.base import Reason, ReasonRequest, reason_keys, request_seed, stable_hash
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 

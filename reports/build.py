@@ -1,9 +1,9 @@
-"""Build the experiment report: an analysis result (CONTRACT §6) in, one self-contained HTML page out.
+"""Build the experiment report: an analysis result (docs/interface.md, Analysis JSON) in, one self-contained HTML page out.
 
     html = build_report(spec, result, history=past_results, extras={"health": {...}}, lang="zh")
     write_report("report.html", spec, result, history=past_results)
 
-Input blocks. Required: the CONTRACT §6 keys. Everything below is optional; a missing block
+Input blocks. Required: the docs/interface.md, Analysis JSON keys. Everything below is optional; a missing block
 shows a short "not in this analysis result" note. Each may sit in the result or in ``extras``
 (``extras`` wins), so the analysis can grow into them:
 

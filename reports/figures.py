@@ -52,7 +52,7 @@ def _pct(v: float | None, digits: int = 1) -> str:
 
 
 def significant(row: Mapping[str, Any], alpha: float) -> bool:
-    """Significance is decided by ``p_value_adjusted`` alone (CONTRACT §6)."""
+    """Significance is decided by ``p_value_adjusted`` alone (docs/interface.md, Analysis JSON)."""
     p = row.get("p_value_adjusted")
     return _finite(p) and p < alpha
 
@@ -132,7 +132,7 @@ def cumulative_lift(
 ) -> go.Figure:
     """Relative lift of ``metric`` over time from stored results, with the sequential band when present.
 
-    Each history entry is a past result (CONTRACT §6 shape) with ``as_of`` or ``computed_at``.
+    Each history entry is a past result (docs/interface.md, Analysis JSON shape) with ``as_of`` or ``computed_at``.
     """
     series: dict[str, list[tuple[dt.datetime, dict[str, Any]]]] = {}
     for res in history:

@@ -1,7 +1,7 @@
 """What the report reads from the warehouse: stored results (latest + history) and a few health figures.
 
 Reports never attribute events themselves: results come from the `results` table that
-`abkit analyze` fills (or from `experiments.analyze.analyze` when none is stored). The only
+`abkit analyze` fills (or from `experiments.analysis.analyze.analyze` when none is stored). The only
 queries here are small counts: quarantined rows, freshness, and daily exposures per arm when
 the result carries no ``daily`` block.
 """
@@ -106,7 +106,7 @@ def daily_exposures(con: duckdb.DuckDBPyConnection, spec: Spec) -> list[dict[str
 def run_analysis(spec: Spec, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Analyze now through the analysis API (used when no result is stored)."""
     try:
-        from experiments.analyze import analyze
+        from experiments.analysis.analyze import analyze
     except ImportError:
         raise AbkitError(f"no stored result for {spec.key}: run `abkit analyze` first") from None
     res = analyze(spec, con)
@@ -117,7 +117,7 @@ def run_analysis(spec: Spec, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def analysis_sql(spec: Spec) -> str | None:
     try:
-        from experiments.analyze import analysis_sql as sql
+        from experiments.analysis.analyze import analysis_sql as sql
     except ImportError:
         return None
     try:

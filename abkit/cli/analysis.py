@@ -27,7 +27,7 @@ def _parse_ts(value: str | None) -> dt.datetime | None:
 def analyze(
     spec: Path = typer.Argument(..., help="Experiment spec (YAML)."),
     db: Path = typer.Option(Path("abkit.duckdb"), help="DuckDB warehouse file."),
-    json_out: Path = typer.Option(None, "--json", help="Write the CONTRACT §6 JSON here."),
+    json_out: Path = typer.Option(None, "--json", help="Write the docs/interface.md, Analysis JSON JSON here."),
     dimension: list[str] = typer.Option([], "--dimension", help="Breakdown by this exposure/user column (repeatable)."),
     as_of: str = typer.Option(None, "--as-of", help="Analyze the data as it stood at this UTC timestamp."),
     show_sql: bool = typer.Option(False, "--show-sql", help="Print the SQL (with bound values) and exit."),
@@ -48,8 +48,8 @@ def analyze(
     rows are validated and deduplicated by the same SQL on either engine, and nothing is stored."""
     from abkit.spec import load_spec
     from abkit.warehouse import connect
-    from experiments.analyze import analysis_sql, store_result
-    from experiments.analyze import analyze as run_analysis
+    from experiments.analysis.analyze import analysis_sql, store_result
+    from experiments.analysis.analyze import analyze as run_analysis
 
     s = load_spec(spec)
     t = _parse_ts(as_of)
@@ -82,13 +82,13 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
                    **locations):
     """Analyze raw log files on DuckDB (in memory) or Spark; nothing is stored."""
     from abkit.errors import AbkitError
-    from experiments.engines import Sources, analyze_sources
+    from experiments.analysis.engines import Sources, analyze_sources
 
     if locations["exposures"] is None or locations["events"] is None:
         raise AbkitError(f"--engine {engine} reads raw logs: give both --exposures PATH and --events PATH")
     sources = Sources(**locations)
     if engine == "spark":
-        from experiments.engines.spark_engine import SparkEngine, parse_conf
+        from experiments.analysis.engines.spark_engine import SparkEngine, parse_conf
 
         eng = SparkEngine.start(parse_conf(spark_conf))
         try:
@@ -97,7 +97,7 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
             eng.spark.stop()
     import duckdb
 
-    from experiments.engines import DuckDBEngine
+    from experiments.analysis.engines import DuckDBEngine
 
     con = duckdb.connect()
     if memory_limit:
@@ -114,7 +114,7 @@ def _print_and_write(result, json_out: Path | None) -> None:
 
     from rich.console import Console
 
-    from experiments.analyze import render_breakdown
+    from experiments.analysis.analyze import render_breakdown
 
     console = Console()
     console.print(result.rich_table())
@@ -139,7 +139,7 @@ def plan(
     """Users per arm and days needed for the spec's MDE and power, from historical logs."""
     from abkit.spec import load_spec
     from abkit.warehouse import connect
-    from experiments.plan import plan as make_plan
+    from experiments.analysis.plan import plan as make_plan
 
     s = load_spec(spec)
     con = connect(db, read_only=True) if db.exists() else None

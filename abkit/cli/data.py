@@ -31,7 +31,7 @@ def ingest(
     from rich.table import Table
 
     from abkit.warehouse import open_warehouse
-    from experiments.ingest import ingest_files
+    from experiments.ingest.files import ingest_files
 
     with open_warehouse(db) as con:
         report = ingest_files(con, table.value, files)

@@ -22,7 +22,7 @@ def demo(
     lang: str = typer.Option("zh", "--lang", help="Report language: zh or en."),
 ) -> None:
     """Run the whole loop on the embedded default and write DIR/report.html."""
-    from abkit.demo import DemoOptions, main
+    from abkit.cli.demo_pipeline import DemoOptions, main
 
     main(DemoOptions(out=out, users=users, max_users=max_users, days=days, items=items,
                      candidates=candidates, seed=seed, lang=lang))

@@ -80,10 +80,12 @@ def aa_cmd(
     """Run N A/A experiments end to end (simulation → SQL → stats); report false-positive rates."""
     from abkit.spec import load_spec
     from experiments.simulate.aa import run_aa
+    from generators.corpus import build_corpus
 
     spec = load_spec(spec_path)
     result = run_aa(spec, runs=runs, n_users=users, seed=seed, n_items=items,
-                    runs_per_batch=runs_per_batch or None, progress=True)
+                    runs_per_batch=runs_per_batch or None, progress=True,
+                    texts_for=lambda items, s: build_corpus(items, personas=[None], seed=s))
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     typer.echo(f"A/A: {runs} runs × {users} users in {result['seconds']:.0f}s (alpha {result['alpha']})")

@@ -15,15 +15,15 @@ from abkit.cli.app import app, user_errors
 @user_errors
 def lint_reasons(
     file: Annotated[Path, typer.Argument(help="Candidate texts (.csv/.tsv/.jsonl/.parquet) with a text column, optional item_id.")],
-    items: Annotated[Path | None, typer.Option("--items", help="Catalog file (CONTRACT §2 items) for faithfulness checks.")] = None,
+    items: Annotated[Path | None, typer.Option("--items", help="Catalog file (docs/interface.md, Data items) for faithfulness checks.")] = None,
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse whose items table is the catalog.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print failing texts only.")] = False,
 ) -> None:
     """Check texts for banned absolute terms (广告法) and claims their item contradicts; exit 1 if any fails."""
     from abkit.errors import AbkitError
-    from experiments.text.lint import lint_texts
-    from experiments.text.tables import read_items_db, read_table
+    from abkit.text.lint import lint_texts
+    from abkit.text.tables import read_items_db, read_table
 
     if items is not None and db is not None:
         raise AbkitError("give either --items or --db, not both")
@@ -62,8 +62,8 @@ def review_sample_cmd(
 
     s = load_spec(spec)
     if labels is not None:
-        from experiments.text.review import evaluate_labels
-        from experiments.text.tables import read_table
+        from abkit.text.review import evaluate_labels
+        from abkit.text.tables import read_table
 
         result = evaluate_labels(read_table(labels))
         for checker, r in result.items():
@@ -76,7 +76,7 @@ def review_sample_cmd(
     if db is None or out is None:
         raise AbkitError("review-sample needs --db and --out (or --labels FILE to score a reviewed sample)")
     from abkit.warehouse import connect
-    from experiments.text.review import exposed_texts, review_sample
+    from abkit.text.review import exposed_texts, review_sample
 
     con = connect(db, read_only=True)
     try:

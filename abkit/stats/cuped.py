@@ -3,7 +3,7 @@
 θ = Cov(L, x) / Var(x) on the two arms taken as one sample (L = y for a mean, the ratio's
 linearization (y - R·d)/d̄ for a ratio, with R and d̄ of the pooled sample). Each arm's value
 becomes value - θ·(x̄_arm - x̄_pooled), with per-user variance Var(L) - 2θ·Cov(L,x) + θ²·Var(x);
-θ is treated as known, as gbstats, tea-tasting and spotify-confidence do (ORACLES §A: θ=0.191251).
+θ is treated as known, as gbstats, tea-tasting and spotify-confidence do (gbstats 0.8.0 and tea-tasting 1.14 give θ=0.191251 on docs/statistics.md's reference data).
 The variance reduction is 1 - Var(L - θx)/Var(L) (= ρ² for the optimal θ of one sample).
 """
 

@@ -1,7 +1,7 @@
 """Means and proportions: per-arm moments and Welch's t-test on the absolute difference.
 
 A proportion is the mean of a 0/1 value, so it takes the same path (Welch's t on 0/1 values with
-the unbiased variance, CONTRACT §3); gbstats uses p(1-p)/n instead, a factor n/(n-1) apart.
+the unbiased variance, docs/interface.md, Metrics); gbstats uses p(1-p)/n instead, a factor n/(n-1) apart.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Guardrails: one-sided non-inferiority of the relative lift against a margin (CONTRACT §6).
+"""Guardrails: one-sided non-inferiority of the relative lift against a margin (docs/interface.md, Analysis JSON).
 
 For a higher-is-better metric, H0: lift <= -margin. "Non-inferior" when the one-sided (1-alpha)
 lower bound of the lift is above -margin (equivalently p < alpha); "shown worse" when the

@@ -4,10 +4,10 @@ Two-sample normal approximation, equal arms, two-sided test at `alpha`:
 - proportion (default): the formula Evan Miller's calculator uses, variance under H0 taken at the
   baseline rate p1 and under H1 at p1 and p2 = p1·(1 + mde_rel):
       n = (z_{1-α/2}·sqrt(2·p1·q1) + z_{power}·sqrt(p1·q1 + p2·q2))² / (p2 - p1)²
-  (ORACLES §C: 1,030 per arm for 0.20 → 0.25; statsmodels' arcsine/Cohen's h gives 1,092).
+  (1,030 per arm for 0.20 → 0.25 as Evan Miller's calculator; statsmodels' arcsine/Cohen's h gives 1,092).
 - mean and ratio: n = (z_{1-α/2} + z_{power})² · 2σ² / δ², δ = baseline·mde_rel, with σ² the
   per-user variance (sd² for a mean; for a ratio the delta-method variance of its linearization,
-  `ratio_variance(historical_stats)`). Cohen's d = 0.2 gives 392.44 (ORACLES §C).
+  `ratio_variance(historical_stats)`). Cohen's d = 0.2 gives 392.44 (closed form).
 Sample sizes are returned unrounded; plan with math.ceil.
 """
 

@@ -3,7 +3,7 @@
 Users are the randomization unit, so the ratio's variance comes from the per-user linearization
 L = (y - R·d)/d̄, whose variance holds the covariance term of y and d:
 Var(R̂) ≈ (Var y - 2R·Cov(y,d) + R²·Var d) / (d̄²·n). Treating exposures as independent trials
-instead understates the variance by the design effect (ORACLES §A: about 1.48 for CTR).
+instead understates the variance by the design effect (about 1.48 for CTR on the reference data of docs/statistics.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Relative lift (treatment / control - 1) and its standard error, two ways.
 
-Delta method (default, CONTRACT §3): lift = (a_t - a_c)/m_c with a the (CUPED-adjusted) arm
+Delta method (default, docs/interface.md, Metrics): lift = (a_t - a_c)/m_c with a the (CUPED-adjusted) arm
 estimates and m_c the raw control value; gradient (1/m_c, -1/m_c, -D/m_c²) with D = a_t - a_c.
 Log-ratio (option): log(a_t/a_c) with Var ≈ Var(a_t)/a_t² + Var(a_c)/a_c², interval
 exp(·) - 1 (tea-tasting's convention; with CUPED a is centred at the pooled covariate mean).

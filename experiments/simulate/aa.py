@@ -4,7 +4,7 @@ One world (catalog, population, the control's texts) is built once. Each run re-
 the same users with its own hash seed (the real assignment code) and draws fresh behaviour.
 Runs are vectorized in batches: a batch's users are the population tiled once per run, with
 run-prefixed user ids and arms labelled ``"<run>|<arm>"``, so the analysis's own per-user SQL
-(experiments.queries: seen_users → per_user → arm_stats) yields per-(run, arm) sufficient
+(experiments.analysis.queries: seen_users → per_user → arm_stats) yields per-(run, arm) sufficient
 statistics in one pass; abkit.stats.compare then tests every run. Under A/A every null is
 true: the share of p < alpha is the false-positive rate, and the p-values should be uniform.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from typing import Any
 
 import duckdb
@@ -29,19 +30,24 @@ from experiments.simulate.traffic import SimOptions, World, build_world, chunk_t
 HIST_BINS = 20
 
 
-def aa_world(spec: Spec, n_users: int, *, seed: int = 0, n_items: int = 2000) -> World:
-    """The shared world of an A/A study: generated catalog and users, the control's plain texts."""
-    from experiments.simulate.catalog import make_catalog
+TextsFor = Callable[[pd.DataFrame, int], pd.DataFrame]
+
+
+def title_texts(items: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The plainest control texts: each item's title (``item_id, segment, text``)."""
+    return items[["item_id", "title"]].rename(columns={"title": "text"}).assign(segment=None)
+
+
+def aa_world(spec: Spec, n_users: int, *, seed: int = 0, n_items: int = 2000,
+             texts_for: TextsFor = title_texts) -> World:
+    """The shared world of an A/A study: generated catalog and users, the control's texts
+    (``texts_for(items, seed)``; the CLI passes the reference corpus of generators/)."""
+    from abkit.world.catalog import make_catalog
     from experiments.simulate.population import make_users
 
     items = make_catalog(n_items, seed)
     users = make_users(n_users, seed)
-    try:
-        from generators.corpus import build_corpus
-
-        texts = build_corpus(items, personas=[None], seed=seed)[["item_id", "segment", "text"]]
-    except ImportError:  # pragma: no cover - the corpus ships with abkit
-        texts = items[["item_id", "title"]].rename(columns={"title": "text"}).assign(segment=None)
+    texts = texts_for(items, seed)[["item_id", "segment", "text"]]
     reasons = texts.assign(arm=spec.control_arm, reason_id=[f"aa_{i}" for i in range(len(texts))])
     return build_world(spec, users, items, reasons, SimOptions(seed=seed, mode="aa"))
 
@@ -79,7 +85,7 @@ def batch_tables(world: World, batch: World, runs: list[int], index: int) -> tup
 def batch_stats(spec: Spec, con: duckdb.DuckDBPyConnection, exposures: pa.Table, events: pa.Table,
                 metrics: list[str]) -> pd.DataFrame:
     """Per (run, arm) sufficient statistics with the analysis's per-user SQL."""
-    from experiments import queries as q
+    from experiments.analysis import queries as q
 
     rel = q.Relations(exposures="aa_exposures", events="aa_events", seen="aa_seen", per_user="aa_per_user")
     con.register("aa_exposures", exposures)
@@ -159,13 +165,13 @@ def summarize(results: pd.DataFrame, runs: int, alpha: float, metrics: list[str]
 
 def run_aa(spec: Spec, *, runs: int, n_users: int = 20_000, seed: int = 0, n_items: int = 2000,
            runs_per_batch: int | None = None, metrics: list[str] | None = None, progress: bool = False,
-           world: World | None = None) -> dict[str, Any]:
+           world: World | None = None, texts_for: TextsFor = title_texts) -> dict[str, Any]:
     """Run ``runs`` A/A experiments of ``n_users`` users each; returns the calibration summary."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
     metrics = metrics or list(spec.all_metrics)
-    world = world or aa_world(spec, n_users, seed=seed, n_items=n_items)
+    world = world or aa_world(spec, n_users, seed=seed, n_items=n_items, texts_for=texts_for)
     per_batch = runs_per_batch or max(1, 400_000 // max(world.n_users, 1))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")

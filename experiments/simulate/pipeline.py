@@ -144,7 +144,7 @@ def _table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def _ingest(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> Any:
-    from experiments.ingest import ingest_files
+    from experiments.ingest.files import ingest_files
 
     return ingest_files(con, table, files)
 
@@ -186,7 +186,7 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
                   n_items: int = 2000, out_dir: str | os.PathLike[str], progress: bool = False,
                   truth_path: str | os.PathLike[str] | None = None) -> SimOutput:
     """Fill missing items/users, simulate the experiment, ingest the logs, write the truth."""
-    from experiments.simulate.catalog import make_catalog
+    from abkit.world.catalog import make_catalog
     from experiments.simulate.population import write_users
 
     out = Path(out_dir)

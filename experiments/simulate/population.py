@@ -1,4 +1,4 @@
-"""A synthetic user population (CONTRACT §2 `users`: user_id, segment plus tag columns).
+"""A synthetic user population (docs/interface.md, Data `users`: user_id, segment plus tag columns).
 
 Columns: user_id ("u0000123"), segment (one of the 12 personas), platform (ios / android /
 web / miniapp), is_new, activity (a heavy-tailed lognormal rate: expected sessions per day),
@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from abkit import vocab
+from abkit.world import vocab
 
 SEGMENT_SHARE: dict[str, float] = {
     "价格敏感": 0.16, "追求时尚": 0.10, "注重品质": 0.09, "宝妈": 0.08, "学生党": 0.10, "上班族": 0.13,

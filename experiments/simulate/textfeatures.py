@@ -1,7 +1,7 @@
 """The simulator's own reading of a shown text: what it says about the item, and for whom.
 
-Deliberately independent of `experiments/text/` (the text metrics this simulator helps to
-validate): one Aho-Corasick pass over the world's vocabulary (abkit.vocab), checked against
+Deliberately independent of `abkit/text/` (the text metrics this simulator helps to
+validate): one Aho-Corasick pass over the world's vocabulary (abkit.world.vocab), checked against
 the item's own facts. Per (text, item) it yields
 
 - ``mentions``: which attributes the text states *truly* (the item's own value appears);
@@ -12,7 +12,7 @@ the item's own facts. Per (text, item) it yields
 - ``n_chars``: length without whitespace.
 
 ``behaviour_effects`` turns these into log-multipliers of click and order probabilities per
-(text, persona) — the knobs that make the arms' true effects (TEXT.md §6: a few % CTR).
+(text, persona) — the knobs that make the arms' true effects (docs/text.md, Simulated effects: a few % CTR).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import ahocorasick
 import numpy as np
 
-from abkit import vocab
+from abkit.world import vocab
 
 ATTRS: list[str] = list(vocab.ATTRIBUTE_KINDS)  # includes 价格 and 促销
 ATTR_INDEX = {a: i for i, a in enumerate(ATTRS)}
@@ -52,7 +52,7 @@ _PRICE_RE = re.compile(r"(?:[¥￥](\d+(?:\.\d+)?))|(?:(\d+(?:\.\d+)?)元)")
 
 @dataclass(frozen=True)
 class Effects:
-    """Sizes of the behaviour model's text effects (log-multipliers; TEXT.md §6)."""
+    """Sizes of the behaviour model's text effects (log-multipliers; docs/text.md, Simulated effects)."""
 
     match: float = 0.08  # CTR, full persona-aspect match (persona's top aspects stated)
     hook: float = 0.03  # CTR, a hook word of the viewer's persona

@@ -592,7 +592,7 @@ def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
 
 def chunk_tables(w: World, ch: Chunk, *, arm_labels: list[str] | None = None,
                  user_prefix: str | None = None) -> tuple[pa.Table, pa.Table]:
-    """(exposures, events) of a chunk, in CONTRACT §2 columns (+ platform on exposures).
+    """(exposures, events) of a chunk, in docs/interface.md, Data columns (+ platform on exposures).
 
     ``arm_labels``/``user_prefix`` relabel arms and user ids (the A/A runner's run column).
     """

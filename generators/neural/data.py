@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abkit import vocab
+from abkit.world import vocab
 from generators.corpus import item_facts
 from generators.neural.tokenizer import CharTokenizer
 

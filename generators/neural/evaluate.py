@@ -4,7 +4,7 @@ Every rate is reported on raw model output (all sampled candidates, before any f
 the candidate filter (the one text per request the generator returns).
 
 - Faithfulness by gold labels: the item's true facts (the catalog row the corpus was written
-  from) and the world's value vocabulary (abkit.vocab) judge each text independently of the
+  from) and the world's value vocabulary (abkit.world.vocab) judge each text independently of the
   filter's checker: a value of attribute A that the item states differently, a price other than
   the item's effective price, or a promotion the item does not run is a contradiction. The same
   judge gives ~0% on the clean reference corpus and flags its corrupted rows (tests).
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abkit import vocab
+from abkit.world import vocab
 from generators.base import ReasonRequest
 from generators.corpus import distinct_n, item_facts
 
@@ -119,9 +119,9 @@ def evaluate_model(model_dir: str | Path, *, n_items: int = 300, k: int = 4, see
                    settings: dict[str, Any] | None = None, log: Callable[[str], None] = print,
                    write: bool = True) -> dict[str, Any]:
     """Measure the quality bars on held-out items; merge them into metadata.json as 'quality'."""
-    from experiments.simulate.catalog import make_catalog
-    from experiments.text.compliance import default_checker
-    from experiments.text.faithfulness import FaithfulnessChecker
+    from abkit.world.catalog import make_catalog
+    from abkit.text.compliance import default_checker
+    from abkit.text.faithfulness import FaithfulnessChecker
     from generators.corpus import build_corpus
     from generators.neural.artifact import update_metadata
     from generators.neural.generator import NeuralGenerator

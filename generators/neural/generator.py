@@ -38,7 +38,7 @@ def candidate_uniforms(reason_id: str, n_candidates: int, n_new: int) -> np.ndar
 
 def ban_lists() -> tuple[list[str], list[str]]:
     """(banned terms, allowlisted compounds): the same lexicon the compliance checker judges by."""
-    from experiments.text.compliance import ALLOWLIST, BANNED_TERMS
+    from abkit.text.compliance import ALLOWLIST, BANNED_TERMS
 
     banned = [t for terms in BANNED_TERMS.values() for t in terms]
     allowed = list(ALLOWLIST)

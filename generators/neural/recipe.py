@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from abkit import vocab
+from abkit.world import vocab
 from generators.neural.artifact import save_artifact
 from generators.neural.data import build_tokenizer, encode_corpus, split_items
 from generators.neural.train import TrainConfig, masked_nll, train_model
@@ -32,7 +32,7 @@ def build_world(corpus_items: int, seed: int, holdout_templates: float = 0.2, pe
     """
     import pandas as pd
 
-    from experiments.simulate.catalog import make_catalog
+    from abkit.world.catalog import make_catalog
     from generators.corpus import build_corpus
 
     items = make_catalog(corpus_items, seed=seed + 1)

@@ -1,5 +1,5 @@
 """Fixtures for the analysis tests: small warehouse files in tmp_path holding every trap of
-CONTRACT §3, plus a random log generator and an independent pandas attribution to check the
+docs/interface.md, Metrics, plus a random log generator and an independent pandas attribution to check the
 SQL against.
 """
 
@@ -167,7 +167,7 @@ def trap_spec() -> Spec:
 
 @pytest.fixture
 def trap_db(tmp_path: Path) -> Path:
-    """A warehouse holding every trap of CONTRACT §3 (see `trap_logs`)."""
+    """A warehouse holding every trap of docs/interface.md, Metrics (see `trap_logs`)."""
     db = tmp_path / "trap.duckdb"
     exposures, events, users = trap_logs()
     write_logs(db, exposures=exposures, events=events, users=users)
@@ -231,7 +231,7 @@ def random_logs(n_users: int, seed: int, *, start: str = "2026-11-01", days: int
 
 def pandas_per_user(exposures: pd.DataFrame, events: pd.DataFrame, spec: Spec,
                     as_of: pd.Timestamp | None = None) -> pd.DataFrame:
-    """An independent, brute-force pandas implementation of CONTRACT §3 (for tests only):
+    """An independent, brute-force pandas implementation of docs/interface.md, Metrics (for tests only):
     every (event, exposure) pair of the same user and item, then filters."""
     start, end = (pd.Timestamp(t) for t in spec.window_utc())
     cw, ow, lb = (pd.Timedelta(w) for w in (spec.click_window, spec.order_window, spec.cuped_lookback))
@@ -305,7 +305,7 @@ def spec_from() -> Callable[..., Spec]:
 
 @pytest.fixture
 def pandas_reference() -> Callable[..., pd.DataFrame]:
-    """The independent pandas implementation of CONTRACT §3 (`pandas_per_user`)."""
+    """The independent pandas implementation of docs/interface.md, Metrics (`pandas_per_user`)."""
     return pandas_per_user
 
 

@@ -8,8 +8,8 @@ import ahocorasick
 import pandas as pd
 import pytest
 
-from abkit import vocab
-from experiments.simulate.catalog import make_catalog
+from abkit.world import vocab
+from abkit.world.catalog import make_catalog
 from generators.corpus import (
     COLUMNS,
     CTA_TEMPLATES,

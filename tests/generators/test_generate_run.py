@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from abkit.cli import app
 from abkit.spec import parse_spec
 from abkit.warehouse import connect
-from experiments.simulate.catalog import make_catalog, write_catalog
+from abkit.world.catalog import make_catalog, write_catalog
 from generators.base import stable_hash
 from generators.runner import GenerateError, key_settings, run_generate, segments_for, shard_index
 

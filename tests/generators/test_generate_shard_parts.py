@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from abkit.cli import app
 from abkit.warehouse import connect
-from experiments.simulate.catalog import make_catalog, write_catalog
+from abkit.world.catalog import make_catalog, write_catalog
 
 SPEC = {
     "key": "shard_parts",

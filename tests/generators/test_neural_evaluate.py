@@ -12,7 +12,7 @@ from generators.neural.evaluate import GoldJudge, personalization_gap
 
 @pytest.fixture(scope="module")
 def labelled():
-    from experiments.simulate.catalog import make_catalog
+    from abkit.world.catalog import make_catalog
 
     items = make_catalog(150, seed=21)
     corpus = build_corpus(items, per_pair=1, seed=4, corrupt_rate=0.4)

@@ -23,7 +23,7 @@ def gen():
 
 @pytest.fixture(scope="module")
 def requests():
-    from experiments.simulate.catalog import make_catalog
+    from abkit.world.catalog import make_catalog
 
     items = make_catalog(6, seed=123)
     return [ReasonRequest(r.item_id, r.category, r.brand, r.title, float(r.price), float(r.discount),
@@ -36,7 +36,7 @@ SETTINGS = {"type": "neural", "temperature": 0.8, "top_k": 0, "top_p": 0.95, "re
 
 
 def test_shipped_model_writes_valid_chinese_reasons(gen, requests):
-    from experiments.text.compliance import default_checker
+    from abkit.text.compliance import default_checker
 
     assert isinstance(gen, Generator) and gen.model_version.startswith("reason_v1-")
     assert gen.metadata["params"] <= 3_000_000

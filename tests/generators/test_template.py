@@ -10,8 +10,8 @@ import ahocorasick
 import pandas as pd
 import pytest
 
-from abkit import vocab
-from experiments.simulate.catalog import make_catalog
+from abkit.world import vocab
+from abkit.world.catalog import make_catalog
 from generators.base import Generator, ReasonRequest, reason_key, reason_keys, request_seed, stable_hash
 from generators.corpus import build_corpus, distinct_n, item_facts
 from generators.template import TemplateGenerator, subcategory_of

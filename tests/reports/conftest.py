@@ -1,4 +1,4 @@
-"""Shared report fixtures: a realistic CONTRACT §6 result, its history, and an XSS-laden variant."""
+"""Shared report fixtures: a realistic docs/interface.md, Analysis JSON result, its history, and an XSS-laden variant."""
 
 from __future__ import annotations
 

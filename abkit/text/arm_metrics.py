@@ -1,0 +1,193 @@
+"""Per-arm text metrics: the docs/interface.md, Analysis JSON ``diversity`` block entry, plus more.
+
+    entry = arm_text_metrics(pairs, items, seed=spec.seed, sample_n=n)
+    table = compare_arms_equal_n({"control": pairs_c, "neural": pairs_n}, items, seed=spec.seed)
+
+``pairs`` holds the texts an arm exposed: columns item_id, text and optionally segment (the
+user segment it was shown to) and exposures (how many times). Diversity metrics run over the
+distinct texts; compliance, faithfulness and coverage over the distinct (item, text) pairs;
+``*_at_n`` fields over a seeded sample of ``sample_n`` distinct texts, so arms compare at equal N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from abkit.text.compliance import CATEGORIES
+from abkit.text.diversity import diversity, length_stats, repetition
+from abkit.text.faithfulness import FaithfulnessChecker
+from abkit.text.items import ItemFacts, items_by_id
+from abkit.text.ngrams import Encoded, NgramTable, encode_chars, entropy, ngram_table
+from abkit.text.personalization import personalization
+from abkit.text.scoring import PairScores, default_jobs, start_scoring
+from abkit.text.selfbleu import seeded_sample, self_bleu
+
+NGRAM_ORDERS = (1, 2, 3, 4)
+
+
+def _rate(values: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    ok = ~np.isnan(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+    if not ok.any():
+        return None
+    w = None if weights is None else weights[ok]
+    return float(np.average(values[ok].astype(float), weights=w))
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not np.isfinite(obj) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def _examples(pairs: pd.DataFrame, scores: PairScores, k: int) -> dict[str, list[dict[str, Any]]]:
+    ids, texts = pairs["item_id"].tolist(), pairs["text"].tolist()
+    return {
+        "violations": [
+            {"item_id": ids[i], "text": texts[i], "terms": [{"term": m.term, "category": m.category} for m in ms]}
+            for i, ms in sorted(scores.matches.items())[:k]
+        ],
+        "unfaithful": [
+            {"item_id": ids[i], "text": texts[i],
+             "claims": [{"claim": c.surface, "kind": c.kind, "why": c.note} for c in cs]}
+            for i, cs in sorted(scores.contradicted.items())[:k]
+        ],
+        "unsupported": [
+            {"item_id": ids[i], "text": texts[i], "claims": [c.surface for c in cs]}
+            for i, cs in sorted(scores.unsupported_claims.items())[:k]
+        ],
+    }
+
+
+def _prepare(pairs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(distinct (item, text) pairs with summed exposures, rows with segments) from the input."""
+    missing = {"item_id", "text"} - set(pairs.columns)
+    if missing:
+        raise ValueError(f"pairs lacks column(s) {sorted(missing)}")
+    df = pairs[pairs["text"].notna()].copy()
+    df["item_id"] = df["item_id"].astype("string").astype(object)
+    df["text"] = df["text"].astype(str)
+    if "exposures" in df.columns:
+        grouped = df.groupby(["item_id", "text"], sort=False, dropna=False)["exposures"].sum().reset_index()
+    else:
+        grouped = df[["item_id", "text"]].drop_duplicates().reset_index(drop=True)
+    return grouped, df
+
+
+def arm_text_metrics(
+    pairs: pd.DataFrame,
+    items: pd.DataFrame | Mapping[str, ItemFacts] | None,
+    *,
+    seed: str,
+    sample_n: int | None = None,
+    self_bleu_sample: int = 500,
+    n_examples: int = 5,
+    faithfulness: FaithfulnessChecker | None = None,
+    jobs: int | None = None,
+) -> dict[str, Any]:
+    """The diversity-block entry of one arm (keys of docs/interface.md, Analysis JSON plus the extras in the module doc).
+
+    ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes for
+    scoring pairs (default: 1, or 2 from 100k pairs on).
+    """
+    grouped, rows = _prepare(pairs)
+    catalog = items if isinstance(items, Mapping) else items_by_id(items)
+    texts = sorted(set(grouped["text"].tolist()))
+    out: dict[str, Any] = {"texts": len(texts), "pairs": int(len(grouped)), "tokenizer": "char"}
+    if not texts:
+        return _clean(out)
+
+    # pair scoring (the Python-heavy part) runs in worker processes while numpy does the rest
+    finish_scoring = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
+                                   faithfulness=faithfulness, jobs=default_jobs(len(grouped)) if jobs is None else jobs)
+    enc = encode_chars(texts)
+    tables = {n: ngram_table(enc, n) for n in NGRAM_ORDERS}
+    for n, table in tables.items():
+        out[f"distinct_{n}"] = table.unique / table.total if table.total else None
+        out[f"entropy_{n}"] = entropy(table.counts) if table.total else None
+    out["self_bleu"] = self_bleu(texts, sample=self_bleu_sample, seed=seed) if self_bleu_sample else None
+    out["self_bleu_sample"] = min(len(texts), self_bleu_sample)
+    n_at = len(texts) if sample_n is None else max(0, min(int(sample_n), len(texts)))
+    at = diversity(seeded_sample(texts, n_at, seed, "at_n")) if n_at else {}
+    rep = repetition(enc=enc, tables=tables)
+    lengths = length_stats(enc.lengths)
+    pers = personalization(rows, seed=seed) if "segment" in rows.columns else {}
+
+    scores = finish_scoring()
+
+    out["ad_law_violation_rate"] = _rate(scores.violation)
+    out["unfaithful_rate"] = _rate(scores.unfaithful)
+    out["unsupported_rate"] = _rate(scores.unsupported)
+    out["attribute_coverage"] = _rate(scores.coverage)
+    out["items_missing"] = int(np.isnan(scores.unfaithful).sum())
+    out["violation_rate_by_category"] = {c: _rate(scores.categories[c]) for c in CATEGORIES}
+    out["promo_mention_rate"] = _rate(scores.mentions_promo)
+
+    out["sample_n"] = n_at
+    for n in NGRAM_ORDERS:
+        out[f"distinct_{n}_at_n"] = at.get(f"distinct_{n}")
+        out[f"entropy_{n}_at_n"] = at.get(f"entropy_{n}")
+    out["entropy"] = {str(n): out[f"entropy_{n}"] for n in NGRAM_ORDERS}
+
+    out["unique_reason_ratio"] = len(texts) / len(grouped)
+    out.update(rep)
+    out.update(lengths)
+    out.update(pers)
+    if "exposures" in grouped.columns:
+        w = grouped["exposures"].fillna(0).to_numpy(dtype=float)
+        if w.sum() > 0:
+            out["exposure_weighted"] = _weighted(grouped, scores, w, texts, enc, tables)
+    out["examples"] = _examples(grouped, scores, n_examples)
+    return _clean(out)
+
+
+def _weighted(grouped: pd.DataFrame, scores: PairScores, w: np.ndarray, texts: list[str], enc: Encoded,
+              tables: dict[int, NgramTable]) -> dict[str, Any]:
+    """Rates weighted by exposures (what users actually saw), plus the weighted n-gram entropy."""
+    per_text = grouped.groupby("text", sort=False)["exposures"].sum().reindex(texts).fillna(0).to_numpy(float)
+    out: dict[str, Any] = {
+        "exposures": float(w.sum()),
+        "ad_law_violation_rate": _rate(scores.violation, w),
+        "unfaithful_rate": _rate(scores.unfaithful, w),
+        "unsupported_rate": _rate(scores.unsupported, w),
+        "attribute_coverage": _rate(scores.coverage, w),
+        "mean_length": float(np.average(enc.lengths, weights=per_text)) if per_text.sum() else None,
+        "top_text_share": float(per_text.max() / per_text.sum()) if per_text.sum() else None,
+    }
+    for n in (2, 4):
+        table = tables[n]
+        counts = np.bincount(table.gram_id, weights=per_text[table.text_id], minlength=table.unique)
+        out[f"entropy_{n}"] = entropy(counts)
+    return out
+
+
+def compare_arms_equal_n(
+    pairs_by_arm: Mapping[str, pd.DataFrame],
+    items: pd.DataFrame | Mapping[str, ItemFacts] | None,
+    *,
+    seed: str,
+    sample_n: int | None = None,
+    **kwargs: Any,
+) -> dict[str, dict[str, Any]]:
+    """arm_text_metrics for every arm with one common ``sample_n``: the fewest distinct texts of any
+    arm (capped by ``sample_n`` when given), so ``*_at_n`` fields are comparable across arms."""
+    catalog = items if isinstance(items, Mapping) else items_by_id(items)
+    sizes = [pairs["text"].dropna().nunique() for pairs in pairs_by_arm.values()]
+    common = min(sizes) if sizes else 0
+    if sample_n is not None:
+        common = min(common, int(sample_n))
+    faith = kwargs.pop("faithfulness", None) or FaithfulnessChecker(catalog.values())
+    return {arm: arm_text_metrics(pairs, catalog, seed=seed, sample_n=common, faithfulness=faith, **kwargs)
+            for arm, pairs in pairs_by_arm.items()}

@@ -1,0 +1,1 @@
+"""The synthetic world abkit simulates: its vocabulary (categories, personas, promotions) and catalog."""

@@ -1,0 +1,1 @@
+"""The analysis pipeline: attribution SQL, per-arm statistics, tests and the decision."""

@@ -1,0 +1,191 @@
+"""What an engine must do for `analyze`, and reading raw log files through the shared cleaning SQL.
+
+An engine runs :class:`experiments.analysis.queries.Query` objects (SQL text with ``$name`` parameters and
+their values) and returns small pandas frames. Everything else — attribution, aggregation,
+validation and deduplication of raw rows — is the same SQL text on every engine.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+from abkit.errors import AbkitError
+from experiments.analysis import queries as q
+from experiments.ingest.sql import SCHEMAS, Field
+
+RAW_TABLES = ("exposures", "events", "reasons", "items", "users")
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
+class EngineError(AbkitError):
+    """A problem with an engine or its inputs (no Java, an unreadable path, a missing column)."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """Runs the analysis SQL. ``parse_ts`` turns the raw column ``ts`` into a naive UTC timestamp."""
+
+    name: str
+    parse_ts: str
+
+    def materialize(self, query: q.Query, name: str) -> None:
+        """Compute the query once and keep it under ``name`` (a temp table / cached view)."""
+
+    def view(self, query: q.Query, name: str) -> None:
+        """A lazy named view (the query has no parameters)."""
+
+    def frame(self, query: q.Query) -> pd.DataFrame:
+        """Run the query; the (small) result as a DataFrame."""
+
+    def drop(self, name: str) -> None:
+        """Forget a relation made by materialize/view/register/load_source (no error if absent)."""
+
+    def register(self, name: str, df: pd.DataFrame) -> None:
+        """Make a small DataFrame queryable under ``name``."""
+
+    def load_source(self, table: str, location: str | None, name: str) -> None:
+        """Expose raw ``table`` rows at ``location`` (Parquet path/glob or catalog table; None: empty)
+        as ``name`` with the schema's columns (missing optional ones NULL, required ones an error)
+        and an ``extra`` string map of the other columns. No typing or validation here."""
+
+
+def as_engine(con: Any) -> Engine:
+    """An Engine as is; a DuckDB connection wrapped in :class:`DuckDBEngine`."""
+    if isinstance(con, Engine):
+        return con
+    from experiments.analysis.engines.duckdb_engine import DuckDBEngine
+
+    return DuckDBEngine(con)
+
+
+# --- raw inputs ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sources:
+    """Where each raw table lives: a Parquet file, folder or glob, or a catalog table name."""
+
+    exposures: str
+    events: str
+    reasons: str | None = None
+    items: str | None = None
+    users: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def schema_fields(table: str) -> tuple[Field, ...]:
+    return SCHEMAS[table].fields
+
+
+def is_path(location: str) -> bool:
+    """A location is a path (file, folder, glob or URI) unless it reads as a catalog table name."""
+    return (_URI.match(location) is not None or any(c in location for c in "/\\*?[")
+            or location.endswith((".parquet", ".pq")) or os.path.exists(location))
+
+
+def check_location(table: str, location: str) -> str:
+    """A path that exists (locally), a URI or glob, or a valid catalog table name; else one-line error."""
+    if is_path(location):
+        if not _URI.match(location) and not glob.glob(location) and not Path(location).exists():
+            raise EngineError(f"--{table} {location}: no such file, folder or glob match")
+        return location
+    if not _TABLE_NAME.match(location):
+        raise EngineError(f"--{table} {location!r}: neither a Parquet path nor a table name")
+    return location
+
+
+def missing_required(table: str, columns: list[str], location: str) -> None:
+    have = {c.lower() for c in columns}
+    for f in schema_fields(table):
+        if f.required and f.name not in have:
+            raise EngineError(f"{location}: {table} lacks the required column {f.name!r}")
+
+
+def source_relations() -> q.Relations:
+    """The relations :func:`load_sources` creates (fixed names)."""
+    return q.Relations(**{t: f"abkit_clean_{t}" if t in q.CLEAN_COLUMNS else f"abkit_raw_{t}" for t in RAW_TABLES})
+
+
+def drop_sources(engine: Engine) -> None:
+    """Drop the analysis stages and everything :func:`load_sources` created."""
+    rel = source_relations()
+    names = [rel.per_user, rel.seen]
+    for t in RAW_TABLES:
+        names += [f"abkit_clean_{t}", f"abkit_ranked_{t}"] if t in q.CLEAN_COLUMNS else []
+        names.append(f"abkit_raw_{t}")
+    for name in names:
+        engine.drop(name)
+
+
+@dataclass
+class LoadedSources:
+    """The relations the analysis reads, and what became of the raw exposure and event rows."""
+
+    rel: q.Relations
+    counts: dict[str, dict[str, int]]
+    given: dict[str, bool]
+
+
+def load_sources(engine: Engine, sources: Sources) -> LoadedSources:
+    """Raw tables → relations; exposures and events go through the shared cleaning SQL
+    (experiments/analysis/sql/clean_*.sql) and are materialized once, deduplicated and validated."""
+    counts: dict[str, dict[str, int]] = {}
+    locations = {t: None if loc is None else check_location(t, loc) for t, loc in sources.as_dict().items()}
+    for table, location in locations.items():
+        raw = f"abkit_raw_{table}"
+        engine.load_source(table, location, raw)
+        if table in q.CLEAN_COLUMNS:
+            ranked = f"abkit_ranked_{table}"
+            engine.materialize(q.clean_ranked(table, raw, engine.parse_ts), ranked)
+            engine.view(q.clean_rows(table, ranked), f"abkit_clean_{table}")
+            df = engine.frame(q.clean_counts(ranked))
+            counts[table] = {str(k): int(v) for k, v in zip(df["outcome"], df["n_rows"], strict=True)}
+    return LoadedSources(source_relations(), counts, {t: loc is not None for t, loc in locations.items()})
+
+
+def input_summary(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]]:
+    """{table: {read, accepted, duplicates, invalid: {reason: rows}}} for the result JSON."""
+    out: dict[str, dict[str, Any]] = {}
+    for table, c in counts.items():
+        invalid = {k: v for k, v in sorted(c.items()) if k not in ("accepted", "duplicate")}
+        out[table] = {"read": sum(c.values()), "accepted": c.get("accepted", 0),
+                      "duplicates": c.get("duplicate", 0), "invalid": invalid}
+    return out
+
+
+def analyze_sources(spec: Any, engine: Engine, sources: Sources, *, keep_tables: bool = False, **kwargs: Any) -> Any:
+    """`analyze` over raw log files: the result JSON gains ``input_rows`` (read / accepted /
+    duplicates / invalid by reason, per table), ``engine``, and a note when rows were excluded.
+    ``keep_tables`` keeps the stages and the cleaned relations (:func:`source_relations`)."""
+    from experiments.analysis.analyze import analyze
+
+    loaded = load_sources(engine, sources)
+    notes = []
+    if kwargs.get("text_metrics", True) and not loaded.given["reasons"]:
+        kwargs["text_metrics"] = False
+        notes.append("No --reasons given: text metrics (diversity) were skipped.")
+    try:
+        result = analyze(spec, engine, rel=loaded.rel, keep_tables=keep_tables, **kwargs)
+    finally:
+        if not keep_tables:
+            drop_sources(engine)
+    summary = input_summary(loaded.counts)
+    result.data["input_rows"] = summary
+    for table, s in summary.items():
+        bad = sum(s["invalid"].values())
+        if bad or s["duplicates"]:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in s["invalid"].items())
+            notes.append(f"{table}: {s['read']:,} raw rows, {s['duplicates']:,} duplicates dropped, "
+                         f"{bad:,} invalid rows excluded" + (f" ({reasons})" if reasons else "") + ".")
+    result.data["notes"] = [*result.data.get("notes", []), *notes]
+    result.data["engine"] = engine.name
+    return result

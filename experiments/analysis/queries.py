@@ -1,0 +1,330 @@
+"""The analysis SQL: load the named-CTE files of experiments/analysis/sql/, fill their slots, bind values.
+
+Every value (experiment key, window bounds, attribution windows, dimension names, caps) is a
+bound parameter (``$name``). The only text spliced into the SQL is (a) fixed snippets written
+in this module and (b) identifiers — relation names and per-user column names — that pass
+:func:`abkit.warehouse.check_identifier` and come from code, never from a user's string.
+
+The SQL avoids DuckDB-only syntax where a standard form exists (window functions, ``min_by``,
+``percentile_cont ... WITHIN GROUP``, ``CASE``, ``CAST``), so that the same files can be run on
+Spark SQL (parameters ``$name`` → ``:name``; see experiments/engines).
+
+Stages (each a SELECT the engine materializes under the name in :class:`Relations`):
+
+1. ``seen_users``   one row per (user, arm) seen in the window      → ``rel.seen``
+2. ``per_user``     one row per analysis user, the metrics' columns  → ``rel.per_user``
+3. ``arm_stats``    per arm (× dimension) sufficient statistics      → Python
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+from abkit.metrics import METRICS, MetricDef
+from abkit.warehouse import check_identifier
+
+SQL_DIR = Path(__file__).with_name("sql")
+Attribution = Literal["join", "window"]
+_SLOT = re.compile(r"\{([a-z_]+)\}")
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+# Per-user columns the stats may read (stage 2's output); anything else is refused.
+PER_USER_COLUMNS = (
+    "exposures", "clicks", "carts", "orders", "revenue", "net_revenue", "refunded_orders",
+    "converted", "pre_clicks", "pre_carts", "pre_orders", "pre_revenue", "pre_converted",
+)
+# Mean metrics whose per-user value may be capped by `winsorize` (0/1 and ratio parts are not).
+WINSORIZABLE = ("clicks", "orders", "revenue", "net_revenue")
+
+
+@dataclass(frozen=True)
+class Relations:
+    """Names of the relations the SQL reads and writes (validated identifiers)."""
+
+    exposures: str = "exposures"
+    events: str = "events"
+    reasons: str = "reasons"
+    users: str = "users"
+    seen: str = "abkit_seen_users"
+    per_user: str = "abkit_per_user"
+    items: str = "items"
+
+    def __post_init__(self) -> None:
+        for name in (self.exposures, self.events, self.reasons, self.users, self.seen, self.per_user, self.items):
+            check_identifier(name)
+
+
+DEFAULT_RELATIONS = Relations()
+
+
+@dataclass(frozen=True)
+class QueryParams:
+    """Everything the attribution SQL depends on, from a spec plus run options."""
+
+    experiment: str | None  # None: every experiment's exposures (historical planning)
+    window_start: dt.datetime
+    window_end: dt.datetime
+    click_window: dt.timedelta = dt.timedelta(hours=1)
+    order_window: dt.timedelta = dt.timedelta(hours=24)
+    lookback: dt.timedelta = dt.timedelta(days=14)
+    as_of: dt.datetime | None = None
+    max_exposures: int | None = None
+    dimensions: tuple[str, ...] = ()
+    attribution: Attribution = "join"
+    pool_arms: bool = False  # planning from history: every exposure counts as one arm, 'all'
+
+    @classmethod
+    def from_spec(cls, spec: Any, *, as_of: dt.datetime | None = None, dimensions: Sequence[str] = (),
+                  attribution: Attribution = "join") -> QueryParams:
+        start, end = spec.window_utc()
+        return cls(
+            experiment=spec.key, window_start=start, window_end=end,
+            click_window=spec.click_window, order_window=spec.order_window,
+            lookback=spec.cuped_lookback, as_of=as_of,
+            max_exposures=spec.max_exposures_per_user,
+            dimensions=tuple(dict.fromkeys(dimensions)), attribution=attribution,
+        )
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "experiment": self.experiment,
+            "window_start": self.window_start,
+            "window_end": self.window_end,
+            "click_window": self.click_window,
+            "order_window": self.order_window,
+            "max_window": max(self.click_window, self.order_window),
+            "lookback": self.lookback,
+            "as_of": self.as_of,
+            "max_exposures": self.max_exposures,
+        }
+        for i, name in enumerate(self.dimensions):
+            out[f"dim_{i}"] = name
+        return out
+
+
+@dataclass(frozen=True)
+class Query:
+    """One SQL statement and the values bound to it."""
+
+    name: str
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def show(self) -> str:
+        """The SQL with its bound values listed in a comment header (for --show-sql)."""
+        lines = [f"-- {self.name}"]
+        lines += [f"--   ${k} = {v!r}" for k, v in self.params.items()]
+        return "\n".join(lines) + "\n" + self.sql.strip() + ";\n"
+
+
+@cache
+def load_sql(name: str) -> str:
+    """The text of experiments/analysis/sql/<name>.sql."""
+    check_identifier(name)
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def render(template: str, slots: dict[str, str]) -> str:
+    """Fill ``{slot}`` markers; every marker must be filled (nothing silently left over)."""
+
+    def fill(m: re.Match[str]) -> str:
+        if m.group(1) not in slots:
+            raise KeyError(f"SQL slot {{{m.group(1)}}} has no value")
+        return slots[m.group(1)]
+
+    return _SLOT.sub(fill, template)
+
+
+def _bind(name: str, sql: str, values: dict[str, Any]) -> Query:
+    """Keep only the values the SQL references (DuckDB refuses unused named parameters)."""
+    used = dict.fromkeys(_PARAM.findall(sql))
+    missing = [k for k in used if k not in values]
+    if missing:
+        raise KeyError(f"{name}: no value for ${missing[0]}")
+    return Query(name, sql, {k: values[k] for k in used})
+
+
+# --- stage snippets -----------------------------------------------------------------------
+
+def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> str:
+    as_of = "\n      AND ts < $as_of\n      AND ingested_at <= $as_of" if p.as_of is not None else ""
+    return render(load_sql("window_exposures"), {
+        "exposures": rel.exposures,
+        "arm_column": "'all' AS arm" if p.pool_arms else "arm",
+        "exposure_columns": ", extra" if with_extra else "",
+        "experiment_filter": "experiment = $experiment" if p.experiment is not None else "TRUE",
+        "exposure_as_of_filter": as_of,
+    })
+
+
+def _event_as_of(alias: str, p: QueryParams) -> str:
+    if p.as_of is None:
+        return ""
+    return f"\n      AND {alias}.ts < $as_of\n      AND {alias}.ingested_at <= $as_of"
+
+
+def seen_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    dims = "".join(f",\n    min_by(extra[$dim_{i}], ts) AS dim_{i}" for i in range(len(p.dimensions)))
+    sql = render(load_sql("seen_users"), {
+        "window_exposures": _window_exposures(p, rel, with_extra=bool(p.dimensions)),
+        "dimension_first_values": dims,
+    })
+    return _bind("seen_users", sql, p.values())
+
+
+def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    n = len(p.dimensions)
+    pick = "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))
+    select = "".join(
+        f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
+        for i, name in enumerate(p.dimensions)
+    )
+    joins = ""
+    if n:
+        attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i in range(n))
+        joins = (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment{attrs}\n"
+                 f"    FROM {rel.users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+    sql = render(load_sql("per_user"), {
+        "window_exposures": _window_exposures(p, rel, with_extra=False),
+        "seen": rel.seen,
+        "events": rel.events,
+        "dimension_pick": pick,
+        "bot_filter": "\n       AND sum(exposures) <= $max_exposures" if p.max_exposures is not None else "",
+        "event_as_of_filter": _event_as_of("e", p),
+        "refund_as_of_filter": _event_as_of("r", p),
+        "attribution": load_sql(f"attribution_{p.attribution}").strip(),
+        "window_open": ("CASE WHEN u.last_exposure + $max_window > $as_of THEN 1 ELSE 0 END"
+                        if p.as_of is not None else "0"),
+        "dimension_select": select,
+        "dimension_joins": joins,
+    })
+    return _bind("per_user", sql, p.values())
+
+
+def arm_counts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    sql = render(load_sql("arm_counts"), {"seen": rel.seen})
+    return _bind("arm_counts", sql, p.values())
+
+
+def multi_arm_users(rel: Relations = DEFAULT_RELATIONS) -> Query:
+    return _bind("multi_arm_users", render(load_sql("multi_arm_users"), {"seen": rel.seen}), {})
+
+
+def exposed_texts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    sql = render(load_sql("exposed_texts"), {
+        "window_exposures": _window_exposures(p, rel, with_extra=False),
+        "per_user": rel.per_user,
+        "reasons": rel.reasons,
+    })
+    return _bind("exposed_texts", sql, p.values())
+
+
+# --- stage 3: sufficient statistics -------------------------------------------------------
+
+def _column(name: str) -> str:
+    if name not in PER_USER_COLUMNS:
+        raise KeyError(f"{name!r} is not a per-user column")
+    return check_identifier(name)
+
+
+def winsorize_caps(columns: Iterable[str], percentile: float, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    cols = [_column(c) for c in columns]
+    caps = ",\n".join(
+        f"    percentile_cont($percentile) WITHIN GROUP (ORDER BY CASE WHEN {c} > 0 THEN {c} END) AS {c}"
+        for c in cols
+    )
+    sql = render(load_sql("winsorize_caps"), {"caps": caps, "per_user": rel.per_user})
+    return _bind("winsorize_caps", sql, {"percentile": percentile})
+
+
+@dataclass(frozen=True)
+class StatsLayout:
+    """Which aggregate column holds each SufficientStats field of each metric."""
+
+    fields: dict[str, dict[str, str]]  # metric -> {sum_y: alias, ...}
+    expressions: dict[str, str]  # alias -> SQL expression
+    caps: dict[str, float] = field(default_factory=dict)  # winsorizing caps bound as $cap_<column>
+
+
+_FIELDS = ("sum_y", "sum_y2", "sum_d", "sum_d2", "sum_yd", "sum_x", "sum_x2", "sum_xy", "sum_xd")
+
+
+def stats_layout(metrics: Iterable[str], caps: dict[str, float] | None = None) -> StatsLayout:
+    """The sums each metric needs, deduplicated across metrics (orders feeds three metrics)."""
+    caps = caps or {}
+    expressions: dict[str, str] = {}
+    aliases: dict[str, str] = {}
+    fields: dict[str, dict[str, str]] = {}
+
+    def alias_of(expr: str) -> str:
+        if expr not in aliases:
+            aliases[expr] = f"s{len(aliases)}"
+            expressions[aliases[expr]] = expr
+        return aliases[expr]
+
+    for key in metrics:
+        m: MetricDef = METRICS[key]
+        y = f"CAST({_column(m.numerator)} AS DOUBLE)"
+        if m.kind == "mean" and m.numerator in caps:
+            y = f"LEAST(CAST({m.numerator} AS DOUBLE), $cap_{m.numerator})"
+        d = f"CAST({_column(m.denominator)} AS DOUBLE)" if m.denominator else None
+        x = f"CAST({_column(m.covariate)} AS DOUBLE)" if m.covariate else None
+        parts: dict[str, str | None] = {
+            "sum_y": y, "sum_y2": f"{y} * {y}",
+            "sum_d": d, "sum_d2": d and f"{d} * {d}", "sum_yd": d and f"{y} * {d}",
+            "sum_x": x, "sum_x2": x and f"{x} * {x}", "sum_xy": x and f"{x} * {y}",
+            "sum_xd": (x and d) and f"{x} * {d}",
+        }
+        fields[key] = {f: alias_of(f"sum({e})") for f, e in parts.items() if e is not None}
+    return StatsLayout(fields, expressions, dict(caps))
+
+
+def arm_stats(layout: StatsLayout, *, dimension: int | None = None, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    """Per arm (and per value of dimension ``dim_<i>`` when given) sufficient statistics."""
+    group = f", dim_{int(dimension)}" if dimension is not None else ""
+    sums = ",\n".join(f"    {expr} AS {alias}" for alias, expr in layout.expressions.items())
+    sql = render(load_sql("arm_stats"), {"group_columns": group, "sums": sums, "per_user": rel.per_user})
+    values = {f"cap_{c}": float(v) for c, v in layout.caps.items()}
+    return _bind("arm_stats", sql, values)
+
+
+# --- raw log files: validation and deduplication (engines that skip `abkit ingest`) ---------
+
+# Columns of the cleaned tables (the warehouse columns the analysis reads).
+CLEAN_COLUMNS = {
+    "exposures": ("event_id", "ts", "experiment", "user_id", "item_id", "arm", "reason_id", "fallback", "extra"),
+    "events": ("event_id", "ts", "user_id", "item_id", "type",
+               "CASE WHEN type = 'order' AND revenue IS NULL THEN CAST(0 AS DOUBLE) ELSE revenue END AS revenue",
+               "order_id", "extra"),
+}
+
+
+def clean_ranked(table: str, source: str, parse_ts: str) -> Query:
+    """Every raw row of ``source`` typed, with the reason it is unusable and its copy number.
+
+    ``parse_ts`` is a fixed expression from the engine's code (never user text)."""
+    if table not in CLEAN_COLUMNS:
+        raise KeyError(f"no cleaning SQL for {table!r}")
+    fragment = render(load_sql(f"clean_{table}"), {"source": check_identifier(source), "parse_ts": parse_ts})
+    return _bind(f"clean_{table}", f"WITH\n{fragment}\nSELECT * FROM ranked", {})
+
+
+def clean_rows(table: str, ranked: str) -> Query:
+    sql = render(load_sql("clean_rows"), {"columns": ", ".join(CLEAN_COLUMNS[table]), "ranked": check_identifier(ranked)})
+    return _bind(f"clean_{table}_rows", sql, {})
+
+
+def clean_counts(ranked: str) -> Query:
+    return _bind("clean_counts", render(load_sql("clean_counts"), {"ranked": check_identifier(ranked)}), {})
+
+
+def all_queries(p: QueryParams, layout: StatsLayout, rel: Relations = DEFAULT_RELATIONS) -> list[Query]:
+    """The statements of one analysis in order (what `abkit analyze --show-sql` prints)."""
+    out = [seen_users(p, rel), per_user(p, rel), arm_counts(p, rel), multi_arm_users(rel), arm_stats(layout, rel=rel)]
+    out += [arm_stats(layout, dimension=i, rel=rel) for i in range(len(p.dimensions))]
+    return out
