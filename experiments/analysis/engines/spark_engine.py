@@ -25,8 +25,10 @@ from experiments.analysis import queries as q
 from experiments.analysis.engines.base import EngineError, is_path, missing_required, schema_fields
 
 _SPARK_TYPES = {"ts": "timestamp", "double": "double", "bool": "boolean"}
-# Forced: the SQL treats timestamps as naive UTC.
-FORCED_CONF = {"spark.sql.session.timeZone": "UTC"}
+# Forced: the SQL treats timestamps as naive UTC. Spark cannot read Parquet TIMESTAMP(NANOS) — what
+# pandas and Arrow write by default — as a timestamp; with nanosAsLong it reads them as INT64
+# nanoseconds since the epoch (UTC), which load_source turns back into timestamps.
+FORCED_CONF = {"spark.sql.session.timeZone": "UTC", "spark.sql.legacy.parquet.nanosAsLong": "true"}
 DEFAULT_CONF = {
     "spark.app.name": "abkit",
     "spark.ui.showConsoleProgress": "false",
@@ -69,6 +71,15 @@ def spark_args(params: dict[str, Any]) -> dict[str, Any]:
             for k, v in params.items()}
 
 
+def _nanos_to_timestamp(column: Any) -> Any:
+    """An INT64 count of nanoseconds since the epoch (a Parquet TIMESTAMP(NANOS) read with
+    nanosAsLong) as a timestamp, truncated to microseconds (Spark's resolution) exactly."""
+    from pyspark.sql import functions as F
+
+    micros = ((column - F.pmod(column, F.lit(1000))) / F.lit(1000)).cast("long")
+    return F.timestamp_micros(micros)
+
+
 class SparkEngine:
     """Runs the analysis SQL on a SparkSession."""
 
@@ -76,8 +87,9 @@ class SparkEngine:
     parse_ts = "TRY_CAST(ts AS TIMESTAMP)"
 
     def __init__(self, spark: Any) -> None:
-        if spark.conf.get("spark.sql.session.timeZone") != "UTC":
-            spark.conf.set("spark.sql.session.timeZone", "UTC")
+        for key, value in FORCED_CONF.items():  # also on a session made elsewhere (getOrCreate)
+            if spark.conf.get(key, None) != value:
+                spark.conf.set(key, value)
         self.spark = spark
         self._cached: dict[str, Any] = {}
 
@@ -161,6 +173,8 @@ class SparkEngine:
                 c = df[col]
                 if f.kind == "json" and isinstance(kinds[col], nested):
                     c = F.to_json(c)
+                elif f.kind == "ts" and isinstance(kinds[col], T.LongType):
+                    c = _nanos_to_timestamp(c)
                 cols.append(c.alias(f.name))
             else:
                 cols.append(F.lit(None).cast(_SPARK_TYPES.get(f.kind, "string")).alias(f.name))

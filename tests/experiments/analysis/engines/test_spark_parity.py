@@ -252,3 +252,43 @@ def test_spark_matches_duckdb(ingested: dict, logs: dict[str, str], spark_engine
                 assert rs[key] == pytest.approx(rd[key], rel=1e-9, abs=1e-12)
     assert s["decision"] == d["decision"]
     json.dumps(s, allow_nan=False)
+
+
+def _typed_timestamps(folder: str, out: Path, unit: str, tz: str | None) -> str:
+    """The same rows with ``ts`` as a pandas datetime column of ``unit`` (pandas writes the unit
+    into Parquet as is: TIMESTAMP(NANOS) for "ns") in zone ``tz`` (None: naive UTC)."""
+    out.mkdir()
+    for i, part in enumerate(sorted(Path(folder).glob("*.parquet"))):
+        df = pd.read_parquet(part)
+        ts = pd.to_datetime(df["ts"], errors="coerce", utc=True, format="ISO8601")
+        df = df[ts.notna()].copy()  # unparseable text has no typed form; the text path covers it
+        ts = ts[ts.notna()].dt.tz_convert(tz) if tz else ts[ts.notna()].dt.tz_localize(None)
+        df["ts"] = ts.astype(f"datetime64[{unit}, {tz}]" if tz else f"datetime64[{unit}]")
+        df.to_parquet(out / f"part-{i}.parquet", index=False)
+    return str(out)
+
+
+@pytest.mark.parametrize(("exposures_ts", "events_ts"), [
+    # one Spark run (minutes on 2 cores): nanoseconds naive, microseconds zone-aware
+    (("ns", None), ("us", "Asia/Shanghai")),
+])
+def test_spark_reads_pandas_written_timestamps(logs: dict[str, str], spark_engine, tmp_path: Path,
+                                               exposures_ts: tuple[str, str | None],
+                                               events_ts: tuple[str, str | None]) -> None:
+    """Lakes are full of pandas-written Parquet: nanosecond timestamps (Spark rejects
+    TIMESTAMP(NANOS) unless read as INT64) and zone-aware ones. Spark must read them and agree
+    with DuckDB over the same files."""
+    import duckdb
+
+    typed = {**logs,
+             "exposures": _typed_timestamps(logs["exposures"], tmp_path / "x", *exposures_ts),
+             "events": _typed_timestamps(logs["events"], tmp_path / "e", *events_ts)}
+    schema = pq.read_schema(next(Path(typed["exposures"]).glob("*.parquet")))
+    assert str(schema.field("ts").type).startswith(f"timestamp[{exposures_ts[0]}")
+    con = duckdb.connect()
+    duck = _raw(DuckDBEngine(con), typed, text=False)
+    con.close()
+    spark = _raw(spark_engine, typed, text=False)
+    assert spark["result"]["input_rows"] == duck["result"]["input_rows"]
+    _check_same(duck, spark)
+    assert min(spark["result"]["users"].values()) > 500
