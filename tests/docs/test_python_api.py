@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,30 @@ def test_python_api_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
                                                   "revenue_per_user"}
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert (tmp_path / "forest.html").exists()
+    assert_fields_documented(namespace["data"])  # every field of a real result has its line in interface.md
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def documented(section: str, key: str) -> bool:
+    """`key` is named in the section, literally or with its digits as n (distinct_2 -> distinct_n)."""
+    return f"`{key}`" in section or f"`{re.sub(r'[0-9]+', 'n', key)}`" in section
+
+
+def test_documented_handles_numbered_keys() -> None:
+    assert documented("`distinct_n_at_n` and `srm`", "distinct_2_at_n")
+    assert documented("`distinct_n_at_n` and `srm`", "srm")
+    assert not documented("`distinct_n_at_n`", "distinct_2")
+
+
+def assert_fields_documented(data: dict[str, Any]) -> None:
+    section = _section((DOC.parent / "interface.md").read_text(encoding="utf-8"), "Analysis JSON")
+    rows = {"top level": data, "metrics row": data["metrics"][0], "guardrails row": data["guardrails"][0],
+            "breakdown row": next(iter(data["breakdowns"].values()))[0],
+            "diversity entry": next(iter(data["diversity"].values())), "decision": data["decision"]}
+    missing = [f"{where}: {key}" for where, obj in rows.items() for key in obj if not documented(section, key)]
+    assert not missing, f"fields of abkit analyze --json missing from docs/interface.md: {missing}"
