@@ -63,22 +63,25 @@ class GeneratorSettings(_Model):
     type: Literal["template", "neural", "external"] = Field(
         description="template: the rule-based control texts; neural: the Keras reason model; "
         "external: texts come from elsewhere (ingested with `abkit ingest reasons`).")
-    model: str | None = Field(None, description="Path to a trained neural model; null = the shipped one.")
-    personalized: bool = Field(True, description="Neural: condition on the user segment; the template ignores it.")
-    temperature: float = Field(0.8, gt=0, le=5, description="Neural sampling temperature.")
-    top_k: int = Field(0, ge=0, description="Neural: sample among the k most likely tokens; 0 = off.")
-    top_p: float = Field(0.95, gt=0, le=1, description="Neural: nucleus sampling mass.")
-    repetition_penalty: float = Field(1.2, ge=1.0, le=5.0, description="Neural: penalty on tokens already generated.")
-    num_candidates: int = Field(4, ge=1, le=64,
+    model: str | None = Field(default=None,
+                              description="Path to a trained neural model; null = the shipped one.")
+    personalized: bool = Field(default=True,
+                               description="Neural: condition on the user segment; the template ignores it.")
+    temperature: float = Field(default=0.8, gt=0, le=5, description="Neural sampling temperature.")
+    top_k: int = Field(default=0, ge=0, description="Neural: sample among the k most likely tokens; 0 = off.")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Neural: nucleus sampling mass.")
+    repetition_penalty: float = Field(default=1.2, ge=1.0, le=5.0,
+                                      description="Neural: penalty on tokens already generated.")
+    num_candidates: int = Field(default=4, ge=1, le=64,
                                 description="Neural: candidates sampled per request; the candidate filter picks one.")
-    max_new_tokens: int = Field(48, ge=4, le=256, description="Neural: longest text, in tokens.")
+    max_new_tokens: int = Field(default=48, ge=4, le=256, description="Neural: longest text, in tokens.")
     length: Literal["S", "M", "L"] = Field(
-        "M", description="Length bucket: S 8–16, M 17–32, L 33–60 characters.")
-    constrained: bool = Field(True, description="Mask banned absolute terms (广告法) at decode time.")
-    seed: int = Field(0, description="Seed of the generator's sampling.")
+        default="M", description="Length bucket: S 8–16, M 17–32, L 33–60 characters.")
+    constrained: bool = Field(default=True, description="Mask banned absolute terms (广告法) at decode time.")
+    seed: int = Field(default=0, description="Seed of the generator's sampling.")
     # Simulation only: share of texts whose claims are corrupted (e.g. an invented discount).
     inject_unfaithful_rate: float = Field(
-        0.0, ge=0, le=1,
+        default=0.0, ge=0, le=1,
         description="Simulation only: share of texts whose claims are corrupted (e.g. an invented discount).")
 
 
@@ -88,8 +91,8 @@ class Arm(_Model):
     name: str = Field(min_length=1, description="Free text (Chinese is fine); unique within the spec.")
     weight: float = Field(description="Share of enrolled users; positive, the weights sum to 1.")
     generator: GeneratorSettings | None = Field(
-        None, description="How the arm's texts are generated; null when they come from elsewhere.")
-    description: str | None = Field(None, description="Free text for the report.")
+        default=None, description="How the arm's texts are generated; null when they come from elsewhere.")
+    description: str | None = Field(default=None, description="Free text for the report.")
 
     @field_validator("weight")
     @classmethod
@@ -103,7 +106,7 @@ class Guardrail(_Model):
     """A behavioural guardrail: one-sided non-inferiority of the metric's relative lift."""
 
     metric: str = Field(description="A metric key, e.g. conversion_rate.")
-    margin: float = Field(0.02, gt=0, lt=1,
+    margin: float = Field(default=0.02, gt=0, lt=1,
                           description="Relative margin: the lift may not be worse than −margin (0.02 = 2%).")
 
     @field_validator("metric")
@@ -118,7 +121,8 @@ class TextGuardrail(_Model):
     metric: str = Field(description="A text metric of the diversity block, e.g. unfaithful_rate, distinct_2_at_n.")
     op: Literal["<=", "<", ">=", ">", "=="] = Field(description="Comparison the arm's value must satisfy.")
     value: float | Literal["control"] = Field(description="A number, or `control` to compare with the control arm.")
-    tolerance: float = Field(0.0, description="With value `control`: allowed shortfall against the control arm.")
+    tolerance: float = Field(default=0.0,
+                             description="With value `control`: allowed shortfall against the control arm.")
 
     @field_validator("metric")
     @classmethod
@@ -147,8 +151,9 @@ class TextGuardrail(_Model):
 class Sequential(_Model):
     """Always-valid (sequential) inference, for looking at results while the experiment runs."""
 
-    enabled: bool = Field(False, description="Decisions use always-valid p-values and intervals.")
-    tuning_n: int = Field(5000, gt=0, description="N*: total users at which the confidence sequence is tightest.")
+    enabled: bool = Field(default=False, description="Decisions use always-valid p-values and intervals.")
+    tuning_n: int = Field(default=5000, gt=0,
+                          description="N*: total users at which the confidence sequence is tightest.")
 
 
 class Namespace(_Model):
@@ -170,60 +175,66 @@ class Spec(_Model):
     """An experiment spec (YAML)."""
 
     key: str = Field(description="Experiment key, [a-z0-9_]+; also the default hash seed.")
-    name: str | None = Field(None, description="Display name.")
-    hypothesis: str | None = Field(None, description="What the experiment expects, for the report.")
-    owner: str | None = Field(None, description="Who owns the experiment.")
-    description: str | None = Field(None, description="Free text for the report.")
+    name: str | None = Field(default=None, description="Display name.")
+    hypothesis: str | None = Field(default=None, description="What the experiment expects, for the report.")
+    owner: str | None = Field(default=None, description="Who owns the experiment.")
+    description: str | None = Field(default=None, description="Free text for the report.")
 
     arms: list[Arm] = Field(min_length=2, description="At least two arms; the first is the control unless "
                             "`control` names one.")
-    control: str | None = Field(None, description="Name of the control arm (default: the first arm).")
-    coverage: float = Field(1.0, gt=0, le=1, description="Share of users enrolled (GrowthBook coverage).")
-    hash_seed: str | None = Field(None, description="Seed of the assignment hash (default: `key`).")
-    hash_version: Literal[1, 2] = Field(2, description="GrowthBook hash version.")
-    namespace: Namespace | None = Field(None, description="GrowthBook namespace, for mutually exclusive experiments.")
-    holdout: float = Field(0.0, ge=0, lt=1,
+    control: str | None = Field(default=None, description="Name of the control arm (default: the first arm).")
+    coverage: float = Field(default=1.0, gt=0, le=1,
+                            description="Share of users enrolled (GrowthBook coverage).")
+    hash_seed: str | None = Field(default=None, description="Seed of the assignment hash (default: `key`).")
+    hash_version: Literal[1, 2] = Field(default=2, description="GrowthBook hash version.")
+    namespace: Namespace | None = Field(default=None,
+                                        description="GrowthBook namespace, for mutually exclusive experiments.")
+    holdout: float = Field(default=0.0, ge=0, lt=1,
                            description="Share of users held out of every experiment (one seed shared by all specs).")
 
-    timezone: str = Field("UTC", description="IANA time zone of `start` and `end`.")
+    timezone: str = Field(default="UTC", description="IANA time zone of `start` and `end`.")
     start: dt.date = Field(description="First day of the window (00:00 in `timezone`).")
     end: dt.date = Field(description="Day the window ends, exclusive (00:00 in `timezone`).")
 
     primary_metric: str = Field(description="The metric the decision rests on (a metric key).")
     secondary_metrics: list[str] | None = Field(
-        None, description="Secondary metrics (default: the other core metrics).")
-    guardrails: list[Guardrail] = Field([], description="Behavioural guardrails: non-inferiority against a margin.")
+        default=None, description="Secondary metrics (default: the other core metrics).")
+    guardrails: list[Guardrail] = Field(default=[],
+                                        description="Behavioural guardrails: non-inferiority against a margin.")
     text_guardrails: list[TextGuardrail] = Field(
-        [], description="Text guardrails, as mappings or strings such as `unfaithful_rate <= 0.02`.")
+        default=[], description="Text guardrails, as mappings or strings such as `unfaithful_rate <= 0.02`.")
     comparisons: list[tuple[str, str]] = Field(
-        [], description="Extra [treatment, baseline] pairs between arms.")
-    dimensions: list[str] = Field([], description="Breakdown columns (exposure extra or user columns).")
+        default=[], description="Extra [treatment, baseline] pairs between arms.")
+    dimensions: list[str] = Field(default=[],
+                                  description="Breakdown columns (exposure extra or user columns).")
 
-    alpha: float = Field(0.05, description="Significance level, between 0 and 0.5 (two-sided tests).")
-    power: float = Field(0.8, gt=0, lt=1, description="Power used to size the experiment.")
-    mde: float | None = Field(None, gt=0,
+    alpha: float = Field(default=0.05, description="Significance level, between 0 and 0.5 (two-sided tests).")
+    power: float = Field(default=0.8, gt=0, lt=1, description="Power used to size the experiment.")
+    mde: float | None = Field(default=None, gt=0,
                               description="Relative minimum detectable effect of the primary metric (0.02 = 2%).")
     planned_users_per_arm: int | None = Field(
-        None, gt=0, description="Planned users per arm; overrides the size computed from `mde` and `power`.")
+        default=None, gt=0, description="Planned users per arm; overrides the size computed from `mde` and `power`.")
     correction: Literal["holm", "bh", "none"] = Field(
-        "holm", description="Multiple-testing correction within each family.")
-    cuped: bool = Field(True, description="Reduce variance with pre-period data (CUPED) where a covariate exists.")
-    sequential: Sequential = Field(Sequential(), description="Always-valid inference settings.")
+        default="holm", description="Multiple-testing correction within each family.")
+    cuped: bool = Field(default=True,
+                        description="Reduce variance with pre-period data (CUPED) where a covariate exists.")
+    sequential: Sequential = Field(default=Sequential(), description="Always-valid inference settings.")
 
-    click_window: dt.timedelta = Field(dt.timedelta(hours=1),
+    click_window: dt.timedelta = Field(default=dt.timedelta(hours=1),
                                        description="A click counts within this time after an exposure of its item.")
-    order_window: dt.timedelta = Field(dt.timedelta(hours=24),
+    order_window: dt.timedelta = Field(default=dt.timedelta(hours=24),
                                        description="An order counts within this time after an exposure of its item.")
-    cuped_lookback: dt.timedelta = Field(dt.timedelta(days=14),
+    cuped_lookback: dt.timedelta = Field(default=dt.timedelta(days=14),
                                          description="Pre-period before a user's first exposure, for CUPED.")
     max_exposures_per_user: int | None = Field(
-        None, gt=0, description="Users with more exposures are excluded as bots (and counted).")
-    winsorize: float | None = Field(None, gt=0.5, lt=1,
+        default=None, gt=0, description="Users with more exposures are excluded as bots (and counted).")
+    winsorize: float | None = Field(default=None, gt=0.5, lt=1,
                                     description="Cap mean metrics at this percentile of non-zero values, pooled.")
 
-    candidate_items: str | None = Field(None, description="File or table of the items the experiment recommends.")
+    candidate_items: str | None = Field(default=None,
+                                        description="File or table of the items the experiment recommends.")
     segments: list[str] | None = Field(
-        None, description="User segments to generate for (default: all in the users table).")
+        default=None, description="User segments to generate for (default: all in the users table).")
 
     @field_validator("key")
     @classmethod
