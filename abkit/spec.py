@@ -60,27 +60,39 @@ class _Model(BaseModel):
 class GeneratorSettings(_Model):
     """How an arm's reason texts are produced (see generators/)."""
 
-    type: Literal["template", "neural", "external"]
-    model: str | None = None  # path to a trained neural model; None = the shipped one
-    personalized: bool = True  # neural: condition on the user segment; template ignores it
-    temperature: float = Field(0.8, gt=0, le=5)
-    top_k: int = Field(0, ge=0)  # 0 = off
-    top_p: float = Field(0.95, gt=0, le=1)
-    repetition_penalty: float = Field(1.2, ge=1.0, le=5.0)
-    num_candidates: int = Field(4, ge=1, le=64)
-    max_new_tokens: int = Field(48, ge=4, le=256)
-    length: Literal["S", "M", "L"] = "M"
-    constrained: bool = True  # mask banned absolute terms at decode time
-    seed: int = 0
+    type: Literal["template", "neural", "external"] = Field(
+        description="template: the rule-based control texts; neural: the Keras reason model; "
+        "external: texts come from elsewhere (ingested with `abkit ingest reasons`).")
+    model: str | None = Field(default=None,
+                              description="Path to a trained neural model; null = the shipped one.")
+    personalized: bool = Field(default=True,
+                               description="Neural: condition on the user segment; the template ignores it.")
+    temperature: float = Field(default=0.8, gt=0, le=5, description="Neural sampling temperature.")
+    top_k: int = Field(default=0, ge=0, description="Neural: sample among the k most likely tokens; 0 = off.")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Neural: nucleus sampling mass.")
+    repetition_penalty: float = Field(default=1.2, ge=1.0, le=5.0,
+                                      description="Neural: penalty on tokens already generated.")
+    num_candidates: int = Field(default=4, ge=1, le=64,
+                                description="Neural: candidates sampled per request; the candidate filter picks one.")
+    max_new_tokens: int = Field(default=48, ge=4, le=256, description="Neural: longest text, in tokens.")
+    length: Literal["S", "M", "L"] = Field(
+        default="M", description="Length bucket: S 8–16, M 17–32, L 33–60 characters.")
+    constrained: bool = Field(default=True, description="Mask banned absolute terms (广告法) at decode time.")
+    seed: int = Field(default=0, description="Seed of the generator's sampling.")
     # Simulation only: share of texts whose claims are corrupted (e.g. an invented discount).
-    inject_unfaithful_rate: float = Field(0.0, ge=0, le=1)
+    inject_unfaithful_rate: float = Field(
+        default=0.0, ge=0, le=1,
+        description="Simulation only: share of texts whose claims are corrupted (e.g. an invented discount).")
 
 
 class Arm(_Model):
-    name: str = Field(min_length=1)
-    weight: float
-    generator: GeneratorSettings | None = None
-    description: str | None = None
+    """One arm of the experiment."""
+
+    name: str = Field(min_length=1, description="Free text (Chinese is fine); unique within the spec.")
+    weight: float = Field(description="Share of enrolled users; positive, the weights sum to 1.")
+    generator: GeneratorSettings | None = Field(
+        default=None, description="How the arm's texts are generated; null when they come from elsewhere.")
+    description: str | None = Field(default=None, description="Free text for the report.")
 
     @field_validator("weight")
     @classmethod
@@ -93,8 +105,9 @@ class Arm(_Model):
 class Guardrail(_Model):
     """A behavioural guardrail: one-sided non-inferiority of the metric's relative lift."""
 
-    metric: str
-    margin: float = Field(0.02, gt=0, lt=1)  # relative: lift may not be worse than -margin
+    metric: str = Field(description="A metric key, e.g. conversion_rate.")
+    margin: float = Field(default=0.02, gt=0, lt=1,
+                          description="Relative margin: the lift may not be worse than −margin (0.02 = 2%).")
 
     @field_validator("metric")
     @classmethod
@@ -105,10 +118,11 @@ class Guardrail(_Model):
 class TextGuardrail(_Model):
     """A guardrail on the texts an arm showed, e.g. ``unfaithful_rate <= 0.01``."""
 
-    metric: str
-    op: Literal["<=", "<", ">=", ">", "=="]
-    value: float | Literal["control"]
-    tolerance: float = 0.0  # with value "control": allowed shortfall against the control arm
+    metric: str = Field(description="A text metric of the diversity block, e.g. unfaithful_rate, distinct_2_at_n.")
+    op: Literal["<=", "<", ">=", ">", "=="] = Field(description="Comparison the arm's value must satisfy.")
+    value: float | Literal["control"] = Field(description="A number, or `control` to compare with the control arm.")
+    tolerance: float = Field(default=0.0,
+                             description="With value `control`: allowed shortfall against the control arm.")
 
     @field_validator("metric")
     @classmethod
@@ -135,15 +149,19 @@ class TextGuardrail(_Model):
 
 
 class Sequential(_Model):
-    enabled: bool = False
-    tuning_n: int = Field(5000, gt=0)  # N* of the Gaussian-mixture confidence sequence
+    """Always-valid (sequential) inference, for looking at results while the experiment runs."""
+
+    enabled: bool = Field(default=False, description="Decisions use always-valid p-values and intervals.")
+    tuning_n: int = Field(default=5000, gt=0,
+                          description="N*: total users at which the confidence sequence is tightest.")
 
 
 class Namespace(_Model):
     """GrowthBook namespace: the experiment only enrols users whose namespace hash is in range."""
 
-    name: str = Field(min_length=1)
-    range: tuple[float, float]
+    name: str = Field(min_length=1,
+                      description="Namespace name; experiments sharing it with disjoint ranges never share a user.")
+    range: tuple[float, float] = Field(description="[low, high) of the namespace hash, 0 <= low < high <= 1.")
 
     @field_validator("range")
     @classmethod
@@ -154,47 +172,69 @@ class Namespace(_Model):
 
 
 class Spec(_Model):
-    key: str
-    name: str | None = None
-    hypothesis: str | None = None
-    owner: str | None = None
-    description: str | None = None
+    """An experiment spec (YAML)."""
 
-    arms: list[Arm] = Field(min_length=2)
-    control: str | None = None
-    coverage: float = Field(1.0, gt=0, le=1)
-    hash_seed: str | None = None
-    hash_version: Literal[1, 2] = 2
-    namespace: Namespace | None = None
-    holdout: float = Field(0.0, ge=0, lt=1)  # share of users no experiment touches (per seed)
+    key: str = Field(description="Experiment key, [a-z0-9_]+; also the default hash seed.")
+    name: str | None = Field(default=None, description="Display name.")
+    hypothesis: str | None = Field(default=None, description="What the experiment expects, for the report.")
+    owner: str | None = Field(default=None, description="Who owns the experiment.")
+    description: str | None = Field(default=None, description="Free text for the report.")
 
-    timezone: str = "UTC"
-    start: dt.date
-    end: dt.date
+    arms: list[Arm] = Field(min_length=2, description="At least two arms; the first is the control unless "
+                            "`control` names one.")
+    control: str | None = Field(default=None, description="Name of the control arm (default: the first arm).")
+    coverage: float = Field(default=1.0, gt=0, le=1,
+                            description="Share of users enrolled (GrowthBook coverage).")
+    hash_seed: str | None = Field(default=None, description="Seed of the assignment hash (default: `key`).")
+    hash_version: Literal[1, 2] = Field(default=2, description="GrowthBook hash version.")
+    namespace: Namespace | None = Field(default=None,
+                                        description="GrowthBook namespace, for mutually exclusive experiments.")
+    holdout: float = Field(default=0.0, ge=0, lt=1,
+                           description="Share of users held out of every experiment (one seed shared by all specs).")
 
-    primary_metric: str
-    secondary_metrics: list[str] | None = None
-    guardrails: list[Guardrail] = []
-    text_guardrails: list[TextGuardrail] = []
-    comparisons: list[tuple[str, str]] = []  # (treatment, baseline) pairs between arms
-    dimensions: list[str] = []
+    timezone: str = Field(default="UTC", description="IANA time zone of `start` and `end`.")
+    start: dt.date = Field(description="First day of the window (00:00 in `timezone`).")
+    end: dt.date = Field(description="Day the window ends, exclusive (00:00 in `timezone`).")
 
-    alpha: float = 0.05
-    power: float = Field(0.8, gt=0, lt=1)
-    mde: float | None = Field(None, gt=0)  # relative minimum detectable effect of the primary metric
-    planned_users_per_arm: int | None = Field(None, gt=0)
-    correction: Literal["holm", "bh", "none"] = "holm"
-    cuped: bool = True
-    sequential: Sequential = Sequential()
+    primary_metric: str = Field(description="The metric the decision rests on (a metric key).")
+    secondary_metrics: list[str] | None = Field(
+        default=None, description="Secondary metrics (default: the other core metrics).")
+    guardrails: list[Guardrail] = Field(default=[],
+                                        description="Behavioural guardrails: non-inferiority against a margin.")
+    text_guardrails: list[TextGuardrail] = Field(
+        default=[], description="Text guardrails, as mappings or strings such as `unfaithful_rate <= 0.02`.")
+    comparisons: list[tuple[str, str]] = Field(
+        default=[], description="Extra [treatment, baseline] pairs between arms.")
+    dimensions: list[str] = Field(default=[],
+                                  description="Breakdown columns (exposure extra or user columns).")
 
-    click_window: dt.timedelta = dt.timedelta(hours=1)
-    order_window: dt.timedelta = dt.timedelta(hours=24)
-    cuped_lookback: dt.timedelta = dt.timedelta(days=14)
-    max_exposures_per_user: int | None = Field(None, gt=0)
-    winsorize: float | None = Field(None, gt=0.5, lt=1)  # percentile of non-zero values, pooled
+    alpha: float = Field(default=0.05, description="Significance level, between 0 and 0.5 (two-sided tests).")
+    power: float = Field(default=0.8, gt=0, lt=1, description="Power used to size the experiment.")
+    mde: float | None = Field(default=None, gt=0,
+                              description="Relative minimum detectable effect of the primary metric (0.02 = 2%).")
+    planned_users_per_arm: int | None = Field(
+        default=None, gt=0, description="Planned users per arm; overrides the size computed from `mde` and `power`.")
+    correction: Literal["holm", "bh", "none"] = Field(
+        default="holm", description="Multiple-testing correction within each family.")
+    cuped: bool = Field(default=True,
+                        description="Reduce variance with pre-period data (CUPED) where a covariate exists.")
+    sequential: Sequential = Field(default=Sequential(), description="Always-valid inference settings.")
 
-    candidate_items: str | None = None  # file or table of the items the experiment recommends
-    segments: list[str] | None = None  # user segments to generate for (default: all in `users`)
+    click_window: dt.timedelta = Field(default=dt.timedelta(hours=1),
+                                       description="A click counts within this time after an exposure of its item.")
+    order_window: dt.timedelta = Field(default=dt.timedelta(hours=24),
+                                       description="An order counts within this time after an exposure of its item.")
+    cuped_lookback: dt.timedelta = Field(default=dt.timedelta(days=14),
+                                         description="Pre-period before a user's first exposure, for CUPED.")
+    max_exposures_per_user: int | None = Field(
+        default=None, gt=0, description="Users with more exposures are excluded as bots (and counted).")
+    winsorize: float | None = Field(default=None, gt=0.5, lt=1,
+                                    description="Cap mean metrics at this percentile of non-zero values, pooled.")
+
+    candidate_items: str | None = Field(default=None,
+                                        description="File or table of the items the experiment recommends.")
+    segments: list[str] | None = Field(
+        default=None, description="User segments to generate for (default: all in the users table).")
 
     @field_validator("key")
     @classmethod
