@@ -135,3 +135,10 @@ def test_no_cycles_between_top_level_packages(graph: grimp.ImportGraph) -> None:
     top["abkit"] -= cli
     top["abkit.cli"] = cli
     assert strongly_connected(_collapsed(graph, top)) == []
+
+
+def test_test_folders_mirror_the_packages() -> None:
+    """tests/<package>/<subpackage>/...: every test folder names a package of the source tree."""
+    folders = {p.parent.relative_to(ROOT / "tests") for p in (ROOT / "tests").rglob("test_*.py")}
+    stray = [str(f) for f in folders if f.parts and not (ROOT / f / "__init__.py").is_file()]
+    assert stray == []
