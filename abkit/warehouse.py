@@ -83,20 +83,22 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True inside an explicit transaction: there, two statements share one transaction id
+    (in auto-commit mode each statement is a transaction of its own). A BEGIN that fails there
+    would abort the caller's transaction, so we ask first."""
+    ids = [con.execute("SELECT txid_current()").fetchone() for _ in range(2)]
+    return ids[0] == ids[1]
+
+
 @contextlib.contextmanager
 def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """A transaction of its own, or none where the caller already holds one (it covers us)."""
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException:
+    if _in_transaction(con):
         yield
         return
-    try:
+    with transaction(con):
         yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
