@@ -6,7 +6,17 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from abkit.schema import EVENT_TYPES, KIND_TYPES, LOG_TABLES, OWN_TABLES, TABLES, Column, LogTable, row_checks, sql_list
+from abkit.schema import (
+    EVENT_TYPES,
+    KIND_TYPES,
+    LOG_TABLES,
+    OWN_TABLES,
+    TABLES,
+    Column,
+    LogTable,
+    row_checks,
+    sql_list,
+)
 from abkit.warehouse import ensure_schema
 from experiments.simulate import traffic
 

@@ -137,7 +137,7 @@ class LoadedSources:
 
 def load_sources(engine: Engine, sources: Sources) -> LoadedSources:
     """Raw tables → relations; exposures and events go through the shared cleaning SQL
-    (experiments/analysis/sql/clean_*.sql) and are materialized once, deduplicated and validated."""
+    (experiments/analysis/sql/clean_table.sql) and are materialized once, deduplicated and validated."""
     counts: dict[str, dict[str, int]] = {}
     locations = {t: None if loc is None else check_location(t, loc) for t, loc in sources.as_dict().items()}
     for table, location in locations.items():
