@@ -83,6 +83,13 @@ class Check(NamedTuple):
     reason: str
 
 
+def _find(columns: tuple[Column, ...], name: str, missing: str) -> Column:
+    for c in columns:
+        if c.name == name:
+            return c
+    raise KeyError(missing)
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -94,10 +101,7 @@ class Table:
         return [c.name for c in self.columns]
 
     def column(self, name: str) -> Column:
-        for c in self.columns:
-            if c.name == name:
-                return c
-        raise KeyError(f"{self.name} has no column {name!r}")
+        return _find(self.columns, name, f"{self.name} has no column {name!r}")
 
     def ddl(self) -> str:
         """The column list of CREATE TABLE."""
@@ -142,10 +146,7 @@ class LogTable:
         return [f.name for f in self.fields]
 
     def field(self, name: str) -> Column:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(f"{self.name} has no field {name!r}")
+        return _find(self.fields, name, f"{self.name} has no field {name!r}")
 
     @property
     def table(self) -> Table:
