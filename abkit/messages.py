@@ -150,6 +150,31 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "next_keep_collecting": (
         "继续收集数据：序贯检验允许随时查看结果，直到得出结论。",
         "Keep collecting data: sequential testing allows looking at any time until a verdict is reached."),
+    # --- the sample-size plan (abkit/planning.py) ---
+    "plan_single": (
+        "单个双侧检验：{metric}（{kind}）基线 {baseline:.4g}，在 alpha {alpha:g}、功效 {power:.0%} 下检测 {mde:+.1%} "
+        "的相对变化，每组需要 {n:,} 名用户。",
+        "One two-sided test of {metric} ({kind}) from a baseline of {baseline:.4g} needs {n:,} users per arm to "
+        "detect a {mde:+.1%} relative change at alpha {alpha:g} with {power:.0%} power."),
+    "plan_multiplicity": (
+        "{tests} 个实验组各与对照组比较：alpha 按 Bonferroni 拆分为每个检验 {alpha_t:.4g}（对 {correction} 校正是保守的），"
+        "样本量乘以 {factor:.3f}。",
+        "{tests} treatment arms are each compared with control: alpha is split Bonferroni-style to {alpha_t:.4g} "
+        "per test (conservative for the {correction} correction), which multiplies the size by {factor:.3f}."),
+    "plan_no_split": (
+        "{tests} 个实验组各与对照组比较，但未做多重检验校正，alpha 不拆分。",
+        "{tests} treatment arms are compared with control without a multiplicity correction, so alpha is not split."),
+    "plan_cuped": (
+        "CUPED 预计消除 {reduction:.1%} 的方差（历史数据中与预实验协变量的相关系数平方），样本量相应乘以 1 − ρ²。",
+        "CUPED is expected to remove {reduction:.1%} of the variance (the squared correlation with the "
+        "pre-period covariate in the history), so the size is multiplied by 1 − ρ²."),
+    "plan_sequential": (
+        "序贯检验：置信序列在计划样本处的临界值为 {crit:.3f}（N* = {tuning_n:,}），样本量乘以 {factor:.3f}。",
+        "Sequential testing: the confidence sequence's critical value at the planned sample is {crit:.3f} "
+        "(N* = {tuning_n:,}), which multiplies the size by {factor:.3f}."),
+    "plan_result": (
+        "计划：每组 {per_arm:,} 名用户，实验共 {total:,} 名（按覆盖率需触达 {eligible:,} 名）。",
+        "Plan: {per_arm:,} users per arm, {total:,} in the experiment ({eligible:,} to reach at the spec's coverage)."),
 }
 
 TERMS.update({"better": ("更好", "better"), "worse": ("更差", "worse")})

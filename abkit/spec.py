@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -43,6 +44,15 @@ def parse_duration(value: Any) -> dt.timedelta:
     raise ValueError(f"{value!r} is not a duration (use e.g. 30min, 1h, 24h, 14d)")
 
 
+def normalize_weights(weights: list[float]) -> list[float]:
+    """Positive weights scaled to sum to 1 (left as they are when they already do, to the last
+    bits, so that GrowthBook's SDK given the same numbers buckets identically)."""
+    total = math.fsum(weights)
+    if not (math.isfinite(total) and total > 0):
+        raise ValueError(f"weights must be positive finite numbers, got {weights}")
+    return list(weights) if abs(total - 1.0) <= 1e-12 else [w / total for w in weights]
+
+
 def check_metric(key: str) -> str:
     """A metric key of abkit.metrics, or a ValueError naming the known ones."""
     if key not in METRICS:
@@ -78,15 +88,15 @@ class GeneratorSettings(_Model):
 
 class Arm(_Model):
     name: str = Field(min_length=1)
-    weight: float
+    weight: float  # any positive number; the spec normalizes the arms' weights to sum to 1
     generator: GeneratorSettings | None = None
     description: str | None = None
 
     @field_validator("weight")
     @classmethod
     def _positive(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError("must be > 0")
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError("must be a positive number")
         return v
 
 
@@ -136,7 +146,9 @@ class TextGuardrail(_Model):
 
 class Sequential(_Model):
     enabled: bool = False
-    tuning_n: int = Field(5000, gt=0)  # N* of the Gaussian-mixture confidence sequence
+    # N* of the Gaussian-mixture confidence sequence; None = from the plan: planned users per arm × 2,
+    # the users of one comparison (abkit.planning.tuning_n)
+    tuning_n: int | None = Field(None, gt=0)
 
 
 class Namespace(_Model):
@@ -245,9 +257,11 @@ class Spec(_Model):
         for i, n in enumerate(names):
             if n in names[:i]:
                 raise _KeyedError(f"arms[{i}].name", f"duplicate arm name {n!r}")
-        total = sum(a.weight for a in self.arms)
-        if abs(total - 1.0) > 1e-6:
-            raise _KeyedError("arms", f"weights must sum to 1 (they sum to {total:g})")
+        # any positive weights (1:1, 0.333 x 3) are normalized to sum to 1
+        weights = normalize_weights([a.weight for a in self.arms])
+        if weights != [a.weight for a in self.arms]:
+            arms = [a.model_copy(update={"weight": w}) for a, w in zip(self.arms, weights, strict=True)]
+            object.__setattr__(self, "arms", arms)  # frozen model: set once, during validation
         if self.control is not None and self.control not in names:
             raise _KeyedError("control", f"{self.control!r} is not an arm")
         if self.end <= self.start:
@@ -278,6 +292,7 @@ class Spec(_Model):
 
     @property
     def weights(self) -> list[float]:
+        """The arms' weights normalized to sum to 1 (as assignment and SRM use them)."""
         return [a.weight for a in self.arms]
 
     @property
