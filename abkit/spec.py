@@ -148,7 +148,7 @@ class Sequential(_Model):
     enabled: bool = False
     # N* of the Gaussian-mixture confidence sequence; None = from the plan: planned users per arm × 2,
     # the users of one comparison (abkit.planning.tuning_n)
-    tuning_n: int | None = Field(None, gt=0)
+    tuning_n: int | None = Field(default=None, gt=0)
 
 
 class Namespace(_Model):
@@ -373,7 +373,7 @@ def parse_spec(data: Any, source: str = "<spec>") -> Spec:
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _KeyedError):
             raise SpecError(f"{source}: {ctx_err.key}: {ctx_err.problem}") from None
-        raise SpecError(f"{source}: {_loc(tuple(err['loc']))}: {_message(err)}") from None
+        raise SpecError(f"{source}: {_loc(tuple(err['loc']))}: {_message(dict(err))}") from None
 
 
 def load_spec(path: str | Path) -> Spec:
