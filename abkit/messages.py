@@ -152,15 +152,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Keep collecting data: sequential testing allows looking at any time until a verdict is reached."),
     # --- the sample-size plan (abkit/planning.py) ---
     "plan_single": (
-        "单个双侧检验：{metric}（{kind}）基线 {baseline:.4g}，在 alpha {alpha:g}、功效 {power:.0%} 下检测 {mde:+.1%} "
+        "单个双侧检验：{metric}（{kind_term}）基线 {baseline:.4g}，在 alpha {alpha:g}、功效 {power:.0%} 下检测 {mde:+.1%} "
         "的相对变化，每组需要 {n:,} 名用户。",
-        "One two-sided test of {metric} ({kind}) from a baseline of {baseline:.4g} needs {n:,} users per arm to "
+        "One two-sided test of {metric} ({kind_term}) from a baseline of {baseline:.4g} needs {n:,} users per arm to "
         "detect a {mde:+.1%} relative change at alpha {alpha:g} with {power:.0%} power."),
     "plan_multiplicity": (
-        "{tests} 个实验组各与对照组比较：alpha 按 Bonferroni 拆分为每个检验 {alpha_t:.4g}（对 {correction} 校正是保守的），"
+        "{tests} 个实验组各与对照组比较：alpha 按 Bonferroni 拆分为每个检验 {alpha_t:.4g}（对 {correction_term} 校正是保守的），"
         "样本量乘以 {factor:.3f}。",
         "{tests} treatment arms are each compared with control: alpha is split Bonferroni-style to {alpha_t:.4g} "
-        "per test (conservative for the {correction} correction), which multiplies the size by {factor:.3f}."),
+        "per test (conservative for the {correction_term} correction), which multiplies the size by {factor:.3f}."),
     "plan_no_split": (
         "{tests} 个实验组各与对照组比较，但未做多重检验校正，alpha 不拆分。",
         "{tests} treatment arms are compared with control without a multiplicity correction, so alpha is not split."),
@@ -177,7 +177,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Plan: {per_arm:,} users per arm, {total:,} in the experiment ({eligible:,} to reach at the spec's coverage)."),
 }
 
-TERMS.update({"better": ("更好", "better"), "worse": ("更差", "worse")})
+TERMS.update({"better": ("更好", "better"), "worse": ("更差", "worse"),
+              "proportion": ("比例", "proportion"), "mean": ("均值", "mean"), "ratio": ("比率", "ratio"),
+              "holm": ("Holm", "Holm"), "bh": ("Benjamini–Hochberg", "Benjamini–Hochberg")})
 
 
 class _Formatter(string.Formatter):

@@ -155,11 +155,11 @@ def plan_sample(baseline: Baseline, *, mde: float, alpha: float = 0.05, power: f
 
 def _explain(p: SamplePlan) -> list[Message]:
     M = Message.of
-    out = [M("plan_single", metric=p.metric, kind=p.kind, baseline=p.baseline, mde=p.mde, alpha=p.alpha,
+    out = [M("plan_single", metric=p.metric, kind_term=p.kind, baseline=p.baseline, mde=p.mde, alpha=p.alpha,
              power=p.power, n=math.ceil(p.per_arm_single_test))]
     if p.tests > 1:
         out.append(M("plan_multiplicity" if p.correction != "none" else "plan_no_split", tests=p.tests,
-                     alpha_t=p.alpha_per_test, factor=p.multiplicity_factor, correction=p.correction))
+                     alpha_t=p.alpha_per_test, factor=p.multiplicity_factor, correction_term=p.correction))
     if p.cuped_variance_reduction > 0:
         out.append(M("plan_cuped", reduction=p.cuped_variance_reduction))
     if p.sequential:

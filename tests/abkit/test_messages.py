@@ -14,7 +14,10 @@ SAMPLE = {"arm": "neural_generic", "other": "neural_personalized", "arms": ["a",
           "value": 0.03, "margin": 0.02, "lift": -0.0204, "low": -0.03, "high": -0.01, "bound": -0.031,
           "limit": -0.02, "p": 0.0012, "alpha": 0.05, "p_term": "sequential adjusted p", "direction_term": "better",
           "users": 41_000, "planned": 80_000, "share": 0.51, "smallest": 41_000, "days": 6, "to_go": 39_000,
-          "count": 2, "counts": "control 1,000, neural 1,200", "why": " (no users)"}
+          "count": 2, "counts": "control 1,000, neural 1,200", "why": " (no users)",
+          "kind_term": "proportion", "baseline": 0.04, "mde": 0.05, "power": 0.8, "n": 120_000, "tests": 2,
+          "alpha_t": 0.025, "factor": 1.21, "correction_term": "holm", "reduction": 0.12, "crit": 3.035,
+          "tuning_n": 240_000, "per_arm": 145_000, "total": 435_000, "eligible": 870_000}
 
 
 def _fields(template: str) -> set[str]:
@@ -30,7 +33,8 @@ def test_every_code_renders_in_both_languages(code):
     # no English words left in the Chinese sentence other than the params (arm/metric keys, rules)
     residue = zh
     for v in ("neural_generic", "neural_personalized", "unfaithful_rate <= 0.01", "conversion_rate",
-              "refund_rate", "ctr", "alpha", "mde", "planned_users_per_arm", "control 1,000, neural 1,200", "SRM"):
+              "refund_rate", "ctr", "alpha", "mde", "planned_users_per_arm", "control 1,000, neural 1,200", "SRM",
+              "Bonferroni", "Holm", "CUPED"):
         residue = residue.replace(v, "")
     assert not re.search(r"[A-Za-z]{3,}", residue), residue
     assert en.endswith(".") and zh.endswith("。")
