@@ -8,13 +8,15 @@ Printed rates (pytest -s) are the figures quoted in docs/statistics.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from abkit.planning import Baseline, plan_sample
-from abkit.stats import SequentialDesign, SufficientStats, compare, noninferiority, sequential, shown_worse, \
-    significance
+from abkit.stats import SequentialDesign, SufficientStats, TestResult, compare, noninferiority, sequential, \
+    shown_worse, significance
 
 pytestmark = pytest.mark.slow
 ALPHA = 0.05
@@ -70,32 +72,34 @@ def test_rare_event_aa_ratio_and_mean_are_never_shown_worse():
     _check("A/A orders_per_user, 40 users: shown worse", mean_worse, runs)
 
 
-def _looks(rng: np.random.Generator, runs: int, looks: int, step: int, mean: np.ndarray, sd: float):
-    """Cumulative (n, Σy, Σy²) per look for normal per-user data, arms on the last axis."""
-    block = rng.normal(step * mean, np.sqrt(step) * sd, (runs, looks, len(mean)))
-    within = sd * sd * rng.chisquare(step - 1, (runs, looks, len(mean)))
-    return (np.arange(1, looks + 1) * step, np.cumsum(block, axis=1),
-            np.cumsum(within + block**2 / step, axis=1))
+def _any_look(rng: np.random.Generator, looks: int, step: int, mean: np.ndarray, sd: float,
+              calls: Callable[[TestResult, int], tuple[bool, bool]]) -> tuple[int, int]:
+    """Runs in which each of two calls fires at some look: (sequential, fixed-horizon).
+
+    Normal per-user data drawn as cumulative sufficient statistics per look (block sums, and Σy²
+    as the within-block χ² plus the block's sum²/step); `calls(result, n_pair)` judges one look."""
+    block = rng.normal(step * mean, np.sqrt(step) * sd, (RUNS, looks, 2))
+    within = sd * sd * rng.chisquare(step - 1, (RUNS, looks, 2))
+    n, s, s2 = np.arange(1, looks + 1) * step, np.cumsum(block, axis=1), np.cumsum(within + block**2 / step, axis=1)
+    hits = np.zeros((RUNS, 2), dtype=bool)
+    for i in range(RUNS):
+        for j in range(looks):
+            r = compare(*[SufficientStats(int(n[j]), float(s[i, j, a]), float(s2[i, j, a])) for a in (0, 1)])
+            hits[i] |= calls(r, 2 * int(n[j]))
+    return int(hits[:, 0].sum()), int(hits[:, 1].sum())
 
 
 def test_sequential_aa_significant_at_any_of_20_looks():
     """A/A with 20 looks: 'significant' by the always-valid p at some look in <= alpha of runs,
     with N* from the plan; the fixed-horizon p peeked at the same looks fails (~25%)."""
-    rng = np.random.default_rng(20)
     looks, step = 20, 500
-    plan_n = looks * step
-    n, s, s2 = _looks(rng, RUNS, looks, step, np.array([10.0, 10.0]), 8.0)
-    seq_hit = fixed_hit = 0
-    for i in range(RUNS):
-        hit_s = hit_f = False
-        for j in range(looks):
-            arms = [SufficientStats(int(n[j]), float(s[i, j, a]), float(s2[i, j, a])) for a in (0, 1)]
-            r = compare(*arms)
-            p = sequential(r, 2 * int(n[j]), tuning_n=2 * plan_n, alpha=ALPHA).seq_p_value
-            hit_s |= significance(p, r.abs_lift, ALPHA) is not None
-            hit_f |= significance(r.p_value, r.abs_lift, ALPHA) is not None
-        seq_hit += hit_s
-        fixed_hit += hit_f
+
+    def calls(r: TestResult, n_pair: int) -> tuple[bool, bool]:
+        p = sequential(r, n_pair, tuning_n=2 * looks * step, alpha=ALPHA).seq_p_value
+        return (significance(p, r.abs_lift, ALPHA) is not None,
+                significance(r.p_value, r.abs_lift, ALPHA) is not None)
+
+    seq_hit, fixed_hit = _any_look(np.random.default_rng(20), looks, step, np.array([10.0, 10.0]), 8.0, calls)
     _check("sequential A/A, 20 looks: significant at any look", seq_hit)
     print(f"fixed-horizon p peeked at 20 looks: {fixed_hit / RUNS:.4f}")
     assert fixed_hit / RUNS > 0.15
@@ -106,22 +110,16 @@ def test_sequential_guardrail_at_the_margin_non_inferior_at_any_look(higher_is_b
     """True lift exactly at the margin (-5%, or +5% for a lower-is-better metric): 'non-inferior'
     at some of 20 looks in <= alpha of runs with the always-valid bound (N* = the planned pair
     total); the fixed-horizon bound peeked at the same looks is declared non-inferior far more often."""
-    margin = 0.05
-    rng = np.random.default_rng(5 if higher_is_better else 6)
-    looks, step = 20, 400
+    margin, looks, step = 0.05, 20, 400
     lift = -margin if higher_is_better else margin
-    n, s, s2 = _looks(rng, RUNS, looks, step, np.array([10.0, 10.0 * (1 + lift)]), 6.0)
-    seq_pass = fixed_pass = 0
-    for i in range(RUNS):
-        hit_s = hit_f = False
-        for j in range(looks):
-            arms = [SufficientStats(int(n[j]), float(s[i, j, a]), float(s2[i, j, a])) for a in (0, 1)]
-            r = compare(*arms)
-            design = SequentialDesign(2 * int(n[j]), 2 * looks * step)
-            hit_s |= noninferiority(r, margin, alpha=ALPHA, higher_is_better=higher_is_better, sequential=design).passed
-            hit_f |= noninferiority(r, margin, alpha=ALPHA, higher_is_better=higher_is_better).passed
-        seq_pass += hit_s
-        fixed_pass += hit_f
+
+    def calls(r: TestResult, n_pair: int) -> tuple[bool, bool]:
+        design = SequentialDesign(n_pair, 2 * looks * step)
+        return (noninferiority(r, margin, alpha=ALPHA, higher_is_better=higher_is_better, sequential=design).passed,
+                noninferiority(r, margin, alpha=ALPHA, higher_is_better=higher_is_better).passed)
+
+    rng = np.random.default_rng(5 if higher_is_better else 6)
+    seq_pass, fixed_pass = _any_look(rng, looks, step, np.array([10.0, 10.0 * (1 + lift)]), 6.0, calls)
     _check(f"sequential guardrail at the margin (higher_is_better={higher_is_better}): non-inferior at any look",
            seq_pass)
     print(f"fixed-horizon bound peeked at 20 looks: {fixed_pass / RUNS:.4f}")
