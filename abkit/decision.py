@@ -295,7 +295,8 @@ def _verdicts(primary_metric: str, primary: Sequence[PrimaryEvidence], alpha: fl
         reached = planned is None or n_pair >= planned
         days = None if reached else days_to_go.get(e.arm)
 
-        def verdict(v: Verdict, reasons: list[Message], arm: str = e.arm, days: int | None = days) -> ArmVerdict:
+        def verdict(v: Verdict, reasons: list[Message], arm: str = e.arm, days: int | None = days,
+                    n_pair: int = n_pair) -> ArmVerdict:
             to_go = None if planned is None else max(planned - n_pair, 0)
             return ArmVerdict(arm, v, reasons, users.get(arm), planned, to_go, days)
 

@@ -20,8 +20,15 @@ from abkit.stats.cuped import adjust, covariate_usable, pooled_theta
 from abkit.stats.means import mean_moments, welch
 from abkit.stats.ratio import ratio_moments
 from abkit.stats.relative import ROUNDOFF, delta_relative, log_relative
-from abkit.stats.smallsample import MIN_EVENTS, Kind, below_rule, fisher_exact_p, infer_kind, mover_ratio, \
-    newcombe_difference
+from abkit.stats.smallsample import (
+    MIN_EVENTS,
+    Kind,
+    below_rule,
+    fisher_exact_p,
+    infer_kind,
+    mover_ratio,
+    newcombe_difference,
+)
 from abkit.stats.types import SufficientStats, TestResult
 from abkit.stats.util import finite_or_none, t_quantile
 

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from abkit.planning import Baseline, plan_for_spec, plan_sample, planned_users_per_arm, sequential_critical_value, \
-    tuning_n
+from abkit.planning import (
+    Baseline,
+    plan_for_spec,
+    plan_sample,
+    planned_users_per_arm,
+    sequential_critical_value,
+    tuning_n,
+)
 from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, adjust_pvalues, compare, sequential_p_value
 

@@ -15,8 +15,16 @@ import pytest
 from scipy import stats
 
 from abkit.planning import Baseline, plan_sample
-from abkit.stats import SequentialDesign, SufficientStats, TestResult, compare, noninferiority, sequential, \
-    shown_worse, significance
+from abkit.stats import (
+    SequentialDesign,
+    SufficientStats,
+    TestResult,
+    compare,
+    noninferiority,
+    sequential,
+    shown_worse,
+    significance,
+)
 
 pytestmark = pytest.mark.slow
 ALPHA = 0.05
