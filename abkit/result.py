@@ -218,6 +218,11 @@ class TextGuardrailRow(Record):
     value: float | None = None
     passed: bool | None = None
 
+    @property
+    def status(self) -> str:
+        """pass / fail / inconclusive (not evaluated), as the analysis decided it."""
+        return "inconclusive" if self.passed is None else ("pass" if self.passed else "fail")
+
 
 @dataclass(frozen=True, kw_only=True)
 class TextFeatureRow(Record):
