@@ -41,7 +41,7 @@ def planned_users_per_arm(spec: Spec, control: SufficientStats) -> tuple[int | N
 
 def se_from_ci(low: float, high: float, alpha: float) -> float:
     """The standard error behind a two-sided normal CI at level 1 − alpha."""
-    return (high - low) / (2 * norm.ppf(1 - alpha / 2))
+    return float((high - low) / (2 * norm.ppf(1 - alpha / 2)))
 
 
 def arm_planning(arm: str, n: int, se: float, *, mde: float, alpha: float, power: float) -> dict[str, Any]:
