@@ -77,8 +77,8 @@ def test_report_renders_inert_and_readable(browser, tmp_path, xss_spec, xss_resu
         page.close()
 
 
-def test_english_report_opens_without_errors(browser, tmp_path, spec, result, history):
-    path = write_report(tmp_path / "en.html", spec, result, history=history, lang="en")
+def test_english_report_opens_without_errors(browser, tmp_path, spec, result, history, sql):
+    path = write_report(tmp_path / "en.html", spec, result, history=history, lang="en", sql=sql)
     page, errors, _ = _open(browser, path)
     try:
         assert errors == []
