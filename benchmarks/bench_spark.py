@@ -93,8 +93,8 @@ def main() -> None:
     from abkit.warehouse import connect
     from experiments.analysis.analyze import analyze
     from experiments.analysis.engines import DuckDBEngine, Sources
-    from experiments.analysis.sources import analyze_sources
     from experiments.analysis.engines.spark_engine import SparkEngine
+    from experiments.analysis.sources import analyze_sources
     from experiments.ingest.files import ingest_files
 
     ba = _bench_analyze()

@@ -19,7 +19,15 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from abkit.result import AnalysisResult, ArmPlanning, ArmText, BreakdownRow, DailyPoint, MetricRow, TextFeatureRow
+from abkit.result import (
+    AnalysisResult,
+    ArmPlanning,
+    ArmText,
+    BreakdownRow,
+    DailyPoint,
+    MetricRow,
+    TextFeatureRow,
+)
 from abkit.stats.power import power_at
 from reports.festivals import flag_days
 from reports.i18n import metric_label, tr

@@ -126,15 +126,15 @@ def _daily_history(spec: Spec, con: Any, days: int) -> int:
 
 
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
+    from abkit.cli.report import report_from_warehouse
     from abkit.warehouse import connect, set_experiment_state
+    from abkit.world.catalog import make_catalog
     from experiments.analysis.analyze import analyze
     from experiments.analysis.store import store_result
-    from abkit.world.catalog import make_catalog
     from experiments.simulate.pipeline import simulate_into
     from experiments.simulate.population import write_users
     from experiments.simulate.traffic import SimOptions
     from generators.runner import run_generate
-    from abkit.cli.report import report_from_warehouse
 
     console = console or Console(width=None if Console().is_terminal else 120)
     spec = load_spec(opts.spec_path)

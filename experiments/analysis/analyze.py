@@ -141,8 +141,9 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
     planning = planning_block(spec, rows, users)
     if planning is not None:
         data["planning"] = planning
-    if as_of is not None and sum(open_windows.values()):
-        notes.append(f"As of {as_of:%Y-%m-%d %H:%M} UTC, {sum(open_windows.values()):,} users still had open "
+    still_open: int = sum(open_windows.values())
+    if as_of is not None and still_open:
+        notes.append(f"As of {as_of:%Y-%m-%d %H:%M} UTC, {still_open:,} users still had open "
                      f"attribution windows; their outcomes may still grow.")
     return data
 

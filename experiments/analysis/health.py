@@ -31,9 +31,9 @@ def health_block(con: duckdb.DuckDBPyConnection, spec: Spec) -> dict[str, Any]:
     ingested = {}
     for table in ("exposures", "events"):  # fixed names from the schema, not user input
         if has_table(con, table):
-            ingested[table] = iso_utc(con.execute(f"SELECT max(ingested_at) FROM {table}").fetchone()[0])
+            ingested[table] = iso_utc(con.execute(f"SELECT max(ingested_at) FROM {table}").fetchall()[0][0])
     out["latest_ingested_at"] = ingested
     if has_table(con, "exposures"):
         out["latest_exposure"] = iso_utc(
-            con.execute("SELECT max(ts) FROM exposures WHERE experiment = ?", [spec.key]).fetchone()[0])
+            con.execute("SELECT max(ts) FROM exposures WHERE experiment = ?", [spec.key]).fetchall()[0][0])
     return out

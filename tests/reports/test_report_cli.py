@@ -73,7 +73,8 @@ def test_report_from_json_without_db(tmp_path, result_data):
 
 def test_analyzes_when_nothing_is_stored_and_on_refresh(tmp_path):
     sys.path.insert(0, str(FIXTURE))
-    from build import SPEC as FIXTURE_SPEC, load_warehouse
+    from build import SPEC as FIXTURE_SPEC
+    from build import load_warehouse
 
     db = load_warehouse(tmp_path / "w.duckdb")
     out = tmp_path / "report.html"

@@ -33,8 +33,13 @@ class EngineError(AbkitError):
 class Engine(Protocol):
     """Runs the analysis SQL. ``parse_ts`` turns the raw column ``ts`` into a naive UTC timestamp."""
 
-    name: str
-    parse_ts: str
+    @property
+    def name(self) -> str:
+        """The engine's name (``duckdb``, ``spark``): picks the dialect of the few non-portable snippets."""
+
+    @property
+    def parse_ts(self) -> str:
+        """SQL turning the raw column ``ts`` into a naive UTC timestamp."""
 
     def materialize(self, query: q.Query, name: str) -> None:
         """Compute the query once and keep it under ``name`` (a temp table / cached view)."""

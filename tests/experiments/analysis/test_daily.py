@@ -11,10 +11,10 @@ import pytest
 from abkit.spec import parse_spec
 from abkit.warehouse import connect
 from experiments.analysis.analyze import analyze
-from experiments.analysis.engines import DuckDBEngine
-from experiments.analysis.stages import build_per_user, per_user_frame
 from experiments.analysis.block_sql import block_query
 from experiments.analysis.daily import daily_block, daily_frame
+from experiments.analysis.engines import DuckDBEngine
+from experiments.analysis.stages import build_per_user, per_user_frame
 
 SPEC = {"key": "d1", "arms": [{"name": "control", "weight": 0.5}, {"name": "treat", "weight": 0.5}],
         "start": "2026-11-01", "end": "2026-11-04", "primary_metric": "ctr"}

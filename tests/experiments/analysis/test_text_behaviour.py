@@ -16,13 +16,13 @@ from scipy import stats as sps
 
 from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, ratio_interval
+from abkit.text.features import text_features
 from abkit.warehouse import connect
 from experiments.analysis.analyze import analyze
-from experiments.analysis.engines import DuckDBEngine
-from experiments.analysis.stages import build_per_user
 from experiments.analysis.blocks import BLOCKS
+from experiments.analysis.engines import DuckDBEngine
 from experiments.analysis.samples import sample_block
-from abkit.text.features import text_features
+from experiments.analysis.stages import build_per_user
 from experiments.analysis.text_behaviour import FEATURES, text_feature_block
 
 SPEC = {"key": "tb1", "arms": [{"name": "control", "weight": 0.5}, {"name": "treat", "weight": 0.5}],

@@ -20,9 +20,9 @@ from abkit.warehouse import connect
 from experiments.analysis import queries as q
 from experiments.analysis.analyze import analyze
 from experiments.analysis.engines import DuckDBEngine, Sources
-from experiments.analysis.sources import analyze_sources
 from experiments.analysis.engines.base import drop_sources, source_relations
 from experiments.analysis.engines.spark_engine import find_java
+from experiments.analysis.sources import analyze_sources
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
