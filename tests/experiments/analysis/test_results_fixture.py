@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from abkit.result import AnalysisResult
+
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
 
@@ -62,6 +64,7 @@ def test_differences_catches_what_it_must() -> None:
 def test_analysis_json_unchanged(case: str, tmp_path: Path) -> None:
     expected = json.loads(expected_path(case).read_text(encoding="utf-8"))
     actual = analyze_case(case, tmp_path)
+    assert AnalysisResult.from_json(actual).to_json() == actual  # a fresh result round-trips too
     for key in IGNORED:
         expected.pop(key, None), actual.pop(key, None)
     assert set(actual) - set(expected) <= ADDED, "a new top-level key: list it in ADDED or regenerate on purpose"
