@@ -213,7 +213,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 def set_experiment_state(con: duckdb.DuckDBPyConnection, experiment: str, state: str, note: str | None = None) -> None:
     if state not in EXPERIMENT_STATES:
         raise WarehouseError(f"unknown experiment state {state!r} (one of {', '.join(EXPERIMENT_STATES)})")
-    con.execute("INSERT INTO experiment_state VALUES (?, ?, now(), ?)", [experiment, state, note])
+    con.execute("INSERT INTO experiment_state (experiment, state, changed_at, note) VALUES (?, ?, now(), ?)",
+                [experiment, state, note])
 
 
 def experiment_states(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:

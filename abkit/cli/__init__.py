@@ -10,4 +10,6 @@ for _module in ("data", "analysis", "generate", "train", "simulate", "text", "re
         if _exc.name != f"abkit.cli.{_module}":
             raise
 
+from abkit.cli import ui  # noqa: E402,F401  (registers `abkit ui`)
+
 __all__ = ["app"]

@@ -1,0 +1,76 @@
+"""Warehouse access for the app: open per request, close, retry briefly while another process holds the lock.
+
+    with reading(db) as con:      # read-only; None when the file does not exist yet
+        ...
+    with writing(db) as con:      # read-write, one transaction
+        ...
+
+DuckDB refuses to open one file with two configurations in one process, so the app's own
+opens are serialized by a process lock; they are short (a page's queries, one action).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from abkit.errors import AbkitError
+from abkit.warehouse import WarehouseError, connect, has_table, transaction
+
+_PROCESS_LOCK = threading.Lock()
+RETRY_SECONDS = 4.0
+
+
+class WarehouseBusy(AbkitError):
+    """Another process (an ingest, an analysis) held the warehouse for longer than the retry window."""
+
+
+def _open(db: Path, read_only: bool, retry_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + retry_seconds
+    delay = 0.05
+    while True:
+        try:
+            return connect(db, read_only=read_only)
+        except WarehouseError as exc:
+            if "in use" not in str(exc) or time.monotonic() + delay > deadline:
+                if "in use" in str(exc):
+                    raise WarehouseBusy(f"{db}: busy — another process (an ingest or analysis) is writing; "
+                                        "try again in a moment") from None
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+@contextlib.contextmanager
+def reading(db: Path, retry_seconds: float = RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection for one page; None when the warehouse does not exist yet."""
+    with _PROCESS_LOCK:
+        if not Path(db).exists():
+            yield None
+            return
+        con = _open(db, True, retry_seconds)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+@contextlib.contextmanager
+def writing(db: Path, retry_seconds: float = RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection and one transaction for one action."""
+    with _PROCESS_LOCK:
+        con = _open(db, False, retry_seconds)
+        try:
+            with transaction(con):
+                yield con
+        finally:
+            con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection | None, name: str) -> bool:
+    return con is not None and has_table(con, name)
