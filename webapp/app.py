@@ -101,6 +101,8 @@ class UI:
     async def write_guard(self, request: Request) -> tuple[dict[str, Any], Response | None]:
         """The posted form, or a refusal: a missing/wrong CSRF value, or no token when one is set."""
         form = dict(await request.form())
+        if security.bearer_ok(request, self.config.token):
+            return form, None  # a script's header: no browser can forge it cross-site, so no CSRF check
         if not security.csrf_ok(request, form.get(security.CSRF_FIELD)):
             return form, self.error(request, translator(self.lang(request))("err_csrf"), 403)
         if not security.authorized(request, self.config.token):
@@ -249,7 +251,7 @@ class Routes:
         if not form.get("confirm"):
             return self.ui.error(request, t("err_confirm"), 400)
         sf = self.ui.specs().get(key)
-        arms = sf.spec.arm_names if sf and sf.spec else []
+        arms = sf.spec.treatment_arms if sf and sf.spec else []  # shipping the control is not a change
         with writing(self.cfg.db) as con:
             lifecycle.apply_action(con, key, str(form.get("action", "")), actor=self.cfg.actor,
                                    why=str(form.get("why", "")), arm=str(form.get("arm") or "") or None, arms=arms)

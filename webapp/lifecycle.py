@@ -99,7 +99,7 @@ def apply_action(con: duckdb.DuckDBPyConnection, experiment: str, action: str, *
     note = why
     if action == "ship":
         if not arm or arm not in (arms or []):
-            raise LifecycleError(f"arm: choose the arm to ship (one of {', '.join(arms or [])})")
+            raise LifecycleError(f"arm: choose the treatment arm to ship (one of {', '.join(arms or [])})")
         note = f"ship arm {arm}: {why}"
     record(con, experiment, target, actor=actor, note=note)
     return target

@@ -3,7 +3,8 @@
 - CSRF: double submit. Every page sets a random `abkit_csrf` cookie (SameSite=Strict) and puts
   the same value into each form (and into htmx requests as a header); a POST whose field or
   header does not match the cookie is refused.
-- Token: when set, a write needs it — as `Authorization: Bearer T`, or after signing in on
+- Token: when set, a write needs it — as `Authorization: Bearer T` (a script; no CSRF value
+  needed, since no browser can forge that header cross-site), or after signing in on
   /login, which stores only a digest of it in an HttpOnly, SameSite=Strict cookie.
 """
 
@@ -48,8 +49,13 @@ def authorized(request: Request, token: str | None) -> bool:
     """True when no token is configured, or the request carries it."""
     if not token:
         return True
-    header = request.headers.get("authorization", "")
-    if header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
+    if bearer_ok(request, token):
         return True
     cookie = request.cookies.get(AUTH_COOKIE, "")
     return bool(cookie) and hmac.compare_digest(cookie, token_digest(token))
+
+
+def bearer_ok(request: Request, token: str | None) -> bool:
+    """The request carries ``Authorization: Bearer <token>`` (scripts)."""
+    header = request.headers.get("authorization", "")
+    return bool(token) and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token or "")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,19 +30,13 @@ class WarehouseBusy(AbkitError):
 
 
 def _open(db: Path, read_only: bool, retry_seconds: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + retry_seconds
-    delay = 0.05
-    while True:
-        try:
-            return connect(db, read_only=read_only)
-        except WarehouseError as exc:
-            if "in use" not in str(exc) or time.monotonic() + delay > deadline:
-                if "in use" in str(exc):
-                    raise WarehouseBusy(f"{db}: busy — another process (an ingest or analysis) is writing; "
-                                        "try again in a moment") from None
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+    try:
+        return connect(db, read_only=read_only, lock_wait=retry_seconds)
+    except WarehouseError as exc:
+        if "in use" in str(exc):
+            raise WarehouseBusy(f"{db}: busy — another process (an ingest or analysis) is writing; "
+                                "try again in a moment") from None
+        raise
 
 
 @contextlib.contextmanager
