@@ -278,16 +278,8 @@ class Routes:
         elif kind == "simulate":
             users = _int(form.get("users"), 5000, 100, 2_000_000)
             days = _int(form.get("days"), (spec.end - spec.start).days, 1, (spec.end - spec.start).days)
-            with reading(self.cfg.db) as con:
-                has_reasons = con is not None and con.execute(
-                    "SELECT count(*) FROM reasons WHERE experiment = ?", [key]).fetchone()[0] > 0
-            steps = []
-            templated = [a.name for a in spec.arms if a.generator is not None and a.generator.type == "template"]
-            if not has_reasons and templated:
-                # reasons first (template arms: fast, no model) so the simulated users see real texts
-                steps.append(self.ui.abkit("generate", path, "--db", db, "--no-progress",
-                                           *[x for a in templated for x in ("--arm", a)]))
-            steps.append(self.ui.abkit("simulate", path, "--db", db, "--users", str(users), "--days", str(days)))
+            steps = [[self.cfg.python, "-m", "webapp.simulate_job", path, "--db", db, "--users", str(users),
+                      "--days", str(days)]]
         else:
             return self.ui.error(request, f"unknown job {kind!r}", 404)
         self.ui.jobs.start(key, kind, steps)

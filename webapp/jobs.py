@@ -86,7 +86,7 @@ class JobRunner:
         with job.log.open("w", encoding="utf-8") as out:
             for i, argv in enumerate(job.steps):
                 job.step = i
-                out.write(f"$ {' '.join(argv[2:])}\n")  # argv = [python, -m, abkit, ...]
+                out.write(f"$ {' '.join(argv[2:])}\n")  # argv = [python, -m, module, ...]
                 out.flush()
                 try:
                     job.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -93,3 +93,55 @@ def h():
 
     return SimpleNamespace(csrf_of=csrf_of, form_fields=form_fields, stored_result=stored_result, store=store,
                            make_client=make_client, XSS=XSS, ROOT=ROOT)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve():
+    """Start `abkit ui` on 127.0.0.1 and a free port; stopped when the test ends."""
+    import contextlib
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    procs = []
+
+    @contextlib.contextmanager
+    def start(db: Path, specs: Path, *args: str):
+        port = free_port()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        env.pop("ABKIT_UI_TOKEN", None)
+        proc = subprocess.Popen([sys.executable, "-m", "abkit", "ui", "--db", str(db), "--specs", str(specs),
+                                 "--port", str(port), *args], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(base + "/static/app.css", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read() if proc.stdout else ""
+                    raise RuntimeError(f"abkit ui did not start: {out[-2000:]}") from None
+                time.sleep(0.3)
+        yield base
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+            proc.wait()
