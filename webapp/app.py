@@ -32,7 +32,7 @@ from webapp import lifecycle, overview, planning, reporting, review, security, s
 from webapp.config import UIConfig
 from webapp.i18n import LANGS, translator
 from webapp.jobs import JobRunner
-from webapp.store import WarehouseBusy, reading, writing
+from webapp.store import Memo, WarehouseBusy, reading, version, writing
 
 HERE = Path(__file__).parent
 LANG_COOKIE = "abkit_lang"
@@ -63,6 +63,7 @@ class UI:
         self.config = config
         self.env = _env()
         self.jobs = JobRunner(config.job_folder)
+        self.memo = Memo()  # keyed by the warehouse's version: any write by any process invalidates
 
     # --- rendering ---------------------------------------------------------------------------
     def lang(self, request: Request) -> str:
@@ -134,8 +135,15 @@ class Routes:
     @_handles_errors
     async def index(self, request: Request) -> Response:
         specs = self.ui.specs()
-        with reading(self.cfg.db) as con:
-            rows, quarantined = overview.experiment_rows(con, specs, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+        def compute() -> tuple[list[overview.ExperimentRow], int]:
+            with reading(self.cfg.db) as con:
+                return overview.experiment_rows(con, specs, now)
+
+        signature = tuple((k, sf.path.stat().st_mtime_ns) for k, sf in specs.items() if sf.path.exists())
+        rows, quarantined = self.ui.memo.get(("list", version(self.cfg.db), signature, now.strftime("%Y%m%d%H%M")),
+                                             compute)
         state, owner = request.query_params.get("state", ""), request.query_params.get("owner", "")
         owners = sorted({r.owner for r in rows if r.owner})
         shown = [r for r in rows if (not state or r.state == state) and (not owner or r.owner == owner)]
@@ -216,7 +224,9 @@ class Routes:
         key = str(form.get("original_key") or form.get("key") or "").strip()
         sf = self.ui.specs().get(key) if key else None
         doc = specfiles.load_document(sf.path if sf else None)
-        specfiles.apply_form(doc, specfiles.form_to_values(form, list(METRICS)), locked=False)
+        with reading(self.cfg.db) as con:
+            locked = sf is not None and lifecycle.state_of(con, key) in lifecycle.LOCKED_STATES
+        specfiles.apply_form(doc, specfiles.form_to_values(form, list(METRICS)), locked=locked)
         if not doc.get("key"):
             doc["key"] = "draft_plan"
         spec, err_key, problem = specfiles.validate_document(doc, "form")
@@ -230,11 +240,15 @@ class Routes:
         sf = self.ui.specs().get(key)
         spec = sf.spec if sf else None
         lang = self.ui.lang(request)
-        with reading(self.cfg.db) as con:
-            state = lifecycle.state_of(con, key)
-            trail = lifecycle.audit_trail(con, key)
-            latest, history, extras = reporting.report_inputs(con, spec) if spec else (None, [], {})
-        sections = reporting.report_sections(spec, latest, history, extras, lang) if spec and latest else None
+        def inputs() -> tuple[str, list, tuple]:
+            with reading(self.cfg.db) as con:
+                return (lifecycle.state_of(con, key), lifecycle.audit_trail(con, key),
+                        reporting.report_inputs(con, spec) if spec else (None, [], {}))
+
+        stamp = (version(self.cfg.db), sf.path.stat().st_mtime_ns if sf else 0)
+        state, trail, (latest, history, extras) = self.ui.memo.get(("inputs", key, stamp), inputs)
+        sections = self.ui.memo.get(("sections", key, stamp, lang), lambda: reporting.report_sections(
+            spec, latest, history, extras, lang)) if spec and latest else None
         decision = (latest or {}).get("decision") or {}
         return self.ui.render(request, "experiment.html", key=key, spec=spec, spec_error=sf.error if sf else None,
                               state=state, trail=trail, result=latest, decision=decision,

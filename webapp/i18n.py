@@ -8,7 +8,7 @@ from __future__ import annotations
 from reports.i18n import LANGS, action_label, metric_label, tr
 
 _LABELS: dict[str, tuple[str, str]] = {
-    "app_title": ("推荐理由实验平台", "abkit experiments"),
+    "app_title": ("推荐理由实验", "experiments"),
     "experiments": ("实验列表", "Experiments"),
     "new_experiment": ("新建实验", "New experiment"),
     "edit": ("编辑", "Edit"),
@@ -103,6 +103,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "audit": ("审计日志", "Audit trail"),
     "when": ("时间 (UTC)", "When (UTC)"),
     "who": ("操作人", "Who"),
+    "why_col": ("原因", "Why"),
     "analysis": ("分析", "Analysis"),
     "run_analysis": ("重新运行分析", "Re-run the analysis"),
     "download_report": ("下载 HTML 报告", "Download the HTML report"),

@@ -67,3 +67,38 @@ def writing(db: Path, retry_seconds: float = RETRY_SECONDS) -> Iterator[duckdb.D
 
 def table_exists(con: duckdb.DuckDBPyConnection | None, name: str) -> bool:
     return con is not None and has_table(con, name)
+
+
+def version(db: Path) -> tuple[int, ...]:
+    """Changes whenever any process writes the warehouse (the file or its write-ahead log)."""
+    out: list[int] = []
+    for path in (Path(db), Path(f"{db}.wal")):
+        try:
+            st = path.stat()
+            out += [st.st_mtime_ns, st.st_size]
+        except FileNotFoundError:
+            out += [0, 0]
+    return tuple(out)
+
+
+class Memo:
+    """A small least-recently-used cache for what a page computed from one warehouse version."""
+
+    def __init__(self, size: int = 32) -> None:
+        from collections import OrderedDict
+
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, compute):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
