@@ -326,8 +326,11 @@ class Routes:
         key = request.path_params["key"]
         spec = self._spec_or_error(request, key)
         with reading(self.cfg.db) as con:
-            df = review.sample(con, spec)
+            # the sample needs every exposure of the window (slow on a big warehouse): drawn once per data
+            sample = self.ui.memo.get(("review", key, review.data_stamp(con, key), sf_mtime(self.ui, key)),
+                                      lambda: review.draw(con, spec))
             labels = review.latest_labels(con, key)
+        df = review.with_labels(sample, labels)
         rates = review.error_rates(labels, spec.arm_names)
         return self.ui.render(request, "review.html", key=key, spec=spec, rows=review.rows_for_page(df),
                               rates=rates, labels=review.LABELS)
@@ -376,6 +379,11 @@ def _plotly() -> tuple[bytes, str]:
 
     body = get_plotlyjs().encode()
     return body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+
+
+def sf_mtime(ui: UI, key: str) -> int:
+    sf = ui.specs().get(key)
+    return sf.path.stat().st_mtime_ns if sf else 0
 
 
 def _int(value: Any, default: int, lo: int, hi: int) -> int:

@@ -30,20 +30,32 @@ def ensure_labels_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LABELS_DDL)
 
 
-def sample(con: duckdb.DuckDBPyConnection | None, spec: Spec, per_arm: int = PER_ARM) -> pd.DataFrame:
-    """The seeded review sample (seed = the experiment key), with each row's current label."""
+def data_stamp(con: duckdb.DuckDBPyConnection | None, experiment: str) -> tuple:
+    """Changes when exposures or reasons are added (cheap: min/max statistics), not when labels are."""
+    if con is None or not (table_exists(con, "reasons") and table_exists(con, "exposures")):
+        return ()
+    return (con.execute("SELECT max(ingested_at), count(*) FROM reasons WHERE experiment = ?", [experiment]).fetchone()
+            + con.execute("SELECT max(ingested_at) FROM exposures").fetchone())
+
+
+def draw(con: duckdb.DuckDBPyConnection | None, spec: Spec, per_arm: int = PER_ARM) -> pd.DataFrame:
+    """The seeded review sample (seed = the experiment key) of the texts exposed in the window."""
     if con is None or not table_exists(con, "reasons"):
         return pd.DataFrame()
     exposed = exposed_texts(con, spec)
     if exposed.empty:
         return pd.DataFrame()
-    n_arms = exposed["arm"].nunique()
-    out = review_sample(exposed, n=per_arm * n_arms, seed=spec.key)
-    labels = latest_labels(con, spec.key)
+    return review_sample(exposed, n=per_arm * exposed["arm"].nunique(), seed=spec.key)
+
+
+def with_labels(sample: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Each sampled text with its current label (if any)."""
+    if sample.empty:
+        return sample
     if labels.empty:
-        out["label"], out["labeler"] = None, None
-        return out
-    return out.merge(labels[["arm", "item_id", "text", "label", "labeler"]], on=["arm", "item_id", "text"], how="left")
+        return sample.assign(label=None, labeler=None)
+    return sample.merge(labels[["arm", "item_id", "text", "label", "labeler"]], on=["arm", "item_id", "text"],
+                        how="left")
 
 
 def latest_labels(con: duckdb.DuckDBPyConnection | None, experiment: str) -> pd.DataFrame:

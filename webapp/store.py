@@ -29,9 +29,9 @@ class WarehouseBusy(AbkitError):
     """Another process (an ingest, an analysis) held the warehouse for longer than the retry window."""
 
 
-def _open(db: Path, read_only: bool, retry_seconds: float) -> duckdb.DuckDBPyConnection:
+def _open(db: Path, read_only: bool, retry_seconds: float | None) -> duckdb.DuckDBPyConnection:
     try:
-        return connect(db, read_only=read_only, lock_wait=retry_seconds)
+        return connect(db, read_only=read_only, lock_wait=RETRY_SECONDS if retry_seconds is None else retry_seconds)
     except WarehouseError as exc:
         if "in use" in str(exc):
             raise WarehouseBusy(f"{db}: busy — another process (an ingest or analysis) is writing; "
@@ -40,7 +40,7 @@ def _open(db: Path, read_only: bool, retry_seconds: float) -> duckdb.DuckDBPyCon
 
 
 @contextlib.contextmanager
-def reading(db: Path, retry_seconds: float = RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection | None]:
+def reading(db: Path, retry_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """A read-only connection for one page; None when the warehouse does not exist yet."""
     with _PROCESS_LOCK:
         if not Path(db).exists():
@@ -54,7 +54,7 @@ def reading(db: Path, retry_seconds: float = RETRY_SECONDS) -> Iterator[duckdb.D
 
 
 @contextlib.contextmanager
-def writing(db: Path, retry_seconds: float = RETRY_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+def writing(db: Path, retry_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection and one transaction for one action."""
     with _PROCESS_LOCK:
         con = _open(db, False, retry_seconds)

@@ -201,3 +201,36 @@ def test_review_labels_are_stored_and_give_error_rates(client, db: Path, specs_d
     con = connect(db, read_only=True)
     assert con.execute("SELECT count(*), count(DISTINCT labeler) FROM text_labels").fetchone() == (4, 1)
     con.close()
+
+
+def test_missing_things_get_a_one_line_page_not_a_traceback(client, h) -> None:
+    assert client.get("/exp/nope/edit").status_code == 404
+    for url in ("/exp/nope/review", "/exp/nope/report.html"):
+        r = client.get(url)
+        assert r.status_code == 400 and "nope: needs a valid spec file" in r.text and "Traceback" not in r.text
+    r = client.get("/exp/reason_three_arm/report.html")
+    assert r.status_code == 400 and "no analysis result yet" in r.text
+
+
+def test_a_list_without_a_warehouse_shows_the_specs(tmp_path: Path, specs_dir: Path, h) -> None:
+    with h.make_client(tmp_path / "not-yet.duckdb", specs_dir) as c:
+        page = c.get("/")
+        assert page.status_code == 200 and 'data-key="reason_three_arm"' in page.text
+    assert not (tmp_path / "not-yet.duckdb").exists()  # reading never creates it
+
+
+def test_a_warehouse_held_by_another_writer_gives_a_retrying_busy_page(client, db: Path, monkeypatch) -> None:
+    import webapp.store
+
+    monkeypatch.setattr(webapp.store, "RETRY_SECONDS", 0.3)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        r = client.get("/exp/reason_three_arm")
+        assert r.status_code == 503 and 'http-equiv="refresh"' in r.text and "busy" in r.text
+    finally:
+        holder.kill()
+        holder.wait()
+    assert client.get("/exp/reason_three_arm").status_code == 200  # and it recovers once the writer is gone
