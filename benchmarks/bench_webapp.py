@@ -90,7 +90,7 @@ def _browser(base: str, paths: dict[str, str], shots: Path | None) -> dict[str, 
                 times = []
                 for _ in range(3):
                     t0 = time.perf_counter()
-                    page.goto(base + path, wait_until="load")
+                    page.goto(base + path, wait_until="load", timeout=180_000)
                     times.append(time.perf_counter() - t0)
                 if label == "desktop":
                     out[name] = statistics.median(times)

@@ -56,6 +56,29 @@ def store(db: Path, result: dict[str, Any]) -> None:
         con.close()
 
 
+def expose_text(db: Path, experiment: str, arm: str, text: str) -> None:
+    """One item, one reason with `text` for `arm`, one exposure of it in the window (2026-11-02)."""
+    con = connect(db)
+    try:
+        con.execute("INSERT INTO items (item_id, category, brand, title, price, discount, attributes, ingested_at) "
+                    "VALUES ('i1', 'shoes', ?, ?, 99, 0, '{}', now())", [text, text])
+        con.execute("INSERT INTO reasons (reason_id, experiment, arm, item_id, segment, text, ingested_at) "
+                    "VALUES ('r1', ?, ?, 'i1', ?, ?, now())", [experiment, arm, text, text])
+        con.execute("INSERT INTO exposures (event_id, ts, experiment, user_id, item_id, arm, reason_id, ingested_at) "
+                    "VALUES ('e1', TIMESTAMP '2026-11-02 10:00:00', ?, 'u1', 'i1', ?, 'r1', now())", [experiment, arm])
+    finally:
+        con.close()
+
+
+def payload_result(key: str, x: str) -> dict[str, Any]:
+    """A stored result whose arm, reasons, verdicts, next step and samples all carry the payload."""
+    result = stored_result(key, action="ship", arm=x, reasons=[x], next_step=x,
+                           arms={x: {"verdict": "ship_candidate", "reasons": [x]}})
+    result["users"] = {"control": 10, x: 12}
+    result["samples"] = [{"arm": x, "segment": x, "item_id": "i1", "text": x}]
+    return result
+
+
 @pytest.fixture
 def specs_dir(tmp_path: Path) -> Path:
     d = tmp_path / "specs"
@@ -92,7 +115,8 @@ def h():
     from types import SimpleNamespace
 
     return SimpleNamespace(csrf_of=csrf_of, form_fields=form_fields, stored_result=stored_result, store=store,
-                           make_client=make_client, XSS=XSS, ROOT=ROOT)
+                           make_client=make_client, XSS=XSS, ROOT=ROOT,
+                           expose_text=expose_text, payload_result=payload_result)
 
 
 def free_port() -> int:

@@ -140,20 +140,9 @@ def test_every_user_and_model_string_is_escaped(client, db: Path, specs_dir: Pat
     r = _post(client, "/save", h.form_fields(key="xss_exp", name=x, owner=x, hypothesis=x,
                                              **{"arms-1-name": x}))
     assert r.status_code == 303, r.text
-    result = h.stored_result("xss_exp", action="ship", arm=x, reasons=[x], next_step=x,
-                             arms={x: {"verdict": "ship_candidate", "reasons": [x]}})
-    result["users"] = {"control": 10, x: 12}
-    result["samples"] = [{"arm": x, "segment": x, "item_id": "i1", "text": x}]
-    h.store(db, result)
+    h.store(db, h.payload_result("xss_exp", x))
     _post(client, "/exp/xss_exp/action", {"action": "launch", "why": x, "confirm": "on"})
-    con = connect(db)  # one exposed model-written text, and a label with a payload note
-    con.execute("INSERT INTO items (item_id, category, brand, title, price, discount, attributes, ingested_at) "
-                "VALUES ('i1', 'shoes', ?, ?, 99, 0, '{}', now())", [x, x])
-    con.execute("INSERT INTO reasons (reason_id, experiment, arm, item_id, segment, text, ingested_at) "
-                "VALUES ('r1', 'xss_exp', ?, 'i1', ?, ?, now())", [x, x, x])
-    con.execute("INSERT INTO exposures (event_id, ts, experiment, user_id, item_id, arm, reason_id, ingested_at) "
-                "VALUES ('e1', TIMESTAMP '2026-11-02 10:00:00', 'xss_exp', 'u1', 'i1', ?, 'r1', now())", [x])
-    con.close()
+    h.expose_text(db, "xss_exp", x, x)
     review_page = client.get("/exp/xss_exp/review").text
     assert review_page.count("&lt;script&gt;window.__xss=1&lt;/script&gt;") >= 2  # sample text and arm are shown
     _post(client, "/exp/xss_exp/review/label", {"arm": x, "item_id": "i1", "text": x, "label": "banned", "note": x})

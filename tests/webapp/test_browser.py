@@ -174,18 +174,8 @@ def test_payloads_stay_inert_on_every_page(browser, serve, tmp_path: Path, h) ->
         launch.locator("input[name=confirm]").check()
         launch.locator("button").click()
         page.wait_for_selector('.titleside [data-state="running"]')
-        with open_warehouse(db) as con:  # a model-written text carrying the payload, exposed, and a result naming it
-            con.execute("INSERT INTO items (item_id, category, brand, title, price, discount, attributes, ingested_at) "
-                        "VALUES ('i1', 'shoes', ?, ?, 99, 0, '{}', now())", [x, x])
-            con.execute("INSERT INTO reasons (reason_id, experiment, arm, item_id, segment, text, ingested_at) "
-                        "VALUES ('r1', 'xss_exp', ?, 'i1', ?, ?, now())", [x, x, x])
-            con.execute("INSERT INTO exposures (event_id, ts, experiment, user_id, item_id, arm, reason_id, ingested_at) "
-                        "VALUES ('e1', TIMESTAMP '2026-11-02 10:00:00', 'xss_exp', 'u1', 'i1', ?, 'r1', now())", [x])
-        result = h.stored_result("xss_exp", action="ship", arm=x, reasons=[x], next_step=x,
-                                 arms={x: {"verdict": "ship_candidate", "reasons": [x]}})
-        result["users"] = {"control": 10, x: 12}
-        result["samples"] = [{"arm": x, "segment": x, "item_id": "i1", "text": x}]
-        h.store(db, result)
+        h.expose_text(db, "xss_exp", x, x)  # a model-written text carrying the payload, exposed
+        h.store(db, h.payload_result("xss_exp", x))
         page.goto(base + "/exp/xss_exp/review")
         form = page.locator("form.label-form").first
         form.locator("input[value=banned]").check()
