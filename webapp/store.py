@@ -5,8 +5,8 @@
     with writing(db) as con:      # read-write, one transaction
         ...
 
-DuckDB refuses to open one file with two configurations in one process, so the app's own
-opens are serialized by a process lock; they are short (a page's queries, one action).
+DuckDB refuses to open one file with two configurations in one process, so within the app
+pages read side by side and an action writes alone (a readers-writer lock).
 """
 
 from __future__ import annotations
@@ -21,7 +21,40 @@ import duckdb
 from abkit.errors import AbkitError
 from abkit.warehouse import WarehouseError, connect, has_table, transaction
 
-_PROCESS_LOCK = threading.Lock()
+class _ReadWriteLock:
+    """Many readers or one writer: read-only opens share DuckDB's instance, a read-write open may not."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+_PROCESS_LOCK = _ReadWriteLock()
 RETRY_SECONDS = 4.0
 
 
@@ -42,7 +75,7 @@ def _open(db: Path, read_only: bool, retry_seconds: float | None) -> duckdb.Duck
 @contextlib.contextmanager
 def reading(db: Path, retry_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection | None]:
     """A read-only connection for one page; None when the warehouse does not exist yet."""
-    with _PROCESS_LOCK:
+    with _PROCESS_LOCK.read():
         if not Path(db).exists():
             yield None
             return
@@ -56,7 +89,7 @@ def reading(db: Path, retry_seconds: float | None = None) -> Iterator[duckdb.Duc
 @contextlib.contextmanager
 def writing(db: Path, retry_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection and one transaction for one action."""
-    with _PROCESS_LOCK:
+    with _PROCESS_LOCK.write():
         con = _open(db, False, retry_seconds)
         try:
             with transaction(con):
