@@ -96,7 +96,7 @@ def _browser(base: str, paths: dict[str, str], shots: Path | None) -> dict[str, 
                     out[name] = statistics.median(times)
                 if shots is not None:
                     page.wait_for_timeout(600)
-                    page.screenshot(path=str(shots / f"ui-{name}-{label}.png"), full_page=label == "mobile")
+                    page.screenshot(path=str(shots / f"ui-{name}-{label}.png"), full_page=label == "mobile" and name != "experiment")
                 page.close()
         b.close()
     return out

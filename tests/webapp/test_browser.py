@@ -65,7 +65,7 @@ def _shoot(browser, base: str, url: str, name: str, out: Path) -> None:
         w = Watch(browser, base, viewport)
         w.page.goto(base + url)
         w.page.wait_for_load_state("networkidle")
-        w.page.screenshot(path=str(out / f"ui-{name}-{label}.png"), full_page=label == "mobile" or name != "experiment")
+        w.page.screenshot(path=str(out / f"ui-{name}-{label}.png"), full_page=name != "experiment")
         w.check()
         w.page.close()
 
