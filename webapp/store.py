@@ -21,6 +21,7 @@ import duckdb
 from abkit.errors import AbkitError
 from abkit.warehouse import WarehouseError, connect, has_table, transaction
 
+
 class _ReadWriteLock:
     """Many readers or one writer: read-only opens share DuckDB's instance, a read-write open may not."""
 
