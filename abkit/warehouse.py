@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,23 +137,33 @@ def connect(
     read_only: bool = False,
     memory_limit: str | None = None,
     temp_dir: str | None = None,
+    lock_wait: float = 5.0,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse. Read-write opens create the file and ensure the schema.
 
-    Lock conflicts and unreadable files become a one-line WarehouseError.
+    While another process holds the file's lock, retry for up to ``lock_wait`` seconds; then, and
+    for unreadable files, a one-line WarehouseError.
     """
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(f"{path}: no such database (ingest some logs first)")
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        msg = str(exc)
-        if "lock" in msg.lower():
-            raise WarehouseError(f"{path}: the database is in use by another process (DuckDB allows one writer)") from None
-        raise WarehouseError(f"{path}: cannot open database ({msg.splitlines()[0]})") from None
-    except duckdb.Error as exc:
-        raise WarehouseError(f"{path}: cannot open database ({str(exc).splitlines()[0]})") from None
+    deadline = time.monotonic() + lock_wait
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise WarehouseError(f"{path}: cannot open database ({msg.splitlines()[0]})") from None
+            if time.monotonic() + delay > deadline:
+                raise WarehouseError(
+                    f"{path}: the database is in use by another process (DuckDB allows one writer)") from None
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{path}: cannot open database ({str(exc).splitlines()[0]})") from None
+        time.sleep(delay)  # another process (an ingest, the web app's page) holds the file briefly
+        delay = min(delay * 2, 0.5)
     _configure(con, memory_limit, temp_dir)
     if not read_only:
         ensure_schema(con)

@@ -10,6 +10,7 @@ from abkit.cli import (  # noqa: F401  (importing a module registers its command
     simulate,
     text,
     train,
+    ui,
 )
 from abkit.cli.app import app
 

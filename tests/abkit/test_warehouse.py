@@ -6,6 +6,7 @@ import gzip
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -77,8 +78,27 @@ def test_lock_conflict_is_one_line(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         with pytest.raises(WarehouseError) as info:
-            connect(db)
+            connect(db, lock_wait=0.3)
         assert "in use by another process" in str(info.value) and "\n" not in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_connect_waits_for_a_lock_released_in_time(tmp_path: Path) -> None:
+    """A short hold by another process (an ingest, the web app's page) is waited out, not an error."""
+    db = tmp_path / "w.duckdb"
+    connect(db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); "
+                               "time.sleep(1.0); c.close()"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        t0 = time.monotonic()
+        con = connect(db, read_only=True, lock_wait=20)
+        assert time.monotonic() - t0 > 0.5  # it only got in after the holder let go
+        con.close()
     finally:
         holder.kill()
         holder.wait()
