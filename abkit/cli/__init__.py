@@ -3,7 +3,7 @@
 from abkit.cli import core  # noqa: F401  (registers commands)
 from abkit.cli.app import app
 
-for _module in ("data", "analysis", "generate", "train", "simulate", "text", "report", "demo"):
+for _module in ("data", "analysis", "generate", "train", "simulate", "text", "report", "demo", "serve"):
     try:
         __import__(f"abkit.cli.{_module}")
     except ModuleNotFoundError as _exc:  # an area not yet present in this checkout

@@ -1,0 +1,72 @@
+"""One user's arm, per call, exactly as ``abkit assign`` (experiments.assign) gives it.
+
+The vectorized assigner is built for millions of ids at once; a server sees one user per call,
+so this is the scalar path with the per-spec work done once: the FNV state after the seed
+(``fnv1a32(seed + id)`` continues from it), the arm ranges, the holdout and namespace tests.
+"""
+
+from __future__ import annotations
+
+from experiments.assign import FNV_OFFSET, FNV_PRIME, HOLDOUT_SEED, bucket_ranges, fnv1a32
+
+from abkit.spec import Spec
+
+_MASK = 0xFFFFFFFF
+
+
+def _units(s: str) -> bytes | memoryview:
+    """UTF-16 code units of ``s``: the ASCII bytes themselves, else a uint16 view."""
+    if s.isascii():
+        return s.encode("ascii")
+    return memoryview(s.encode("utf-16-le", "surrogatepass")).cast("H")
+
+
+def _fnv(units: bytes | memoryview, h: int) -> int:
+    for u in units:
+        h = ((h ^ u) * FNV_PRIME) & _MASK
+    return h
+
+
+def _fnv_decimal(value: int) -> int:
+    h = FNV_OFFSET
+    for u in str(value).encode("ascii"):
+        h = ((h ^ u) * FNV_PRIME) & _MASK
+    return h
+
+
+class Assigner:
+    """``arm(user_id)`` for one spec: the arm name, or None outside holdout/namespace/coverage."""
+
+    __slots__ = ("_arms", "_ranges", "_v2", "_seed_state", "_seed_units", "_holdout", "_holdout_state",
+                 "_ns_units", "_ns_range")
+
+    def __init__(self, spec: Spec, *, holdout_seed: str = HOLDOUT_SEED) -> None:
+        self._arms = list(spec.arm_names)
+        self._ranges = list(bucket_ranges(spec.weights, spec.coverage))
+        self._v2 = spec.hash_version == 2
+        self._seed_state = fnv1a32(spec.seed)  # v2: fnv(seed + id) continues from here
+        self._seed_units = _units(spec.seed)  # v1: fnv(id + seed) ends with these
+        self._holdout = spec.holdout
+        self._holdout_state = fnv1a32(holdout_seed)
+        self._ns_units = _units("__" + spec.namespace.name) if spec.namespace is not None else None
+        self._ns_range = spec.namespace.range if spec.namespace is not None else (0.0, 1.0)
+
+    def arm(self, user_id: str) -> str | None:
+        if not user_id:
+            return None
+        units = _units(user_id)
+        if self._holdout > 0:
+            if _fnv_decimal(_fnv(units, self._holdout_state)) % 10000 / 10000 < self._holdout:
+                return None
+        if self._ns_units is not None:
+            lo, hi = self._ns_range
+            if not lo <= _fnv(self._ns_units, _fnv(units, FNV_OFFSET)) % 1000 / 1000 < hi:
+                return None
+        if self._v2:
+            b = _fnv_decimal(_fnv(units, self._seed_state)) % 10000 / 10000
+        else:
+            b = _fnv(self._seed_units, _fnv(units, FNV_OFFSET)) % 1000 / 1000
+        for name, (lo, hi) in zip(self._arms, self._ranges, strict=True):
+            if lo <= b < hi:
+                return name
+        return None
