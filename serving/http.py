@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -86,7 +87,9 @@ def parse_reasons_request(body: bytes) -> tuple[str, list[str], dict[str, Any]]:
         raise BadRequest(f"items holds {len(items)} ids (at most {MAX_ITEMS})")
     for i, item in enumerate(items):
         _id(item, f"items[{i}]")
-    attributes = data.get("attributes") or {}
+    attributes = data.get("attributes")
+    if attributes is None:
+        attributes = {}
     if not isinstance(attributes, dict):
         raise BadRequest("attributes must be an object")
     for name, value in attributes.items():
@@ -175,12 +178,12 @@ class Server:
                 raise BadRequest('body must be {"tokens": [token, ...]}')
             logged, unknown = self.service.confirm(tokens)
         except BadRequest as exc:
-            self.metrics.observe("/v1/exposures", exc.status, 0.0)
+            self.metrics.observe("/v1/exposures", exc.status)
             return _error(str(exc), exc.status)
         except LogFull as exc:
-            self.metrics.observe("/v1/exposures", 503, 0.0)
+            self.metrics.observe("/v1/exposures", 503)
             return _error(f"exposure log backlog full, retry later ({exc})", 503)
-        self.metrics.observe("/v1/exposures", 200, 0.0)
+        self.metrics.observe("/v1/exposures", 200)
         return Response(orjson.dumps({"logged": logged, "unknown": unknown}), media_type=JSON)
 
     async def healthz(self, request: Request) -> Response:
@@ -218,7 +221,12 @@ class Server:
                   f"dropped {s.dropped:,}", file=sys.stderr)
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
+        async def http_error(request: Request, exc: Exception) -> Response:
+            status = exc.status_code if isinstance(exc, HTTPException) else 500
+            self.metrics.observe(request.url.path if status != 404 else "other", status)
+            return _error(exc.detail if isinstance(exc, HTTPException) else "internal error", status)
+
+        return Starlette(exception_handlers={HTTPException: http_error}, routes=[
             Route("/v1/reasons", self.reasons, methods=["POST"]),
             Route("/v1/exposures", self.exposures, methods=["POST"]),
             Route("/healthz", self.healthz, methods=["GET"]),

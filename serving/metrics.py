@@ -21,9 +21,10 @@ class ServerMetrics:
         self.reloads = 0
         self.reload_failures = 0
 
-    def observe(self, path: str, status: int, seconds: float) -> None:
+    def observe(self, path: str, status: int, seconds: float | None = None) -> None:
+        """Count a request; ``seconds`` (the /v1/reasons handler's time) goes into the histogram."""
         self.requests[(path, status)] += 1
-        if path == "/v1/reasons":
+        if seconds is not None:
             self.buckets[bisect.bisect_left(LATENCY_BUCKETS, seconds)] += 1
             self.latency_sum += seconds
             self.latency_count += 1
