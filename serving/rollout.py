@@ -45,11 +45,14 @@ class AnalysisSignals:
     decision: str | None
 
 
-def analysis_signals(spec: Spec, con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> AnalysisSignals:
-    """The one place that reads the analysis result (so a typed result needs one change here)."""
+def analysis_signals(spec: Spec, con: duckdb.DuckDBPyConnection) -> AnalysisSignals:
+    """The one place that reads the analysis result (so a typed result needs one change here).
+
+    The analysis reads every row ingested so far (``--now`` times the ramp, it does not replay
+    what was known then)."""
     from experiments.analysis.analyze import analyze
 
-    data = analyze(spec, con, as_of=as_of).data
+    data = analyze(spec, con).data
     srm = data.get("srm") or {}
     worse = [f"{g['metric']} ({g['arm']})" for g in data.get("guardrails", []) if g.get("shown_worse")]
     decision = data.get("decision") or {}
@@ -137,7 +140,7 @@ def rollout_step(spec: Spec, con: duckdb.DuckDBPyConnection, *, now: dt.datetime
     if now < start:
         return step("hold", None, f"the experiment starts {start:%Y-%m-%d %H:%M} UTC")
     try:
-        sig = analysis_signals(spec, con, now)
+        sig = analysis_signals(spec, con)
     except AbkitError as exc:
         return step("hold", None, f"no analysis yet ({exc})")
     signals = asdict(sig)

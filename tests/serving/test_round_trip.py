@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from abkit.warehouse import connect
 from tests.serving.conftest import SEGMENTS, abkit_cmd, env, make_warehouse, write_spec
@@ -56,6 +57,7 @@ def _expected_text(arm: str, item_index: int, segment: str | None, item_id: str)
     return f"{arm}:{segment}:{item_id}的理由" if segment in SEGMENTS else None
 
 
+@pytest.mark.slow
 def test_round_trip_exposures_equal_what_the_client_saw(tmp_path: Path, start_server: Any) -> None:
     db = tmp_path / "w.duckdb"
     item_ids = make_warehouse(db, experiments=(("exp_a", ("control", "treat")), ("exp_b", ("a", "b"))))
