@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from experiments.assign import FNV_OFFSET, FNV_PRIME, HOLDOUT_SEED, bucket_ranges, fnv1a32
 
+assert FNV_PRIME == 0x01000193 and FNV_OFFSET == 0x811C9DC5
+
 from abkit.spec import Spec
 
-_MASK = 0xFFFFFFFF
 
 
 def _units(s: str) -> bytes | memoryview:
@@ -21,28 +22,31 @@ def _units(s: str) -> bytes | memoryview:
     return memoryview(s.encode("utf-16-le", "surrogatepass")).cast("H")
 
 
+# The loops below spell FNV_PRIME (0x01000193) and the 32-bit mask as literals: constants are
+# the fastest operands CPython has, and these loops are most of a call's time.
 def _fnv(units: bytes | memoryview, h: int) -> int:
     for u in units:
-        h = ((h ^ u) * FNV_PRIME) & _MASK
+        h = ((h ^ u) * 0x01000193) & 0xFFFFFFFF
     return h
 
 
 def _fnv_decimal(value: int) -> int:
-    h = FNV_OFFSET
+    """FNV-1a of ``str(value)`` from the offset basis (hash v2's outer hash)."""
+    h = 0x811C9DC5
     for u in str(value).encode("ascii"):
-        h = ((h ^ u) * FNV_PRIME) & _MASK
+        h = ((h ^ u) * 0x01000193) & 0xFFFFFFFF
     return h
 
 
 class Assigner:
     """``arm(user_id)`` for one spec: the arm name, or None outside holdout/namespace/coverage."""
 
-    __slots__ = ("_arms", "_ranges", "_v2", "_seed_state", "_seed_units", "_holdout", "_holdout_state",
-                 "_ns_units", "_ns_range")
+    __slots__ = ("_arms", "_v2", "_seed_state", "_seed_units", "_holdout", "_holdout_state", "_ns_units",
+                 "_ns_range")
 
     def __init__(self, spec: Spec, *, holdout_seed: str = HOLDOUT_SEED) -> None:
-        self._arms = list(spec.arm_names)
-        self._ranges = list(bucket_ranges(spec.weights, spec.coverage))
+        self._arms = [(name, lo, hi) for name, (lo, hi) in
+                      zip(spec.arm_names, bucket_ranges(spec.weights, spec.coverage), strict=True)]
         self._v2 = spec.hash_version == 2
         self._seed_state = fnv1a32(spec.seed)  # v2: fnv(seed + id) continues from here
         self._seed_units = _units(spec.seed)  # v1: fnv(id + seed) ends with these
@@ -54,7 +58,7 @@ class Assigner:
     def arm(self, user_id: str) -> str | None:
         if not user_id:
             return None
-        units = _units(user_id)
+        units = user_id.encode("ascii") if user_id.isascii() else _units(user_id)
         if self._holdout > 0:
             if _fnv_decimal(_fnv(units, self._holdout_state)) % 10000 / 10000 < self._holdout:
                 return None
@@ -63,10 +67,16 @@ class Assigner:
             if not lo <= _fnv(self._ns_units, _fnv(units, FNV_OFFSET)) % 1000 / 1000 < hi:
                 return None
         if self._v2:
-            b = _fnv_decimal(_fnv(units, self._seed_state)) % 10000 / 10000
+            h = self._seed_state
+            for u in units:
+                h = ((h ^ u) * 0x01000193) & 0xFFFFFFFF
+            d = 0x811C9DC5
+            for u in str(h).encode("ascii"):
+                d = ((d ^ u) * 0x01000193) & 0xFFFFFFFF
+            b = d % 10000 / 10000
         else:
             b = _fnv(self._seed_units, _fnv(units, FNV_OFFSET)) % 1000 / 1000
-        for name, (lo, hi) in zip(self._arms, self._ranges, strict=True):
+        for name, lo, hi in self._arms:
             if lo <= b < hi:
                 return name
         return None

@@ -24,6 +24,8 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import fcntl
+import itertools
+import operator
 import os
 import secrets
 import sys
@@ -33,9 +35,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from serving.event_ids import EventIds
+from serving.event_ids import MASK48, EventIds
 
 TEMP_PREFIX = ".exposures-"
 TEMP_SUFFIX = ".jsonl.tmp"
@@ -63,6 +68,11 @@ class ExposureRecord(NamedTuple):
     event_ids: Sequence[str] | None = None  # render-confirmed mode: the ids handed out as tokens
 
 
+_WHY = operator.itemgetter(4)
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_SHIFTS = np.arange(44, -1, -4, dtype=np.uint64)
+
+
 class LogFull(Exception):
     """Too many rows wait for the disk: the caller must not show the page."""
 
@@ -78,6 +88,8 @@ class LogStats:
         self.dropped = 0  # writer thread: rows lost (write failing at close)
         self.write_errors = 0
         self.parts = 0
+        self.cpu_s = 0.0  # writer: CPU seconds spent encoding and writing (not waiting for the disk)
+        self.fallbacks: collections.Counter[str | None] = collections.Counter()  # writer: logged rows by why
 
 
 def _json(s: str | None) -> str:
@@ -152,13 +164,12 @@ class ExposureLog:
         self._queue: collections.deque[ExposureRecord] = collections.deque()
         self._wake = threading.Event()
         self._stop = False
-        self._lines: list[bytes] = []  # encoded, not yet written (kept across a failed write)
-        self._line_rows = 0
+        self._pending_data: tuple[bytes, int] | None = None  # encoded, not yet written (kept across a failed write)
         self._fh: Any = None
         self._temp: Path | None = None
         self._opened_at = 0.0
         self._size = 0
-        self._item_json: dict[ItemReason, str] = {}
+        self._items: dict[ItemReason, str] = {}
         self._thread = threading.Thread(target=self._run, name="abkit-exposure-log", daemon=True)
         self._thread.start()
 
@@ -169,15 +180,19 @@ class ExposureLog:
     def accepting(self, rows: int = 0) -> bool:
         return not self._stop and self.pending_rows() + rows <= self.max_pending_rows
 
-    def log(self, record: ExposureRecord) -> None:
-        """Enqueue one record (never blocks). Raises LogFull when the backlog is at its bound."""
-        n = len(record.items)
-        if not self.accepting(n):
-            self.stats.rejected += n
-            raise LogFull(f"{self.pending_rows():,} exposure rows wait for the disk")
-        self._queue.append(record)
-        self.stats.enqueued += n
-        if self.pending_rows() >= self.flush_rows:
+    def log(self, *records: ExposureRecord) -> None:
+        """Enqueue records (never blocks). Raises LogFull when the backlog would pass its bound."""
+        rows = 0
+        for r in records:
+            rows += len(r.items)
+        stats = self.stats
+        pending = stats.enqueued - stats.written - stats.dropped + rows
+        if self._stop or pending > self.max_pending_rows:
+            stats.rejected += rows
+            raise LogFull(f"{pending - rows:,} exposure rows wait for the disk")
+        self._queue.extend(records)
+        stats.enqueued += rows
+        if pending >= self.flush_rows:
             self._wake.set()
 
     # --- writer thread ------------------------------------------------------------------------
@@ -188,32 +203,70 @@ class ExposureLog:
             self._flush()
         self._flush()
 
-    def _encode(self, rec: ExposureRecord) -> None:
-        ms = int(rec.ts * 1000)
-        head = (f',"ts":"{_iso(rec.ts)}","experiment":{_json(rec.experiment)},"user_id":{_json(rec.user_id)},'
-                f'"arm":{_json(rec.arm)},')
-        tail = "}\n"
-        if rec.attributes:
-            tail = "," + orjson.dumps(dict(rec.attributes)).decode()[1:-1] + "}\n"
-        ids = rec.event_ids if rec.event_ids is not None else self.ids.many(ms, len(rec.items))
-        cache = self._item_json
-        for eid, item in zip(ids, rec.items, strict=True):
-            frag = cache.get(item)
-            if frag is None:
-                frag = (f'"item_id":{_json(item.item_id)},"reason_id":{_json(item.reason_id)},'
-                        f'"fallback":{"true" if item.fallback else "false"}')
-                if len(cache) > 500_000:
-                    cache.clear()
-                cache[item] = frag
-            self._lines.append(f'{{"event_id":"{eid}"{head}{frag}{tail}'.encode())
-        self._line_rows += len(rec.items)
+    def _item_json(self, item: ItemReason) -> str:
+        frag = (f'"item_id":{_json(item.item_id)},"reason_id":{_json(item.reason_id)},'
+                f'"fallback":{"true" if item.fallback else "false"}')
+        if len(self._items) > 500_000:
+            self._items.clear()
+        self._items[item] = frag
+        return frag
+
+    def _encode(self, records: list[ExposureRecord]) -> bytes:
+        """The JSON lines of a batch, one per item, built column-wise (Arrow string kernels):
+        the per-response parts are formatted once and repeated, the item parts come from a cache,
+        and event ids are one block of consecutive counters rendered as hex with numpy."""
+        counts = [len(r.items) for r in records]
+        n = sum(counts)
+        flat = list(itertools.chain.from_iterable(r.items for r in records))
+        self.stats.fallbacks.update(map(_WHY, flat))
+        frags = list(map(self._items.get, flat))
+        if None in frags:
+            cache = self._items
+            for i, f in enumerate(frags):
+                if f is None:
+                    frags[i] = cache.get(flat[i]) or self._item_json(flat[i])
+        heads, mids, tails = [], [], []
+        for rec in records:
+            heads.append('{"event_id":"' + self.ids.head(int(rec.ts * 1000)))
+            mids.append(f'","ts":"{_iso(rec.ts)}","experiment":{_json(rec.experiment)},'
+                        f'"user_id":{_json(rec.user_id)},"arm":{_json(rec.arm)},')
+            tails.append("," + orjson.dumps(dict(rec.attributes)).decode()[1:-1] + "}\n" if rec.attributes else "}\n")
+        per_row = pa.array(np.repeat(np.arange(len(records), dtype=np.int64), counts))
+        if any(r.event_ids is not None for r in records):  # render-confirmed: ids were handed out as tokens
+            given = itertools.chain.from_iterable(r.event_ids or self.ids.many(int(r.ts * 1000), len(r.items))
+                                                  for r in records)
+            ids = pa.array([e + '"' for e in given], pa.string())
+            head_col = pa.array(['{"event_id":"'] * n, pa.string())
+            mid_col = pa.array([m[1:] for m in mids], pa.string()).take(per_row)
+        else:
+            counter = (np.uint64(self.ids.reserve(n)) + np.arange(n, dtype=np.uint64)) & np.uint64(MASK48)
+            digits = _HEX[(counter[:, None] >> _SHIFTS) & np.uint64(15)]
+            ids = pa.StringArray.from_buffers(n, pa.py_buffer(np.arange(0, 12 * n + 1, 12, dtype=np.int32)),
+                                              pa.py_buffer(digits.tobytes()))
+            head_col = pa.array(heads, pa.string()).take(per_row)
+            mid_col = pa.array(mids, pa.string()).take(per_row)
+        lines = pc.binary_join_element_wise(head_col, ids, mid_col, pa.array(frags, pa.string()),
+                                            pa.array(tails, pa.string()).take(per_row), "")
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=lines.offset + n + 1)
+        return lines.buffers()[2].to_pybytes()[offsets[lines.offset]:offsets[lines.offset + n]]
 
     def _flush(self) -> None:
+        cpu0 = time.thread_time()
+        try:
+            self._flush_queue()
+        finally:
+            self.stats.cpu_s += time.thread_time() - cpu0
+
+    def _flush_queue(self) -> None:
         queue = self._queue
-        for _ in range(len(queue)):
-            self._encode(queue.popleft())
-        if self._lines:
-            self._write()
+        while True:  # in chunks, so a backlog never becomes one huge buffer
+            if self._pending_data is None and queue:
+                batch = [queue.popleft() for _ in range(min(len(queue), 4096))]
+                self._pending_data = (self._encode(batch), sum(len(r.items) for r in batch))
+            if self._pending_data is not None:
+                self._write()
+            if self._pending_data is not None or not queue:  # a failed write is retried at the next flush
+                break
         if self._fh is not None and (self._stop or time.monotonic() - self._opened_at >= self.rotate_s
                                      or self._size >= self.rotate_bytes):
             self._finish_part()
@@ -228,18 +281,18 @@ class ExposureLog:
         self.stats.parts += 1
 
     def _write(self) -> None:
-        rows = self._line_rows
+        assert self._pending_data is not None
+        data, rows = self._pending_data
         try:
             if self._fh is None:
                 self._open_part()
-            data = b"".join(self._lines)
             self._fh.write(data)
             self._fh.flush()
         except OSError as exc:
             self._write_failed(exc)
             return
         self._size += len(data)
-        self._lines, self._line_rows = [], 0
+        self._pending_data = None
         self.stats.written += rows
         try:
             os.fsync(self._fh.fileno())
@@ -257,10 +310,11 @@ class ExposureLog:
                 self._fh.seek(self._size)
             except OSError:
                 pass
-        if self._stop:
-            self.stats.dropped += self._line_rows
-            print(f"abkit serve: error: {self._line_rows:,} exposure rows could not be written", file=sys.stderr)
-            self._lines, self._line_rows = [], 0
+        if self._stop and self._pending_data is not None:
+            rows = self._pending_data[1]
+            self.stats.dropped += rows
+            print(f"abkit serve: error: {rows:,} exposure rows could not be written", file=sys.stderr)
+            self._pending_data = None
 
     def _finish_part(self) -> None:
         fh, temp = self._fh, self._temp

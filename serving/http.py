@@ -191,7 +191,7 @@ class Server:
 
     async def prometheus(self, request: Request) -> Response:
         text = self.metrics.render(
-            fallbacks=dict(self.service.fallback_counts), log=self.log.stats, pending_rows=self.log.pending_rows(),
+            fallbacks=self.service.fallback_counts, log=self.log.stats, pending_rows=self.log.pending_rows(),
             expired_tokens=self.service.expired_tokens, experiments=len(self.service.experiments))
         return Response(text, media_type="text/plain; version=0.0.4")
 

@@ -42,7 +42,7 @@ class ServerMetrics:
             cumulative += n
             out.append(f'abkit_request_seconds_bucket{{le="{le}"}} {cumulative}')
         out += [f"abkit_request_seconds_sum {self.latency_sum:.6f}", f"abkit_request_seconds_count {self.latency_count}",
-                "# HELP abkit_fallbacks_total Items answered with the template text, by why.",
+                "# HELP abkit_fallbacks_total Logged exposure rows that showed the template text, by why.",
                 "# TYPE abkit_fallbacks_total counter"]
         for why, n in sorted(fallbacks.items()):
             out.append(f'abkit_fallbacks_total{{why="{why}"}} {n}')

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import json
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -61,10 +63,39 @@ def template_text(item_id: str, facts: ItemFacts) -> str:
     return TemplateGenerator.write(req)[0]
 
 
-class _Experiment:
-    """One experiment's assignment, window and reason index."""
+_UNKNOWN = "\x00unknown segment"  # the view key shared by all segments without reasons
+_new_reasons = functools.partial(tuple.__new__, ExperimentReasons)  # NamedTuple.__new__ without its Python frame
+_new_record = functools.partial(tuple.__new__, ExposureRecord)
 
-    def __init__(self, snap: ExperimentSnapshot) -> None:
+
+class _View(dict[str, ItemReason]):
+    """item → ItemReason for one (arm, segment); a miss becomes the cached template fallback."""
+
+    __slots__ = ("exp", "arm", "seg_key")
+
+    def __init__(self, exp: _Experiment, arm: str, seg_key: str | None) -> None:
+        super().__init__(exp.index.get((arm, None), {}))
+        if seg_key is not None and seg_key != _UNKNOWN:
+            self.update(exp.index.get((arm, seg_key), {}))
+        self.exp, self.arm, self.seg_key = exp, arm, seg_key
+
+    def __missing__(self, item_id: str) -> ItemReason:
+        return self.exp.fallback(self, item_id)
+
+
+class _Experiment:
+    """One experiment's assignment, window and reason index.
+
+    ``view(arm, segment)`` is a flat dict item → ItemReason for one (arm, segment): the
+    segment's reasons over the arm's segment-free ones, plus the fallbacks met so far, so a page
+    is one C-level ``map(view.__getitem__, items)``. Views exist per known segment, for "no
+    segment" and for one shared "unknown segment", so requests cannot make them grow without
+    bound; the fallbacks cached in them are dropped past ``MAX_FALLBACKS``.
+    """
+
+    MAX_FALLBACKS = 200_000
+
+    def __init__(self, snap: ExperimentSnapshot, items: Mapping[str, ItemFacts]) -> None:
         spec = snap.spec
         self.key = spec.key
         self.assigner = Assigner(spec)
@@ -72,6 +103,7 @@ class _Experiment:
         self.start = lo.replace(tzinfo=dt.UTC).timestamp()
         self.end = hi.replace(tzinfo=dt.UTC).timestamp()
         self.control = spec.control_arm
+        self.items = items
         self.index: dict[tuple[str, str | None], dict[str, ItemReason]] = {}
         self.segmented: set[tuple[str, str]] = set()  # (arm, item) with some segment's reason
         for r in snap.reasons:
@@ -79,17 +111,45 @@ class _Experiment:
                 r.item_id, r.reason_id, r.text, False, None)
             if r.segment is not None:
                 self.segmented.add((r.arm, r.item_id))
-        self.fallbacks: dict[tuple[str, str, str], ItemReason] = {}
+        self.segments = {seg for _, seg in self.index if seg is not None}
+        self.views: dict[tuple[str, str | None], _View] = {}
+        self.n_fallbacks = 0
+        self.lock = threading.Lock()
+
+    def view(self, arm: str, segment: str | None) -> _View:
+        seg_key = segment if segment is None or segment in self.segments else _UNKNOWN
+        v = self.views.get((arm, seg_key))
+        if v is None:
+            v = self.views[(arm, seg_key)] = _View(self, arm, seg_key)
+        return v
+
+    def fallback(self, view: _View, item_id: str) -> ItemReason:
+        """The template text for an item the view lacks, with why; cached in the view."""
+        arm, seg_key = view.arm, view.seg_key
+        facts = self.items.get(item_id)
+        if facts is None:
+            why = "item_unknown"
+        elif (arm, item_id) not in self.segmented:
+            why = "no_reason"
+        else:
+            why = "no_segment" if seg_key is None else "segment_unknown"
+        hit = ItemReason(item_id, None, template_text(item_id, facts) if facts is not None else None, True, why)
+        with self.lock:
+            if self.n_fallbacks >= self.MAX_FALLBACKS:
+                self.views.clear()  # the next call builds fresh views
+                self.n_fallbacks = 0
+            view[item_id] = hit
+            self.n_fallbacks += 1
+        return hit
 
 
 class ReasonService:
-    """The in-process server object; thread-safe for concurrent ``reasons`` calls."""
+    """The in-process server object; safe for concurrent ``reasons`` calls."""
 
     def __init__(self, snapshot: Snapshot, *, log: ExposureLog | None = None, confirm_ttl_s: float = 600.0,
                  user_cache: int = 100_000) -> None:
         self.log = log
         self.ids = log.ids if log is not None else EventIds()
-        self.fallback_counts: collections.Counter[str] = collections.Counter()
         self.confirm_ttl_s = confirm_ttl_s
         self.expired_tokens = 0
         self._pending: collections.OrderedDict[str, tuple[float, ExposureRecord, int]] = collections.OrderedDict()
@@ -98,41 +158,26 @@ class ReasonService:
 
     def load(self, snapshot: Snapshot) -> None:
         """Swap in a new snapshot (a reload): one assignment, so a call sees the old or the new."""
-        state = ([_Experiment(e) for e in snapshot.served], snapshot.items, {})
+        state = ([_Experiment(e, snapshot.items) for e in snapshot.served], {})
         self._state = state
         self.snapshot = snapshot
+
+    @property
+    def fallback_counts(self) -> dict[str, int]:
+        """Logged exposure rows that showed the template text, by why (counted by the writer)."""
+        if self.log is None:
+            return {}
+        return {why: n for why, n in self.log.stats.fallbacks.items() if why is not None}
 
     @property
     def experiments(self) -> list[str]:
         return [e.key for e in self._state[0]]
 
-    def _fallback(self, exp: _Experiment, items: Mapping[str, ItemFacts], arm: str, segment: str | None,
-                  item_id: str) -> ItemReason:
-        if segment is not None and (arm, item_id) in exp.segmented:
-            why = "segment_unknown"
-        elif segment is None and (arm, item_id) in exp.segmented:
-            why = "no_segment"
-        else:
-            why = "no_reason"
-        facts = items.get(item_id)
-        if facts is None:
-            why = "item_unknown"
-        key = (arm, item_id, why)
-        hit = exp.fallbacks.get(key)
-        if hit is None:
-            text = template_text(item_id, facts) if facts is not None else None
-            hit = ItemReason(item_id, None, text, True, why)
-            if len(exp.fallbacks) > 200_000:
-                exp.fallbacks.clear()
-            exp.fallbacks[key] = hit
-        self.fallback_counts[why] += 1
-        return hit
-
-    def _arms(self, experiments: list[_Experiment], cache: dict[str, tuple[str | None, ...]],
-              user_id: str) -> tuple[str | None, ...]:
+    def _arms(self, experiments: list[_Experiment], cache: dict[str, list[str | None]],
+              user_id: str) -> list[str | None]:
         arms = cache.get(user_id)
         if arms is None:
-            arms = tuple(e.assigner.arm(user_id) for e in experiments)
+            arms = [e.assigner.arm(user_id) for e in experiments]
             if len(cache) >= self._user_cache:
                 cache.clear()
             cache[user_id] = arms
@@ -141,7 +186,7 @@ class ReasonService:
     def reasons(self, user_id: str, item_ids: Sequence[str], attributes: Mapping[str, Any] | None = None, *,
                 now: float | None = None, confirm: bool = False) -> list[ExperimentReasons]:
         """One entry per running experiment. Raises LogFull when the exposure log cannot take the rows."""
-        experiments, items, cache = self._state
+        experiments, cache = self._state
         ts = time.time() if now is None else now
         segment = attributes.get("segment") if attributes else None
         if segment is not None:
@@ -152,33 +197,18 @@ class ReasonService:
         for exp, arm in zip(experiments, arms, strict=True):
             if not exp.start <= ts < exp.end:
                 continue
-            shown_arm = arm if arm is not None else exp.control
-            seg_index = exp.index.get((shown_arm, segment)) if segment is not None else None
-            base_index = exp.index.get((shown_arm, None))
-            page = []
-            for item_id in item_ids:
-                hit = seg_index.get(item_id) if seg_index is not None else None
-                if hit is None and base_index is not None:
-                    hit = base_index.get(item_id)
-                if hit is None:
-                    hit = self._fallback(exp, items, shown_arm, segment, item_id)
-                page.append(hit)
+            page = list(map(exp.view(arm if arm is not None else exp.control, segment).__getitem__, item_ids))
             tokens = None
             if arm is not None and page:
                 if confirm:
                     tokens = self.ids.many(int(ts * 1000), len(page))
-                records.append(ExposureRecord(ts, exp.key, user_id, arm, page, attributes, tokens))
-            out.append(ExperimentReasons(exp.key, arm, page, tokens))
+                records.append(_new_record((ts, exp.key, user_id, arm, page, attributes, tokens)))
+            out.append(_new_reasons((exp.key, arm, page, tokens)))
         if records:
             if confirm:
                 self._hold(records, ts)
             elif self.log is not None:
-                rows = sum(len(r.items) for r in records)
-                if not self.log.accepting(rows):
-                    self.log.stats.rejected += rows
-                    raise LogFull(f"{self.log.pending_rows():,} exposure rows wait for the disk")
-                for r in records:
-                    self.log.log(r)
+                self.log.log(*records)  # all or nothing
         return out
 
     # --- render-confirmed mode ---------------------------------------------------------------------
