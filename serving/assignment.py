@@ -7,12 +7,10 @@ so this is the scalar path with the per-spec work done once: the FNV state after
 
 from __future__ import annotations
 
+from abkit.spec import Spec
 from experiments.assign import FNV_OFFSET, FNV_PRIME, HOLDOUT_SEED, bucket_ranges, fnv1a32
 
-assert FNV_PRIME == 0x01000193 and FNV_OFFSET == 0x811C9DC5
-
-from abkit.spec import Spec
-
+assert FNV_PRIME == 0x01000193 and FNV_OFFSET == 0x811C9DC5  # spelled as literals in the loops below
 
 
 def _units(s: str) -> bytes | memoryview:

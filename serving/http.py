@@ -148,16 +148,14 @@ class Server:
         try:
             user_id, items, attributes = parse_reasons_request(await request.body())
             result = self.service.reasons(user_id, items, attributes, confirm=self.confirm)
-            body = [
-                {"experiment": e.experiment, "arm": e.arm,
-                 "items": [{"item_id": it.item_id, "reason_id": it.reason_id, "text": it.text, "fallback": it.fallback}
-                           for it in e.items]}
-                for e in result
-            ]
-            if self.confirm:
-                for out, e in zip(body, result, strict=True):
-                    for item, token in zip(out["items"], e.tokens or (), strict=False):
-                        item["token"] = token
+            body = []
+            for e in result:
+                items_out: list[dict[str, Any]] = [
+                    {"item_id": it.item_id, "reason_id": it.reason_id, "text": it.text, "fallback": it.fallback}
+                    for it in e.items]
+                for item, token in zip(items_out, e.tokens or (), strict=False):
+                    item["token"] = token
+                body.append({"experiment": e.experiment, "arm": e.arm, "items": items_out})
             response = Response(orjson.dumps(body), media_type=JSON)
         except BadRequest as exc:
             status = exc.status

@@ -158,8 +158,8 @@ class ReasonService:
 
     def load(self, snapshot: Snapshot) -> None:
         """Swap in a new snapshot (a reload): one assignment, so a call sees the old or the new."""
-        state = ([_Experiment(e, snapshot.items) for e in snapshot.served], {})
-        self._state = state
+        cache: dict[str, list[str | None]] = {}
+        self._state = ([_Experiment(e, snapshot.items) for e in snapshot.served], cache)
         self.snapshot = snapshot
 
     @property

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from abkit.spec import load_spec
 from abkit.warehouse import connect
 from experiments.assign import assign_one
-from abkit.spec import load_spec
 from serving.coverage import record_coverage
 from tests.serving.conftest import abkit_cmd, env, make_warehouse, write_spec
 
@@ -61,8 +61,14 @@ def test_bad_requests_get_one_line_json_and_log_nothing(tmp_path: Path, start_se
 
     status, body = server.request("POST", "/v1/reasons", GOOD)
     assert status == 200 and body[0]["experiment"] == "exp_a" and len(body[0]["items"]) == 2
-    _, metrics = server.request("GET", "/metrics")
+    deadline = time.monotonic() + 10
+    while True:  # the writer flushes within --flush-ms
+        _, metrics = server.request("GET", "/metrics")
+        if _metric(metrics, "abkit_exposures_flushed_total") == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert _metric(metrics, "abkit_exposures_enqueued_total") == 2
+    assert _metric(metrics, "abkit_exposures_flushed_total") == 2
     assert 'abkit_request_seconds_bucket{le="+Inf"} 15' in metrics  # 14 bad POSTs + 1 good, all timed
     assert 'abkit_fallbacks_total{why="item_unknown"} 2' in metrics  # GOOD's ids are not in the catalog
     assert server.stop() in (0, -signal.SIGTERM)
