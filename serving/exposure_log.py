@@ -201,7 +201,6 @@ class ExposureLog:
             self._wake.wait(self.flush_s)
             self._wake.clear()
             self._flush()
-        self._flush()
 
     def _item_json(self, item: ItemReason) -> str:
         frag = (f'"item_id":{_json(item.item_id)},"reason_id":{_json(item.reason_id)},'
@@ -310,11 +309,6 @@ class ExposureLog:
                 self._fh.seek(self._size)
             except OSError:
                 pass
-        if self._stop and self._pending_data is not None:
-            rows = self._pending_data[1]
-            self.stats.dropped += rows
-            print(f"abkit serve: error: {rows:,} exposure rows could not be written", file=sys.stderr)
-            self._pending_data = None
 
     def _finish_part(self) -> None:
         fh, temp = self._fh, self._temp
@@ -336,11 +330,25 @@ class ExposureLog:
         """Wake the writer (tests and the admin endpoint)."""
         self._wake.set()
 
-    def close(self) -> None:
-        """Write, fsync and rename everything enqueued so far; later ``log`` calls raise LogFull."""
+    def close(self, retries: int = 5, retry_s: float = 0.2) -> None:
+        """Write, fsync and rename everything enqueued so far (a failing write is retried
+        ``retries`` times, then its rows are counted as dropped); later ``log`` calls raise LogFull."""
         if self._stop:
             return
         self._stop = True
         self._wake.set()
         self._thread.join()
-        self._flush()  # anything enqueued after the writer's last drain
+        for attempt in range(retries + 1):
+            self._flush()
+            if self._pending_data is None and not self._queue:
+                break
+            if attempt < retries:
+                time.sleep(retry_s)
+        else:
+            lost = (self._pending_data[1] if self._pending_data else 0) + sum(len(r.items) for r in self._queue)
+            self.stats.dropped += lost
+            self._pending_data = None
+            self._queue.clear()
+            print(f"abkit serve: error: {lost:,} exposure rows could not be written", file=sys.stderr)
+            if self._fh is not None:
+                self._finish_part()
