@@ -39,18 +39,6 @@ def serve(
     run_server(specs, db, log_dir, host=host, port=port, confirm=confirm_renders, flush_ms=flush_ms)
 
 
-def _parse_now(value: str | None) -> dt.datetime:
-    from abkit.errors import AbkitError
-
-    if value is None:
-        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise AbkitError(f"--now {value!r}: not an ISO time (e.g. 2026-11-08T06:00)") from None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
-
-
 @app.command()
 @user_errors
 def rollout(
@@ -65,12 +53,13 @@ def rollout(
     Advances when the step ran min_days with min_users_per_arm and no guardrail is shown worse and
     no SRM; rolls back on a harmed guardrail or an SRM; records who/when/why. Idempotent.
     """
+    from abkit.cli.analysis import _parse_ts
     from abkit.spec import load_spec
     from abkit.warehouse import connect
     from serving.rollout import rollout_step
 
+    at = _parse_ts(now, "--now") or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     s = load_spec(spec)
-    at = _parse_now(now)
     con = connect(db, read_only=dry_run)
     try:
         step = rollout_step(s, con, now=at, actor=user or getpass.getuser(), dry_run=dry_run)

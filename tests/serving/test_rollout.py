@@ -90,22 +90,20 @@ def rollout_cli(spec: Path, db: Path, now: str, *extra: str) -> str:
     return run.stdout.strip()
 
 
+def _query(db: Path, sql: str) -> list[tuple[Any, ...]]:
+    con = connect(db, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def steps(db: Path) -> list[tuple[Any, ...]]:
-    con = connect(db, read_only=True)
-    try:
-        return con.execute("SELECT phase, coverage, hash_seed, actor, reason FROM coverage_steps "
-                           "ORDER BY step_at, rowid").fetchall()
-    finally:
-        con.close()
+    return _query(db, "SELECT phase, coverage, hash_seed, actor, reason FROM coverage_steps ORDER BY step_at, rowid")
 
 
-def state(db: Path) -> tuple[str, str]:
-    con = connect(db, read_only=True)
-    try:
-        return con.execute("SELECT state, note FROM experiment_state ORDER BY changed_at DESC, rowid DESC "
-                           "LIMIT 1").fetchone()
-    finally:
-        con.close()
+def state(db: Path) -> tuple[Any, ...]:
+    return _query(db, "SELECT state, note FROM experiment_state ORDER BY changed_at DESC, rowid DESC LIMIT 1")[0]
 
 
 @pytest.mark.slow
