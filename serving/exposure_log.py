@@ -78,7 +78,7 @@ class LogFull(Exception):
 
 
 class LogStats:
-    """Counters; each is written by one thread only (so no lock is needed)."""
+    """Counters: enqueued/rejected under the enqueue lock, the rest by the writer thread only."""
 
     def __init__(self) -> None:
         self.enqueued = 0  # request thread
@@ -163,6 +163,7 @@ class ExposureLog:
         self.stats = LogStats()
         self._queue: collections.deque[ExposureRecord] = collections.deque()
         self._wake = threading.Event()
+        self._enqueue_lock = threading.Lock()
         self._stop = False
         self._pending_data: tuple[bytes, int] | None = None  # encoded, not yet written (kept across a failed write)
         self._fh: Any = None
@@ -186,12 +187,13 @@ class ExposureLog:
         for r in records:
             rows += len(r.items)
         stats = self.stats
-        pending = stats.enqueued - stats.written - stats.dropped + rows
-        if self._stop or pending > self.max_pending_rows:
-            stats.rejected += rows
-            raise LogFull(f"{pending - rows:,} exposure rows wait for the disk")
-        self._queue.extend(records)
-        stats.enqueued += rows
+        with self._enqueue_lock:  # callers may be several threads
+            pending = stats.enqueued - stats.written - stats.dropped + rows
+            if self._stop or pending > self.max_pending_rows:
+                stats.rejected += rows
+                raise LogFull(f"{pending - rows:,} exposure rows wait for the disk")
+            self._queue.extend(records)
+            stats.enqueued += rows
         if pending >= self.flush_rows:
             self._wake.set()
 

@@ -153,6 +153,7 @@ class ReasonService:
         self.confirm_ttl_s = confirm_ttl_s
         self.expired_tokens = 0
         self._pending: collections.OrderedDict[str, tuple[float, ExposureRecord, int]] = collections.OrderedDict()
+        self._pending_lock = threading.Lock()
         self._user_cache = user_cache
         self.load(snapshot)
 
@@ -213,10 +214,11 @@ class ReasonService:
 
     # --- render-confirmed mode ---------------------------------------------------------------------
     def _hold(self, records: list[ExposureRecord], ts: float) -> None:
-        self._expire(ts)
-        for rec in records:
-            for i, token in enumerate(rec.event_ids or ()):
-                self._pending[token] = (ts, rec, i)
+        with self._pending_lock:
+            self._expire(ts)
+            for rec in records:
+                for i, token in enumerate(rec.event_ids or ()):
+                    self._pending[token] = (ts, rec, i)
 
     def _expire(self, now: float) -> None:
         pending = self._pending
@@ -228,20 +230,18 @@ class ReasonService:
             self.expired_tokens += 1
 
     def confirm(self, tokens: Iterable[str], *, now: float | None = None) -> tuple[int, int]:
-        """Log the rows of rendered items; returns (logged, unknown or expired or already confirmed)."""
-        self._expire(time.time() if now is None else now)
+        """Log the rows of rendered items; returns (logged, unknown or expired or already confirmed).
+
+        All or nothing: when the log refuses (LogFull), the tokens stay valid for a retry."""
         tokens = list(tokens)
-        if self.log is not None and not self.log.accepting(len(tokens)):
-            self.log.stats.rejected += len(tokens)
-            raise LogFull(f"{self.log.pending_rows():,} exposure rows wait for the disk")
-        logged = unknown = 0
-        for token in tokens:
-            held = self._pending.pop(token, None)
-            if held is None:
-                unknown += 1
-                continue
-            _, rec, i = held
-            if self.log is not None:
-                self.log.log(rec._replace(items=[rec.items[i]], event_ids=[token]))
-            logged += 1
-        return logged, unknown
+        with self._pending_lock:
+            self._expire(time.time() if now is None else now)
+            held = {t: h for t in dict.fromkeys(tokens) if (h := self._pending.pop(t, None)) is not None}
+            records = [rec._replace(items=[rec.items[i]], event_ids=[t]) for t, (_, rec, i) in held.items()]
+            try:
+                if self.log is not None and records:
+                    self.log.log(*records)
+            except LogFull:
+                self._pending.update(held)
+                raise
+        return len(held), len(tokens) - len(held)

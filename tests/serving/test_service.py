@@ -4,6 +4,7 @@ fallbacks, the window, lifecycle states, and what gets logged."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,18 @@ def test_unknown_segments_and_items_do_not_grow_the_index() -> None:
     for k in range(300):
         service.reasons("u1", [f"more{k}"], now=NOW)
     assert exp.n_fallbacks <= 50
+
+
+def test_render_confirmed_tokens_log_once_and_expire(tmp_path: Path) -> None:
+    spec = parse_spec(BASE)
+    log = ExposureLog(tmp_path, flush_ms=10)
+    service = ReasonService(snapshot(spec), log=log, confirm_ttl_s=60)
+    [res] = service.reasons("u1", ["plain_item", "seg_item", "bare_item"], now=NOW, confirm=True)
+    assert res.tokens is not None and len(set(res.tokens)) == 3 and log.stats.enqueued == 0
+    assert service.confirm([res.tokens[0], res.tokens[0], "forged"], now=NOW + 1) == (1, 2)
+    assert service.confirm([res.tokens[0]], now=NOW + 2) == (0, 1)  # logged once only
+    assert service.confirm([res.tokens[1]], now=NOW + 61) == (0, 1)  # expired
+    assert service.expired_tokens == 2
+    log.close()
+    [row] = [json.loads(ln) for p in tmp_path.glob("*.jsonl") for ln in p.read_text().splitlines()]
+    assert row["event_id"] == res.tokens[0] and row["item_id"] == "plain_item" and row["arm"] == res.arm
