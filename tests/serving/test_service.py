@@ -33,10 +33,11 @@ def ids() -> list[str]:
 
 @pytest.mark.parametrize("extra", [{}, {"coverage": 0.3}, {"holdout": 0.1}, {"hash_version": 1, "coverage": 0.5},
                                    {"namespace": {"name": "ns", "range": [0.2, 0.7]}}, {"hash_seed": "种子"}])
-def test_assigner_equals_the_vectorized_assign(extra: dict) -> None:
+@pytest.mark.parametrize("use_c", [True, False])
+def test_assigner_equals_the_vectorized_assign(extra: dict, use_c: bool) -> None:
     spec = parse_spec({**BASE, **extra})
     users = ids()
-    a = Assigner(spec)
+    a = Assigner(spec, use_c=use_c)
     assert [a.arm(u) for u in users] == assign_arms(users, spec).tolist()
 
 
