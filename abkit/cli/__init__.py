@@ -7,6 +7,7 @@ from abkit.cli import (  # noqa: F401  (importing a module registers its command
     demo,
     generate,
     report,
+    serve,
     simulate,
     text,
     train,

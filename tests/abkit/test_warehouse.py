@@ -265,10 +265,12 @@ def test_coverage_history_latest_step_wins(tmp_path: Path) -> None:
     with transaction(con):  # same now(): insertion order decides
         record_coverage(con, "exp", 0.2, phase=2, hash_seed="exp", actor="ana", reason="ramp")
         record_coverage(con, "exp", 0.5, phase=3, hash_seed="exp", actor="bo", reason="ramp")
-    assert current_coverage(con, "exp") == 0.5
-    assert current_coverage(con, "other") == 1.0
+    assert current_coverage(con, "exp").coverage == 0.5
+    assert current_coverage(con, "other").coverage == 1.0
     assert con.execute("SELECT count(*) FROM coverage_steps WHERE experiment = 'exp'").fetchone() == (3,)
-    for bad in (0.0, -0.1, 1.5, float("nan")):
+    for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(WarehouseError, match="coverage must be in"):
             record_coverage(con, "exp", bad, phase=4, hash_seed=None, actor=None, reason=None)
-    assert current_coverage(con, "exp") == 0.5
+    assert current_coverage(con, "exp").coverage == 0.5
+    record_coverage(con, "exp", 0.0, phase=3, hash_seed="exp", actor="cron", reason="rolled back")
+    assert current_coverage(con, "exp").coverage == 0.0
