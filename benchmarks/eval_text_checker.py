@@ -15,19 +15,23 @@ from abkit.text.evaluation import evaluate, load_labelled
 DATA = Path(__file__).resolve().parents[1] / "tests" / "abkit" / "text" / "data" / "independent"
 
 
-def world_table(n_items: int = 120, seed: int = 3):
+def world_table(n_items: int = 120, seed: int = 3, with_world_lexicon: bool = True):
     """Flag rates per gold corruption kind on the synthetic world's corpus (generators/corpus.py)."""
     import numpy as np
     import pandas as pd
 
+    from abkit.text.faithfulness import FaithfulnessChecker
     from abkit.text.items import items_by_id
+    from abkit.world.textlex import world_extension
     from abkit.text.scoring import score_pairs
     from abkit.world.catalog import make_catalog
     from generators.corpus import build_corpus
 
     items = make_catalog(n_items, seed=seed)
     df = build_corpus(items, personas=["价格敏感", "宝妈", "科技发烧友", None], seed=5, corrupt_rate=0.4)
-    s = score_pairs(df["text"].tolist(), df["item_id"].tolist(), items_by_id(items))
+    catalog = items_by_id(items)
+    faith = FaithfulnessChecker(catalog.values(), extension=world_extension()) if with_world_lexicon else None
+    s = score_pairs(df["text"].tolist(), df["item_id"].tolist(), catalog, faithfulness=faith)
     kind = df["corrupted"].fillna("clean").to_numpy()
     sub = getattr(s, "subjective", None)
     rows = {}
@@ -47,7 +51,9 @@ def main() -> None:
     ap.add_argument("--world", action="store_true", help="also score the synthetic world's gold corruptions")
     args = ap.parse_args()
     if args.world:
-        print(world_table().to_string(float_format=lambda v: f"{v:.3f}"), "\n")
+        for lex in (False, True):
+            print(f"synthetic world gold corruptions, world vocabulary passed: {lex}")
+            print(world_table(with_world_lexicon=lex).to_string(float_format=lambda v: f"{v:.3f}"), "\n")
     items, pairs = load_labelled(DATA)
     if args.split != "all":
         pairs = pairs[pairs["split"] == args.split].reset_index(drop=True)

@@ -49,7 +49,7 @@ def _flags(scores: PairScores) -> dict[str, np.ndarray]:
     return {
         "unfaithful": np.nan_to_num(scores.unfaithful) > 0,
         "unsupported": np.nan_to_num(scores.unsupported) > 0,
-        "subjective": None if subjective is None else np.asarray(subjective, dtype=bool),
+        "subjective": None if subjective is None else np.nan_to_num(np.asarray(subjective, dtype=float)) > 0,
         "banned": np.asarray(scores.violation, dtype=bool),
     }
 
