@@ -49,6 +49,7 @@ class LexiconConfig:
     suffix_families: dict[str, list[str]] = field(default_factory=dict)
     season_cores: frozenset[str] = frozenset()
     prefixes: list[str] = field(default_factory=list)
+    color_heads: list[str] = field(default_factory=list)  # 蓝 + 墨水: a one-character colour before a head noun
     multi_valued_keys: set[str] = field(default_factory=set)
     style_keys: set[str] = field(default_factory=set)
     subjective: set[str] = field(default_factory=set)
@@ -63,6 +64,7 @@ class LexiconConfig:
             suffix_families={k: [normalize(s) for s in v] for k, v in b["suffix_families"].items()},
             season_cores=frozenset(b["season_cores"]),
             prefixes=sorted((normalize(w) for w in b["prefixes"]), key=len, reverse=True),
+            color_heads=[normalize(w) for w in b["color_heads"]],
             multi_valued_keys=set(b["multi_valued_keys"]),
             style_keys=set(b["style_keys"]),
             subjective={normalize(w) for w in b["subjective"]},
@@ -83,6 +85,7 @@ class LexiconConfig:
             suffix_families={**self.suffix_families, **other.suffix_families},
             season_cores=self.season_cores | other.season_cores,
             prefixes=sorted({*self.prefixes, *other.prefixes}, key=len, reverse=True),
+            color_heads=[*self.color_heads, *(h for h in other.color_heads if h not in self.color_heads)],
             multi_valued_keys=self.multi_valued_keys | other.multi_valued_keys,
             style_keys=self.style_keys | other.style_keys,
             subjective=self.subjective | {normalize(w) for w in other.subjective},
@@ -116,6 +119,7 @@ class ValueLexicon:
         self._season_only = {s for s in cfg.suffix_families.get("season", []) if s not in others}
         self._canon_cache: dict[str, str] = {}
         surfaces: dict[str, set[str]] = {}  # normalized surface -> attribute keys
+        surface_canon: dict[str, str] = {}  # normalized surface -> canonical value it spells
         self.attr_values: dict[str, set[str]] = {}  # key -> canonical values observed
         self.multi_valued: set[str] = set(cfg.multi_valued_keys)
         self.style_keys: set[str] = set(cfg.style_keys)
@@ -125,10 +129,12 @@ class ValueLexicon:
             if len(parts) > 1:
                 self.multi_valued.add(attr)
             for part in parts:
+                key = self.canon(part)
                 for form in self.variants(part):
                     if len(form) >= 2 and not (form.isascii() and form.replace(".", "").isdigit()):
                         surfaces.setdefault(form, set()).add(attr)
-                self.attr_values.setdefault(attr, set()).add(self.canon(part))
+                        surface_canon.setdefault(form, key)
+                self.attr_values.setdefault(attr, set()).add(key)
 
         for source in (values or {}), cfg.values:
             for attr, vals in source.items():
@@ -151,7 +157,8 @@ class ValueLexicon:
         self.subjective = frozenset(cfg.subjective)
         self._auto = ahocorasick.Automaton()
         for surface, attrs in self.values.items():
-            self._auto.add_word(surface, (self.canon(surface), attrs, len(surface), surface.isascii(), surface))
+            key = surface_canon.get(surface) or self.canon(surface)
+            self._auto.add_word(surface, (key, attrs, len(surface), surface.isascii(), surface))
         for word in self.subjective:
             if word not in self.values:
                 self._auto.add_word(word, (word, (), len(word), word.isascii(), word))
@@ -192,6 +199,8 @@ class ValueLexicon:
             families.append(self.config.suffix_families.get("season", []))
         for fam in families:
             out.update(core + s for s in fam)
+        if len(core) == 1 and "色" in stripped:  # 黑色 -> 黑墨水, 黑笔芯 (never the bare character)
+            out.update(core + h for h in self.config.color_heads)
         m = _CODE_UNIT.match(norm)
         if m:
             out.add(m.group(1))

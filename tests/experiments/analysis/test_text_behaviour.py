@@ -21,6 +21,7 @@ from experiments.analysis.analyze import analyze, build_per_user
 from experiments.analysis.blocks import BLOCKS
 from experiments.analysis.samples import sample_block
 from abkit.text.features import text_features
+from abkit.world.textlex import segment_top_aspect
 from experiments.analysis.text_behaviour import FEATURES, text_feature_block
 
 SPEC = {"key": "tb1", "arms": [{"name": "control", "weight": 0.5}, {"name": "treat", "weight": 0.5}],
@@ -166,7 +167,7 @@ def _reference(spec, x, events, reasons, items, users) -> pd.DataFrame:
     w = w[w.user_id.isin(keep)].merge(users, on="user_id", how="left")
     w = w.merge(reasons[["reason_id", "text"]], on="reason_id", how="left")
     texts = w[w.text.notna()][["item_id", "text", "segment"]].drop_duplicates()
-    feats = text_features(texts, items)
+    feats = text_features(texts, items, segment_aspect=segment_top_aspect)
     w = w.merge(feats, on=["item_id", "text", "segment"], how="left")
     ev = events.drop_duplicates("event_id")
     ev = ev[ev.type.isin(["click", "order"]) & ev.user_id.isin(keep)]
