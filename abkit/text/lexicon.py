@@ -6,7 +6,8 @@ family (春秋款 → 春秋/春秋季/春秋天; 奶白色 → 奶白; 海盐�
 members of a synonym group (纯棉 = 全棉 = 100%棉). A new catalog therefore works without code
 edits; a lexicon extension (abkit.text.extension) adds synonym groups, values per key or per
 category, multi-valued / style keys and subjective words. The built-in defaults live in
-text_lexicon.json and know nothing about any particular catalog.
+text_lexicon.json and know nothing about any particular catalog; its generic value sets for
+common keys (材质, 颜色, 产地, 口味) join a key only when the catalog itself uses that key.
 
 Comparison uses ``canon``: NFKC + case fold, digit ranges as "a-b", the suffix stripped, then
 the synonym group's representative.
@@ -136,7 +137,10 @@ class ValueLexicon:
                         surface_canon.setdefault(form, key)
                 self.attr_values.setdefault(attr, set()).add(key)
 
-        for source in (values or {}), cfg.values:
+        mined = dict(values or {})
+        # generic value sets of common keys (材质, 颜色, 产地, 口味) join only keys the catalog itself uses
+        generic = {k: v for k, v in _BUILTIN.get("generic_values", {}).items() if k in mined or k in cfg.values}
+        for source in mined, cfg.values, generic:
             for attr, vals in source.items():
                 if attr == PRICE_ATTRIBUTE:
                     continue
