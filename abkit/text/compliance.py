@@ -25,6 +25,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 import ahocorasick
+import numpy as np
 
 from abkit.text.extension import CategoryRule, TextExtension
 from abkit.text.items import ItemFacts, as_item
@@ -143,6 +144,17 @@ class ComplianceChecker:
         ]
         longest.sort()
         return [Match(term, cat, s, e) for s, e, term, cat in longest]
+
+    def flagged_candidates(self, norms: Sequence[str]) -> set[int]:
+        """Indices of the normalized texts in which any term or allowlisted compound occurs: one
+        Aho-Corasick pass over all texts joined by NUL (no term holds one), so the per-text check
+        runs only where something matched."""
+        if not norms:
+            return set()
+        joined = "\0".join(norms)
+        ends = np.cumsum([len(t) + 1 for t in norms])
+        hit_ends = np.fromiter((end for end, _ in self._auto.iter(joined)), dtype=np.int64)
+        return set(np.searchsorted(ends, hit_ends, side="right").tolist())
 
     def _rules_for(self, category: str) -> frozenset[str]:
         """The category rules that apply to an item category (none for an unknown category)."""

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from abkit.text.extension import TextExtension
 from abkit.text.items import ItemFacts, as_item
-from abkit.text.lexicon import PROMO_ATTRIBUTE, PROMO_WORDS, ValueLexicon, range_dash, split_value
+from abkit.text.lexicon import PROMO_ATTRIBUTE, PROMO_WORDS, Mention, ValueLexicon, range_dash, split_value
 from abkit.text.normalize import normalize, normalize_both
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND, NumClaim, extract_numeric
 
@@ -231,15 +231,21 @@ class FaithfulnessChecker:
     def _check(self, text: str, p: _Profile) -> FaithResult:
         return self.check_cased(normalize(text, casefold=False, keep_spaces=True), p)
 
-    def check_cased(self, cased: str, p: _Profile) -> FaithResult:
-        """``check`` on normalize(text, casefold=False, keep_spaces=True) with a profile()."""
+    @staticmethod
+    def prepared(cased: str) -> tuple[str, str]:
+        """(cased, lowered) as check_cased matches them: digit ranges as a-b, case folded when that keeps offsets."""
         cased = range_dash(cased)
         lowered = cased.lower()
-        if len(lowered) != len(cased):
-            lowered = cased
+        return cased, (lowered if len(lowered) == len(cased) else cased)
+
+    def check_cased(self, cased: str, p: _Profile, mentions: list[Mention] | None = None) -> FaithResult:
+        """``check`` on normalize(text, casefold=False, keep_spaces=True) with a profile(); ``mentions``:
+        the lexicon's mentions in prepared(cased)[1] when already found (a batch pass)."""
+        cased, lowered = self.prepared(cased)
         buckets: dict[str, list[Claim]] = {"supported": [], "contradicted": [], "unsupported": [], "subjective": []}
         judged = [(c, *self._judge_numeric(c, p)) for c in extract_numeric(cased)]
-        mentions = self.lexicon.mentions(lowered)
+        if mentions is None:
+            mentions = self.lexicon.mentions(lowered)
         for c, verdict, claim in judged:
             # a number the item has no kind for, inside a known value (36色 on a 5支装 item): judge the value
             if verdict == "unsupported" and any(m.attrs and m.start <= c.start and c.end <= m.end for m in mentions):

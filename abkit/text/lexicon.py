@@ -23,6 +23,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 import ahocorasick
+import numpy as np
 
 from abkit.text.normalize import normalize
 
@@ -244,6 +245,24 @@ class ValueLexicon:
                 continue
             found.append(Mention(key, attrs, start, end + 1))
         return found
+
+    def mentions_many(self, lowered: list[str]) -> list[list[Mention]]:
+        """``mentions`` of every string, from one leftmost-longest pass over all of them joined by NUL."""
+        out: list[list[Mention]] = [[] for _ in lowered]
+        if self._empty or not lowered:
+            return out
+        joined = "\0".join(lowered)
+        starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])
+        n_all = len(joined)
+        for end, (key, attrs, length, is_ascii, _surface) in self._auto.iter_long(joined):
+            start = end + 1 - length
+            if is_ascii and ((start > 0 and joined[start - 1].isascii() and joined[start - 1].isalnum()) or
+                             (end + 1 < n_all and joined[end + 1].isascii() and joined[end + 1].isalnum())):
+                continue
+            k = int(np.searchsorted(starts, start, side="right")) - 1
+            base = int(starts[k])
+            out[k].append(Mention(key, attrs, start - base, end + 1 - base))
+        return out
 
     def attrs_in_category(self, category: str, surface: str, attrs: tuple[str, ...]) -> tuple[str, ...]:
         """The keys a surface belongs to for an item of ``category`` (category value sets win)."""

@@ -185,10 +185,14 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
     profiles: dict[str, object] = {}
     check_norm = comp.check_normalized
     check_faith = faith.check_cased
-    for i, (text, item_id) in enumerate(zip(texts, item_ids, strict=True)):
-        cased, norm = normalize_both(text)
+    normalized = [normalize_both(text) for text in texts]
+    candidates = comp.flagged_candidates([norm for _, norm in normalized])
+    prepared = [faith.prepared(cased) if item_id is not None else ("", "")
+                for (cased, _), item_id in zip(normalized, item_ids, strict=True)]
+    mentions = faith.lexicon.mentions_many([low for _, low in prepared])
+    for i, ((cased, norm), item_id) in enumerate(zip(normalized, item_ids, strict=True)):
         item = items.get(item_id) if item_id is not None else None
-        found = check_norm(norm, item, cased)
+        found = check_norm(norm, item, cased) if i in candidates else None
         if found:
             violation[i] = True
             out.matches[i] = found
@@ -199,7 +203,7 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
         prof = profiles.get(item_id)
         if prof is None:
             prof = profiles[item_id] = faith.profile(item)
-        res = check_faith(cased, prof)
+        res = check_faith(cased, prof, mentions[i])
         unfaithful[i] = 1.0 if res.contradicted else 0.0
         unsupported[i] = 1.0 if res.unsupported else 0.0
         subjective[i] = 1.0 if res.subjective else 0.0
