@@ -113,3 +113,14 @@ def test_figures_are_plotly_figures_with_the_right_traces(spec, result, history)
     assert isinstance(F.text_metrics_figure(result["diversity"]), go.Figure)
     assert len(F.text_feature_figure(result["text_features"]).data) == 3
     assert isinstance(F.srm_figure(result), go.Figure)
+
+
+def test_text_metric_labels_cover_the_diversity_block():
+    from abkit.spec import TEXT_METRICS
+    from reports.i18n import text_metric_label
+
+    for key in (*TEXT_METRICS, "subjective_rate", "texts"):
+        zh, en = text_metric_label(key, "zh"), text_metric_label(key, "en")
+        assert zh != key and en != key and zh != en, key  # a readable, translated name for every metric key
+    assert text_metric_label("not_a_metric", "zh") == "not_a_metric"
+    assert tr("text_na.no_catalog", "en") != tr("text_na.no_catalog", "zh")
