@@ -22,9 +22,9 @@ def world_table(n_items: int = 120, seed: int = 3, with_world_lexicon: bool = Tr
 
     from abkit.text.faithfulness import FaithfulnessChecker
     from abkit.text.items import items_by_id
-    from abkit.world.textlex import world_extension
     from abkit.text.scoring import score_pairs
     from abkit.world.catalog import make_catalog
+    from abkit.world.textlex import world_extension
     from generators.corpus import build_corpus
 
     items = make_catalog(n_items, seed=seed)

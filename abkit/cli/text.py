@@ -79,8 +79,8 @@ def review_sample_cmd(
         return
     if db is None or out is None:
         raise AbkitError("review-sample needs --db and --out (or --labels FILE to score a reviewed sample)")
-    from abkit.warehouse import connect
     from abkit.text.review import exposed_texts, review_sample
+    from abkit.warehouse import connect
 
     con = connect(db, read_only=True)
     try:

@@ -19,11 +19,11 @@ import pandas as pd
 
 from abkit.text.compliance import CATEGORIES
 from abkit.text.diversity import diversity, length_stats, repetition
+from abkit.text.extension import TextExtension
 from abkit.text.faithfulness import FaithfulnessChecker
 from abkit.text.items import ItemFacts, items_by_id
 from abkit.text.ngrams import Encoded, NgramTable, encode_chars, entropy, ngram_table
 from abkit.text.personalization import personalization
-from abkit.text.extension import TextExtension
 from abkit.text.scoring import PairScores, TextChecker, default_jobs, start_scoring
 from abkit.text.selfbleu import seeded_sample, self_bleu
 

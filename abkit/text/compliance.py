@@ -76,18 +76,19 @@ class ComplianceChecker:
                  extension: TextExtension | None = None) -> None:
         """``extension``: a team's extension file (allow, banned, category_rules) on top of the built-ins."""
         self._auto = ahocorasick.Automaton()
-        extra_terms = dict(extra_terms or {})
+        extra_terms = {k: list(v) for k, v in (extra_terms or {}).items()}
         extra_allow = list(extra_allow)
         rules = dict(CATEGORY_RULES)
         if extension is not None:
-            for cat, terms in extension.banned.items():
-                extra_terms[cat] = [*extra_terms.get(cat, []), *terms]
+            for cat, added in extension.banned.items():
+                extra_terms[cat] = [*extra_terms.get(cat, []), *added]
             extra_allow += extension.allow
             rules.update(extension.category_rules)
         self.rules = {name: tuple(normalize(k) for k in rule.applies_to) for name, rule in rules.items()}
         self._applies: dict[str, frozenset[str]] = {}
         entries: dict[str, tuple[str, str, bool]] = {}  # normalized key -> (term, category | "", ascii)
-        sources = [*BANNED_TERMS.items(), *extra_terms.items(), *((n, r.terms) for n, r in rules.items())]
+        sources: list[tuple[str, Sequence[str]]] = [
+            *BANNED_TERMS.items(), *extra_terms.items(), *((n, r.terms) for n, r in rules.items())]
         for cat, terms in sources:
             for term in terms:
                 key = normalize(term)

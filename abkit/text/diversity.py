@@ -71,6 +71,8 @@ def repetition(texts: Sequence[str] | None = None, *, enc: Encoded | None = None
     if n_texts == 0:
         return {"repetition_rate": None, "seq_rep_4": None}
     flagged = np.zeros(n_texts, dtype=bool)
+    if enc.codepoints is None:
+        raise ValueError("repetition needs the character encoding (encode_chars)")
     ids, cps = enc.ids, enc.codepoints
     t3 = tables.get(3) or ngram_table(enc, 3)
     digit = (cps >= 48) & (cps <= 57)  # 10000 is not a repetition

@@ -37,7 +37,7 @@ def _priority_hit(aspect: str | None, item: ItemFacts | None, norm: str, kinds: 
     if aspect == PROMO_ATTRIBUTE:
         return promo or bool(kinds & DISCOUNT_KINDS)
     value = item.attributes.get(aspect)
-    return aspect in attrs or (bool(value) and normalize(value) in norm)
+    return aspect in attrs or (value is not None and bool(value) and normalize(value) in norm)
 
 
 def text_features(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from abkit.world import vocab
 from abkit.text.compliance import ALLOWLIST, BANNED_TERMS, ComplianceChecker, Match
 from abkit.text.normalize import normalize
+from abkit.world import vocab
 
 
 def terms(matches: list[Match]) -> list[str]:

@@ -16,12 +16,12 @@ from scipy import stats as sps
 
 from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, ratio_interval
+from abkit.text.features import text_features
 from abkit.warehouse import connect
+from abkit.world.textlex import segment_top_aspect
 from experiments.analysis.analyze import analyze, build_per_user
 from experiments.analysis.blocks import BLOCKS
 from experiments.analysis.samples import sample_block
-from abkit.text.features import text_features
-from abkit.world.textlex import segment_top_aspect
 from experiments.analysis.text_behaviour import FEATURES, text_feature_block
 
 SPEC = {"key": "tb1", "arms": [{"name": "control", "weight": 0.5}, {"name": "treat", "weight": 0.5}],
