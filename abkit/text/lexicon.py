@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, NamedTuple
@@ -234,34 +234,31 @@ class ValueLexicon:
         """Leftmost-longest, non-overlapping mentions in a normalized, case-folded string.
 
         Subjective words come back with ``attrs == ()``."""
-        found: list[Mention] = []
         if self._empty:
-            return found
-        n = len(lowered)
-        for end, (key, attrs, length, is_ascii, _surface) in self._auto.iter_long(lowered):
+            return []
+        return [Mention(key, attrs, start, end) for key, attrs, start, end in self._scan(lowered)]
+
+    def _scan(self, text: str) -> Iterator[tuple[str, tuple[str, ...], int, int]]:
+        """(key, attrs, start, end) of the automaton's leftmost-longest hits; an ASCII entry must not be
+        glued to other ASCII letters or digits (pu3000 is not inside pu30000)."""
+        n = len(text)
+        for end, (key, attrs, length, is_ascii, _surface) in self._auto.iter_long(text):
             start = end + 1 - length
-            if is_ascii and ((start > 0 and lowered[start - 1].isascii() and lowered[start - 1].isalnum()) or
-                             (end + 1 < n and lowered[end + 1].isascii() and lowered[end + 1].isalnum())):
+            if is_ascii and ((start > 0 and text[start - 1].isascii() and text[start - 1].isalnum()) or
+                             (end + 1 < n and text[end + 1].isascii() and text[end + 1].isalnum())):
                 continue
-            found.append(Mention(key, attrs, start, end + 1))
-        return found
+            yield key, attrs, start, end + 1
 
     def mentions_many(self, lowered: list[str]) -> list[list[Mention]]:
         """``mentions`` of every string, from one leftmost-longest pass over all of them joined by NUL."""
         out: list[list[Mention]] = [[] for _ in lowered]
         if self._empty or not lowered:
             return out
-        joined = "\0".join(lowered)
         starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])
-        n_all = len(joined)
-        for end, (key, attrs, length, is_ascii, _surface) in self._auto.iter_long(joined):
-            start = end + 1 - length
-            if is_ascii and ((start > 0 and joined[start - 1].isascii() and joined[start - 1].isalnum()) or
-                             (end + 1 < n_all and joined[end + 1].isascii() and joined[end + 1].isalnum())):
-                continue
+        for key, attrs, start, end in self._scan("\0".join(lowered)):
             k = int(np.searchsorted(starts, start, side="right")) - 1
             base = int(starts[k])
-            out[k].append(Mention(key, attrs, start - base, end + 1 - base))
+            out[k].append(Mention(key, attrs, start - base, end - base))
         return out
 
     def attrs_in_category(self, category: str, surface: str, attrs: tuple[str, ...]) -> tuple[str, ...]:
