@@ -68,6 +68,7 @@ class _Profile:
     own: list[tuple[str, str]]  # (attribute or "title"/"brand", normalized value)
     attr_lower: dict[str, str]
     canon: dict[str, frozenset[str]]  # attribute -> canonical values of its parts
+    canon_attr: dict[str, str]  # canonical value -> the attribute holding it
     nums: dict[str, list[tuple[Any, str]]]  # kind -> [(value, attribute)]
     has_discount: bool
     prices: list[float]
@@ -118,7 +119,9 @@ def _profile(item: ItemFacts, lexicon: ValueLexicon) -> _Profile:
     promos = [f"{round((1 - item.discount) * 10, 1):g}折"] if item.discount > 0 else []
     promos += [v for a, v in item.attributes.items() if a == promo_attr]
     note = "item promotions: " + "、".join(promos) if promos else "item has no discount or promotion"
-    return _Profile(item, own, {a: v for a, v in own if a in item.attributes}, canon, nums, has_discount, prices, note)
+    canon_attr = {v: a for a, vs in canon.items() for v in vs}
+    return _Profile(item, own, {a: v for a, v in own if a in item.attributes}, canon, canon_attr, nums, has_discount,
+                    prices, note)
 
 
 def _close(a: float, b: float, tol: float = 1e-6) -> bool:
@@ -202,8 +205,11 @@ class FaithfulnessChecker:
             return verdict, Claim("promo_word", surface, key, start, end, PROMO_ATTRIBUTE,
                                   "" if p.has_discount else p.promo_note)
         attrs = lex.attrs_in_category(p.item.category, surface.lower(), attrs)
-        for attr, values in p.canon.items():
-            if any(key == v or (len(v) >= 2 and (key in v or v in key)) for v in values):
+        hit = p.canon_attr.get(key)
+        if hit is not None:
+            return "supported", Claim("attr", surface, key, start, end, hit)
+        for v, attr in p.canon_attr.items():  # one spelling inside the other (铝合金 / 航空铝合金)
+            if len(v) >= 2 and (key in v or v in key):
                 return "supported", Claim("attr", surface, key, start, end, attr)
         low = surface.lower()
         for attr, value in p.own:
@@ -238,23 +244,26 @@ class FaithfulnessChecker:
         lowered = cased.lower()
         return cased, (lowered if len(lowered) == len(cased) else cased)
 
-    def check_cased(self, cased: str, p: _Profile, mentions: list[Mention] | None = None) -> FaithResult:
-        """``check`` on normalize(text, casefold=False, keep_spaces=True) with a profile(); ``mentions``:
-        the lexicon's mentions in prepared(cased)[1] when already found (a batch pass)."""
-        cased, lowered = self.prepared(cased)
+    def check_cased(self, cased: str, p: _Profile, mentions: list[Mention] | None = None,
+                    lowered: str | None = None) -> FaithResult:
+        """``check`` on normalize(text, casefold=False, keep_spaces=True) with a profile(). A batch pass
+        gives ``cased`` already prepared(), its ``lowered`` form and the lexicon's ``mentions`` in it."""
+        if lowered is None:
+            cased, lowered = self.prepared(cased)
         buckets: dict[str, list[Claim]] = {"supported": [], "contradicted": [], "unsupported": [], "subjective": []}
         judged = [(c, *self._judge_numeric(c, p)) for c in extract_numeric(cased)]
         if mentions is None:
             mentions = self.lexicon.mentions(lowered)
+        kept: list[tuple[int, int]] = []
         for c, verdict, claim in judged:
             # a number the item has no kind for, inside a known value (36色 on a 5支装 item): judge the value
-            if verdict == "unsupported" and any(m.attrs and m.start <= c.start and c.end <= m.end for m in mentions):
+            if verdict == "unsupported" and mentions and any(
+                    m.attrs and m.start <= c.start and c.end <= m.end for m in mentions):
                 continue
             buckets[verdict].append(claim)
-        kept = [(c.start, c.end) for c, v, _ in judged if v != "unsupported" or not any(
-            m.attrs and m.start <= c.start and c.end <= m.end for m in mentions)]
+            kept.append((c.start, c.end))
         for m in mentions:
-            if any(a < m.end and m.start < b for a, b in kept):
+            if kept and any(a < m.end and m.start < b for a, b in kept):
                 continue
             verdict, claim = self._judge_mention(m.key, m.attrs, m.start, m.end, cased[m.start:m.end], p)
             buckets[verdict].append(claim)

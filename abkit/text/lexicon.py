@@ -255,10 +255,13 @@ class ValueLexicon:
         if self._empty or not lowered:
             return out
         starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])
-        for key, attrs, start, end in self._scan("\0".join(lowered)):
-            k = int(np.searchsorted(starts, start, side="right")) - 1
-            base = int(starts[k])
-            out[k].append(Mention(key, attrs, start - base, end - base))
+        hits = list(self._scan("\0".join(lowered)))
+        if not hits:
+            return out
+        owner = np.searchsorted(starts, np.fromiter((h[2] for h in hits), np.int64, len(hits)), side="right") - 1
+        base = starts[owner]
+        for (key, attrs, start, end), k, b in zip(hits, owner.tolist(), base.tolist(), strict=True):
+            out[k].append(Mention(key, attrs, start - b, end - b))
         return out
 
     def attrs_in_category(self, category: str, surface: str, attrs: tuple[str, ...]) -> tuple[str, ...]:
@@ -267,11 +270,12 @@ class ValueLexicon:
 
 
 _RANGE = re.compile(r"(?<=[0-9])\s*[~～〜到至]\s*(?=[0-9])")
+_RANGE_CHAR = re.compile(r"[~～〜到至]")
 
 
 def range_dash(text: str) -> str:
     """0~6个月 / 0到6个月 -> 0-6个月."""
-    return _RANGE.sub("-", text) if any(c in text for c in "~～〜到至") else text
+    return _RANGE.sub("-", text) if _RANGE_CHAR.search(text) else text
 
 
 def lexicon_from_items(items: Iterable[object]) -> dict[str, set[str]]:

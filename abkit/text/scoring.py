@@ -203,7 +203,8 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
         prof = profiles.get(item_id)
         if prof is None:
             prof = profiles[item_id] = faith.profile(item)
-        res = check_faith(cased, prof, mentions[i])
+        prep_cased, lowered = prepared[i]
+        res = check_faith(prep_cased, prof, mentions[i], lowered)
         unfaithful[i] = 1.0 if res.contradicted else 0.0
         unsupported[i] = 1.0 if res.unsupported else 0.0
         subjective[i] = 1.0 if res.subjective else 0.0
