@@ -88,3 +88,13 @@ def test_figures_are_plotly_figures_with_the_right_traces(spec, result, history)
     power = F.power_curve(plan, mde=0.02, alpha=0.05, target_power=0.8)
     marker = power.data[1]
     assert list(marker.x) == [plan.users_per_arm] and marker.y[0] == pytest.approx(plan.power, rel=1e-9)
+
+
+def test_text_metric_labels_cover_the_diversity_block():
+    from abkit.spec import TEXT_METRICS
+    from reports.i18n import text_metric_label
+
+    for key in (*TEXT_METRICS, "subjective_rate", "texts"):
+        zh, en = text_metric_label(key, "zh"), text_metric_label(key, "en")
+        assert zh != key and en != key and zh != en, key  # a readable, translated name for every metric key
+    assert text_metric_label("not_a_metric", "zh") == "not_a_metric"
