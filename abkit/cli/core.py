@@ -25,7 +25,7 @@ def validate(spec: Path = typer.Argument(..., help="Experiment spec (YAML).")) -
 @app.command()
 @user_errors
 def status(db: Path = typer.Option(Path("abkit.duckdb"), help="DuckDB warehouse file.")) -> None:
-    """List experiments with their lifecycle state (draft → running → stopped → shipped/rolled_back)."""
+    """List experiments with their lifecycle state (draft → running → stopped → shipped/rolled_back); a ship with its arm and coverage."""
     from abkit.warehouse import connect, current_coverage, experiment_states
 
     con = connect(db, read_only=True)
