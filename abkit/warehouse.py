@@ -34,8 +34,9 @@ DEFAULT_DB = "abkit.duckdb"
 
 __all__ = [
     "DEFAULT_DB", "EXPERIMENT_STATES", "LOG_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "WarehouseError",
-    "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema", "experiment_states", "has_table",
-    "open_warehouse", "record_coverage", "schema_version", "set_experiment_state", "shipped_at", "transaction",
+    "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema", "experiment_state",
+    "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version", "set_experiment_state",
+    "shipped_at", "transaction",
 ]
 
 # Migrations: version -> the statements that bring a version-1 database to version. Version 1 is
@@ -240,6 +241,13 @@ def experiment_states(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, st
         """
     ).fetchall()
     return [(str(e), str(s), str(t)) for e, s, t in rows]
+
+
+def experiment_state(con: duckdb.DuckDBPyConnection, experiment: str) -> str | None:
+    """The latest lifecycle state of one experiment (None: none recorded)."""
+    row = con.execute("SELECT state FROM lifecycle WHERE experiment = ? ORDER BY changed_at DESC, rowid DESC LIMIT 1",
+                      [experiment]).fetchone()
+    return str(row[0]) if row else None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.spec import Spec
-from abkit.warehouse import experiment_states, has_table, set_experiment_state, transaction
+from abkit.warehouse import experiment_state, has_table, set_experiment_state, transaction
 from serving.coverage import CoverageStep, current_coverage, record_coverage
 
 
@@ -190,7 +190,7 @@ def _ship_step(spec: Spec, con: duckdb.DuckDBPyConnection, current: CoverageStep
     plan = spec.rollout
     assert plan is not None and current.shipped_arm is not None
     arm = current.shipped_arm
-    state = dict((e, s) for e, s, _ in experiment_states(con)).get(spec.key)
+    state = experiment_state(con, spec.key)
     if state != "shipped":
         return step("hold", None, f"the ship of arm {arm} is {state}; nothing to ramp")
     higher = [s for s in plan.steps if s > current.coverage + 1e-12]

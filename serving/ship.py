@@ -21,7 +21,7 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.spec import Spec
-from abkit.warehouse import CoverageStep, atomic, current_coverage, experiment_states, set_experiment_state
+from abkit.warehouse import CoverageStep, atomic, current_coverage, experiment_state, set_experiment_state
 from serving.coverage import record_coverage
 
 SHIPPABLE_STATES = ("running", "stopped")
@@ -44,7 +44,7 @@ def ship_arm(con: duckdb.DuckDBPyConnection, spec: Spec, arm: str, *, actor: str
     if not why:
         raise ShipError("why: say why (it goes into the audit trail)")
     with atomic(con):
-        state = dict((e, s) for e, s, _ in experiment_states(con)).get(spec.key, "draft")
+        state = experiment_state(con, spec.key) or "draft"
         if state not in SHIPPABLE_STATES:
             raise ShipError(f"{spec.key}: cannot ship an experiment that is {state}")
         current = current_coverage(con, spec.key)
