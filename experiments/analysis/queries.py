@@ -78,6 +78,7 @@ class QueryParams:
     dimensions: tuple[str, ...] = ()
     attribution: Attribution = "join"
     pool_arms: bool = False  # planning from history: every exposure counts as one arm, 'all'
+    items_of: str | None = None  # planning from history: only items this experiment has reasons for
 
     @classmethod
     def from_spec(cls, spec: Any, *, as_of: dt.datetime | None = None, dimensions: Sequence[str] = (),
@@ -102,6 +103,7 @@ class QueryParams:
             "lookback": self.lookback,
             "as_of": self.as_of,
             "max_exposures": self.max_exposures,
+            "items_of": self.items_of,
         }
         for i, name in enumerate(self.dimensions):
             out[f"dim_{i}"] = name
@@ -158,7 +160,9 @@ def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> st
         "exposures": rel.exposures,
         "arm_column": "'all' AS arm" if p.pool_arms else "arm",
         "exposure_columns": ", extra" if with_extra else "",
-        "experiment_filter": "experiment = $experiment" if p.experiment is not None else "TRUE",
+        "experiment_filter": ("experiment = $experiment" if p.experiment is not None else "TRUE")
+        + (f"\n      AND item_id IN (SELECT item_id FROM {rel.reasons} WHERE experiment = $items_of)"
+           if p.items_of is not None else ""),
         "exposure_as_of_filter": as_of,
     })
 

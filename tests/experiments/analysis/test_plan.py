@@ -92,7 +92,9 @@ def test_mean_metric_sample_size_and_days_from_history(history_db) -> None:
     # 150 new users a day: the first day the cumulative unique count reaches the total
     assert p.cumulative_users == [150 * (d + 1) for d in range(HISTORY_DAYS)]
     assert p.days == math.ceil(p.users_total / 150)
+    # no reasons table rows: not the candidate items' history, all traffic with a warning
     assert p.history == "all exposures of the 14 days before the start"
+    assert p.warning is not None and "candidate items" in p.warning
 
 
 def test_proportion_metric_uses_the_baseline_rate(history_db) -> None:
