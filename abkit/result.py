@@ -299,6 +299,27 @@ class DailyPoint(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CumulativePoint(Record):
+    """The primary metric's lift of one treatment arm over the users first exposed up to ``date``
+    (local day), computed from the data by event day; ``seq_*`` only in sequential mode."""
+
+    date: str = ""
+    arm: str = ""
+    baseline: str = ""
+    metric: str = ""
+    users: dict[str, int] = field(default_factory=dict)
+    rel_lift: float | None = None
+    rel_ci_low: float | None = None
+    rel_ci_high: float | None = None
+    p_value: float | None = None
+    small_sample: bool | None = None
+    significance: str | None = None
+    seq_rel_ci_low: float | None = None
+    seq_rel_ci_high: float | None = None
+    seq_p_value: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Health(Record):
     """Data checks of the warehouse: quarantined rows per table, freshness (UTC ISO timestamps)."""
 
@@ -398,6 +419,7 @@ class AnalysisResult(Record):
     decision: Decision = field(default_factory=Decision)
     notes: tuple[str, ...] = ()
     daily: tuple[DailyPoint, ...] = ()
+    cumulative: tuple[CumulativePoint, ...] = ()
     text_features: tuple[TextFeatureRow, ...] = ()
     text_features_note: str | None = None
     samples: tuple[SampleRow, ...] = ()
@@ -415,6 +437,7 @@ class AnalysisResult(Record):
         "decision": Decision.from_json,
         "notes": _tuple,
         "daily": _records(DailyPoint),
+        "cumulative": _records(CumulativePoint),
         "text_features": _records(TextFeatureRow),
         "samples": _records(SampleRow),
         "health": Health.from_json,
@@ -446,6 +469,6 @@ def _frame(records: Sequence[Record]) -> pd.DataFrame:
     return pd.DataFrame([r.to_json() for r in records])
 
 
-__all__ = ["AnalysisResult", "ArmPlanning", "ArmText", "ArmVerdict", "BreakdownRow", "DailyPoint", "Decision", "GuardrailRow",
+__all__ = ["AnalysisResult", "ArmPlanning", "ArmText", "ArmVerdict", "CumulativePoint", "BreakdownRow", "DailyPoint", "Decision", "GuardrailRow",
            "Health", "MetricRow", "Planning", "Record", "SRM", "SEQUENTIAL_FIELDS", "SampleRow", "TextFeatureRow",
            "TextGuardrailRow"]

@@ -324,7 +324,11 @@ def _over_time(spec: Spec, result: AnalysisResult, history: Sequence[AnalysisRes
     content: list[H.Cell] = []
     points = [*history, result] if result.time else list(history)
     control = result.control or spec.control_arm
-    if len({p.time for p in points}) >= 2:
+    if result.cumulative:
+        figs["cumulative"] = F.cumulative_by_day(result.cumulative, timezone=spec.timezone, lang=lang)
+        content.append(tag("p", tr("cumulative_note", lang), class_="note"))
+        content.append(H.figure(figs["cumulative"], "fig-cumulative"))
+    elif len({p.time for p in points}) >= 2:
         figs["cumulative"] = F.cumulative_lift(points, metric=spec.primary_metric, baseline=control,
                                                timezone=spec.timezone, lang=lang)
         content.append(H.figure(figs["cumulative"], "fig-cumulative"))

@@ -24,6 +24,7 @@ from abkit.result import (
     ArmPlanning,
     ArmText,
     BreakdownRow,
+    CumulativePoint,
     DailyPoint,
     MetricRow,
     TextFeatureRow,
@@ -192,6 +193,49 @@ def cumulative_lift(
     return _layout(fig, title, height=360)
 
 
+def cumulative_by_day(
+    points: Sequence[CumulativePoint],
+    *,
+    timezone: str = "UTC",
+    lang: str = "zh",
+) -> go.Figure:
+    """The analysis' ``cumulative`` block: one point per local day and arm (users first exposed up to
+    that day), the sequential band when the points have one, else the fixed-horizon CI; markers
+    coloured by significance with its direction."""
+    series: dict[str, list[CumulativePoint]] = {}
+    for p in points:
+        if _finite(p.rel_lift):
+            series.setdefault(p.arm, []).append(p)
+    fig = go.Figure()
+    sequential = any(_finite(p.seq_rel_ci_low, p.seq_rel_ci_high) for p in points)
+    for i, (arm, pts) in enumerate(series.items()):
+        pts.sort(key=lambda p: p.date)
+        color = COLORS[(i + 1) % len(COLORS)]
+        xs = [p.date for p in pts]
+        band = [(p.date, p.seq_rel_ci_low, p.seq_rel_ci_high) if sequential else (p.date, p.rel_ci_low, p.rel_ci_high)
+                for p in pts]
+        band = [b for b in band if _finite(b[1], b[2])]
+        if band:
+            fig.add_scatter(
+                x=[b[0] for b in band] + [b[0] for b in reversed(band)],
+                y=[b[2] for b in band] + [b[1] for b in reversed(band)],
+                fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
+                hoverinfo="skip", showlegend=False, name=esc(arm),
+            )
+        marker_colors = [{"better": SIG_COLOR, "worse": WORSE_COLOR}.get(p.significance or "", color) for p in pts]
+        fig.add_scatter(x=xs, y=[p.rel_lift for p in pts], mode="lines+markers", name=esc(arm),
+                        line={"color": color}, marker={"color": marker_colors, "size": 7},
+                        hovertemplate="%{x}<br>%{y:+.2%}<extra>" + esc(arm) + "</extra>")
+    fig.add_hline(y=0, line_dash="dash", line_color="#444")
+    fig.update_yaxes(tickformat="+.0%")
+    fig.update_xaxes(type="date", tickformat="%m-%d", dtick=86400000)
+    metric = points[0].metric if points else ""
+    baseline = points[0].baseline if points else ""
+    band_name = tr("seq_ci", lang) if sequential else "CI"
+    title = f"{tr('cumulative', lang)} · {metric_label(metric, lang)} vs {esc(baseline)} ({band_name}, {timezone})"
+    return _layout(fig, title, height=360)
+
+
 def daily_trends(
     daily: Sequence[DailyPoint],
     *,
@@ -310,7 +354,7 @@ def power_curve(plan: ArmPlanning, *, mde: float, alpha: float, target_power: fl
         se = plan.se_rel or 0.0
         variance = se * se * n0 / 2  # per-user variance on the relative scale (baseline 1)
 
-        def power_fn(n: float) -> float:  # type: ignore[misc]
+        def power_fn(n: float) -> float:
             return power_at(n, "mean", 1.0, mde, alpha=alpha, variance=variance)
     top = max(n0, need, 1) * 1.6
     ns = [top * k / 60 for k in range(1, 61)]

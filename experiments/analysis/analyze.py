@@ -30,6 +30,7 @@ from abkit.stats.srm import srm_test
 from experiments.analysis import queries as q
 from experiments.analysis.blocks import analysis_blocks
 from experiments.analysis.breakdowns import breakdowns
+from experiments.analysis.cumulative import cumulative_block
 from experiments.analysis.engines.base import Engine
 from experiments.analysis.engines.duckdb_engine import as_engine
 from experiments.analysis.engines.timed import QueryLog, TimedEngine
@@ -157,24 +158,30 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
 def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.datetime | None = None,
             dimensions: Sequence[str] = (), text_metrics: bool = True, attribution: q.Attribution = "join",
             rel: q.Relations = q.DEFAULT_RELATIONS, keep_tables: bool = False,
-            query_log: QueryLog | None = None) -> AnalysisResult:
+            query_log: QueryLog | None = None, as_of_ingested: bool = True,
+            plan: ExperimentPlan | None = None) -> AnalysisResult:
     """Run the whole analysis of docs/interface.md (Metrics, Analysis JSON) on one warehouse connection
     (which also fills the ``health`` block) or any Engine (e.g. experiments.analysis.engines.SparkEngine,
-    with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement."""
+    with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement.
+    ``as_of`` is what was known then: events before it and ingested by then (``as_of_ingested=False``
+    cuts by event time only, e.g. replaying a finished experiment day by day). ``plan`` replaces the
+    plan sized from the warehouse's history (e.g. the demo's pilot plan)."""
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
     engine = TimedEngine(as_engine(con), query_log if query_log is not None else [])
-    params = query_params(spec, as_of=as_of, dimensions_=dimensions, attribution=attribution)
+    params = query_params(spec, as_of=as_of, dimensions_=dimensions, attribution=attribution,
+                          as_of_ingested=as_of_ingested)
     try:
         materialize_per_user(engine, params, rel)
         frames = stage_frames(spec, engine, params, rel)
         diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
+        plan = plan or experiment_plan(spec, engine, rel)
         blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics)
+        blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
-    plan = experiment_plan(spec, engine, rel)
     data = _result_data(spec, frames, diversity, blocks, notes, as_of, plan)
     if isinstance(con, duckdb.DuckDBPyConnection):
         data["health"] = health_block(con, spec)
