@@ -414,6 +414,7 @@ class AnalysisResult(Record):
     metrics: tuple[MetricRow, ...] = ()
     guardrails: tuple[GuardrailRow, ...] = ()
     breakdowns: dict[str, tuple[BreakdownRow, ...]] = field(default_factory=dict)
+    balance: dict[str, Any] | None = None  # SRM per dimension value, pre-period covariate balance
     diversity: dict[str, ArmText] = field(default_factory=dict)
     text_guardrails: tuple[TextGuardrailRow, ...] = ()
     decision: Decision = field(default_factory=Decision)

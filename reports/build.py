@@ -196,6 +196,7 @@ def _health(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any])
              f"{before[a]:,}" if _num(before.get(a)) else "—"] for a in observed]
     content = [grid, H.table([tr("arm", lang), tr("weight", lang), tr("observed", lang), tr("expected", lang),
                               tr("before_exclusion", lang)], rows)]
+    content.append(_balance(result, lang))
     if health and health.quarantine:
         content.append(H.table([tr("table", lang), tr("quarantined", lang)],
                                [[k, f"{int(v):,}"] for k, v in health.quarantine.items()]))
@@ -206,6 +207,21 @@ def _health(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any])
         figs["srm"] = F.srm_figure(observed, expected, lang=lang)
         content.append(H.figure(figs["srm"], "fig-srm"))
     return H.section("health", tr("health", lang), content)
+
+
+def _balance(result: AnalysisResult, lang: str) -> Markup:
+    """Warnings of the randomization checks (SRM within dimension values, pre-period means by arm)."""
+    b = result.balance
+    if not b:
+        return Markup("")
+    bad = [tr("balance_srm_bad", lang).format(dim=d, value=r.get("value"), p=fmt_p(r.get("p_value")))
+           for d, rows in (b.get("srm_by_dimension") or {}).items() for r in rows if r.get("ok") is False]
+    bad += [tr("balance_pre_bad", lang).format(arm=r.get("arm"), cov=r.get("covariate"), p=fmt_p(r.get("p_value")),
+                                                t=_stat(r.get("treatment_mean")), c=_stat(r.get("control_mean")))
+            for r in b.get("pre_period") or [] if r.get("ok") is False]
+    if bad:
+        return tag("div", [tag("div", f"⚠ {x}", class_="bad") for x in bad], id="balance")
+    return tag("p", tr("balance_ok", lang), class_="ok", id="balance")
 
 
 def _sorted_rows(result: AnalysisResult) -> list[MetricRow]:

@@ -78,6 +78,12 @@ _LABELS: dict[str, tuple[str, str]] = {
                              "too few events for the normal approximation: small-sample method, decides nothing"),
     "warning_other": ("无法可靠估计（详见分析结果）", "could not be estimated reliably (see the analysis result)"),
     "notes_en": ("分析备注 {n} 条（原文为英文，见分析结果文件）", "Analysis notes"),
+    "balance_srm_bad": ("{dim} = {value} 内样本比例失衡（p = {p}）：该维度的分流或日志有问题",
+                        "Sample ratio mismatch within {dim} = {value} (p = {p}): assignment or logging is broken there"),
+    "balance_pre_bad": ("实验组「{arm}」实验前的 {cov} 均值与对照组显著不同（{t} 对 {c}，p = {p}）：随机分组可能有问题",
+                        "Arm '{arm}' differs from control in pre-period {cov} ({t} vs {c}, p = {p}): "
+                        "randomization may be broken"),
+    "balance_ok": ("各维度内样本比例与实验前均值均平衡", "Balanced: SRM within every dimension value and pre-period means"),
     "end_exclusive": ("结束日不含", "end exclusive"),
     "cumulative_note": ("按事件日从数据一次计算（与快照无关）：截至每天首次曝光的用户及其指标",
                         "Computed from the data by event day in one pass (independent of snapshots): "

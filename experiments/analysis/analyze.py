@@ -29,6 +29,7 @@ from abkit.spec import Spec
 from abkit.stats.srm import srm_test
 from experiments.analysis import queries as q
 from experiments.analysis.blocks import analysis_blocks
+from experiments.analysis.balance import balance_block
 from experiments.analysis.breakdowns import breakdowns
 from experiments.analysis.cumulative import cumulative_block
 from experiments.analysis.engines.base import Engine
@@ -139,6 +140,7 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
         "metrics": rows,
         "guardrails": guard_rows,
         "breakdowns": breakdowns(spec, frames.by_dimension, frames.layout, tuning_n=n_star),
+        "balance": balance_block(spec, by_arm, frames.by_dimension, frames.layout, notes),
         "diversity": diversity,
         "text_guardrails": text_guardrail_rows(text_checks),
         "decision": decision.to_dict(),
