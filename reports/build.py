@@ -25,7 +25,7 @@ from reports import figures as F
 from reports import html as H
 from reports.html import Markup, esc, tag
 from abkit.messages import render as render_message
-from reports.i18n import action_label, check_lang, metric_label, tr, verdict_label
+from reports.i18n import action_label, check_lang, family_label, metric_label, tr, verdict_label
 from reports.rollout import describe, next_steps, rollout_plan
 
 FAMILY_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2, "comparison": 3}
@@ -245,7 +245,7 @@ def _metric_table(result: AnalysisResult, lang: str) -> Markup:
         flags = row_flags(r, result.alpha)
         warning = row_warning(r, lang)
         notes = [tr(f, lang) for f in flags] + ([warning] if warning else [])
-        first = _two_line(metric_label(m, lang), r.family)
+        first = _two_line(metric_label(m, lang), family_label(r.family, lang))
         if notes:
             joined = "；".join(notes) if lang == "zh" else "; ".join(notes)
             first = Markup(first + tag("div", f"⚠ {joined}", class_="warn note-cell"))
@@ -367,7 +367,7 @@ def _planning(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any
         return H.section("planning", tr("planning", lang), content)
     planned = result.planned_users_per_arm
     content.append(tag("p", f"{tr('mde', lang)}: {spec.mde:.1%} · {metric_label(spec.primary_metric, lang)} · "
-                            f"alpha {spec.alpha:g} · power {spec.power:.0%}"
+                            f"alpha {spec.alpha:g} · {tr('target_power', lang)} {spec.power:.0%}"
                             + (f" · {tr('planned', lang)} {planned:,}" if _num(planned) else ""),
                    id="planned-users", data_planned=planned))
     plan = result.planning
@@ -388,16 +388,20 @@ def _planning(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any
     return H.section("planning", tr("planning", lang), content)
 
 
+def _hours(td: Any) -> float:
+    return float(td.total_seconds() / 3600)
+
+
 def _method(spec: Spec, result: AnalysisResult, sql: str | None, lang: str) -> Markup:
     seq = spec.sequential
     n_star = result.tuning_n or seq.tuning_n
     if lang == "zh":
         notes = [
             f"随机化单位：用户；分析窗口 [{spec.start}, {spec.end})（{spec.timezone}），只统计本实验窗口内的曝光。",
-            f"归因：曝光后 {spec.click_window} 内的点击、{spec.order_window} 内的订单；多组用户剔除并计数。",
+            f"归因：曝光后 {_hours(spec.click_window)} 小时内的点击、{_hours(spec.order_window)} 小时内的订单；多组用户剔除并计数。",
             "均值与比例：Welch t 检验（Welch–Satterthwaite 自由度）；比率指标（点击率、转化率）：按用户的 delta 方法。",
             f"相对提升 CI：delta 方法，alpha = {spec.alpha:g}，固定样本，未做多重校正。",
-            f"CUPED：{'开启' if spec.cuped else '关闭'}，回看 {spec.cuped_lookback}，θ 由两组合并估计。",
+            f"CUPED：{'开启' if spec.cuped else '关闭'}，回看 {_hours(spec.cuped_lookback) / 24:g} 天，θ 由两组合并估计。",
             f"多重检验：{spec.correction}（族内：主指标跨实验组；次要指标；每个维度分解各自一族）。",
             "护栏：相对提升的单侧非劣效检验；SRM：χ² 检验，p < 0.001 视为失衡。",
             f"序贯检验：{'开启（高斯混合置信序列，N* = ' + str(n_star) + '）' if seq.enabled else '关闭'}。",

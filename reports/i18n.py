@@ -84,6 +84,13 @@ _LABELS: dict[str, tuple[str, str]] = {
                         "Arm '{arm}' differs from control in pre-period {cov} ({t} vs {c}, p = {p}): "
                         "randomization may be broken"),
     "balance_ok": ("各维度内样本比例与实验前均值均平衡", "Balanced: SRM within every dimension value and pre-period means"),
+    "target_power": ("目标功效", "power"),
+    "family.primary": ("主指标", "primary"),
+    "family.secondary": ("次要指标", "secondary"),
+    "family.guardrail": ("护栏指标", "guardrail"),
+    "family.other": ("其他", "other"),
+    "family.comparison": ("实验组间比较", "comparison"),
+    "family.breakdown": ("分群", "breakdown"),
     "end_exclusive": ("结束日不含", "end exclusive"),
     "cumulative_note": ("按事件日从数据一次计算（与快照无关）：截至每天首次曝光的用户及其指标",
                         "Computed from the data by event day in one pass (independent of snapshots): "
@@ -162,6 +169,14 @@ def metric_label(key: str, lang: str = "zh") -> str:
     if lang == "zh" and m is not None:
         return f"{m.label_zh} ({key})"
     return key
+
+
+def family_label(family: str, lang: str = "zh") -> str:
+    """``comparison:primary`` → 实验组间比较 · 主指标 in zh; the family as is in en."""
+    if lang != "zh":
+        return family
+    parts = family.split(":")
+    return " · ".join(tr(f"family.{p}", lang) if f"family.{p}" in _LABELS else p for p in parts)
 
 
 def verdict_label(verdict: str, lang: str = "zh") -> str:
