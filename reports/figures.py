@@ -148,6 +148,17 @@ def _parse_ts(value: Any, tz: str) -> dt.datetime | None:
     return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
+def _band(fig: go.Figure, band: Sequence[tuple[Any, Any, Any]], color: str, arm: str) -> None:
+    """A shaded interval band from (x, low, high) points."""
+    if band:
+        fig.add_scatter(
+            x=[b[0] for b in band] + [b[0] for b in reversed(band)],
+            y=[b[2] for b in band] + [b[1] for b in reversed(band)],
+            fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
+            hoverinfo="skip", showlegend=False, name=esc(arm),
+        )
+
+
 def cumulative_lift(
     history: Sequence[AnalysisResult],
     *,
@@ -177,13 +188,7 @@ def cumulative_lift(
         bounds = [(p[1].seq_rel_ci_low, p[1].seq_rel_ci_high) if seq else (p[1].rel_ci_low, p[1].rel_ci_high)
                   for p in pts]
         band = [(x, lo, hi) for x, (lo, hi) in zip(xs, bounds, strict=True) if _finite(lo, hi)]
-        if band:
-            fig.add_scatter(
-                x=[b[0] for b in band] + [b[0] for b in reversed(band)],
-                y=[b[2] for b in band] + [b[1] for b in reversed(band)],
-                fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
-                hoverinfo="skip", showlegend=False, name=esc(arm),
-            )
+        _band(fig, band, color, arm)
         fig.add_scatter(x=xs, y=[p[1].rel_lift for p in pts], mode="lines+markers", name=esc(arm),
                         line={"color": color}, hovertemplate="%{x}<br>%{y:+.2%}<extra>" + esc(arm) + "</extra>")
     fig.add_hline(y=0, line_dash="dash", line_color="#444")
@@ -215,13 +220,7 @@ def cumulative_by_day(
         band = [(p.date, p.seq_rel_ci_low, p.seq_rel_ci_high) if sequential else (p.date, p.rel_ci_low, p.rel_ci_high)
                 for p in pts]
         band = [b for b in band if _finite(b[1], b[2])]
-        if band:
-            fig.add_scatter(
-                x=[b[0] for b in band] + [b[0] for b in reversed(band)],
-                y=[b[2] for b in band] + [b[1] for b in reversed(band)],
-                fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
-                hoverinfo="skip", showlegend=False, name=esc(arm),
-            )
+        _band(fig, band, color, arm)
         marker_colors = [{"better": SIG_COLOR, "worse": WORSE_COLOR}.get(p.significance or "", color) for p in pts]
         fig.add_scatter(x=xs, y=[p.rel_lift for p in pts], mode="lines+markers", name=esc(arm),
                         line={"color": color}, marker={"color": marker_colors, "size": 7},

@@ -2,7 +2,7 @@
 
 Each test asserts the decision and the numbers behind it against the stats functions fed with
 sufficient statistics summed here with numpy from the per-user table (so the SQL is not what is
-tested; docs/interface.md, Decision). Each would catch a plausible wiring bug, named in its
+tested; docs/interface.md, Analysis JSON). Each would catch a plausible wiring bug, named in its
 docstring.
 """
 
