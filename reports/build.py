@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from abkit.messages import render as render_message
 from abkit.metrics import METRICS
 from abkit.result import AnalysisResult, MetricRow
 from abkit.spec import Spec
 from reports import figures as F
 from reports import html as H
 from reports.html import Markup, esc, tag
-from abkit.messages import render as render_message
 from reports.i18n import action_label, check_lang, family_label, metric_label, tr, verdict_label
 from reports.rollout import describe, next_steps, rollout_plan
 

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from abkit.planning import SamplePlan
 from abkit.result import (
     AnalysisResult,
     ArmPlanning,
@@ -29,7 +30,6 @@ from abkit.result import (
     MetricRow,
     TextFeatureRow,
 )
-from abkit.planning import SamplePlan
 from abkit.stats.power import power_at
 from reports.festivals import flag_days
 from reports.i18n import metric_label, tr

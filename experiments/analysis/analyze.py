@@ -28,8 +28,8 @@ from abkit.result import AnalysisResult
 from abkit.spec import Spec
 from abkit.stats.srm import srm_test
 from experiments.analysis import queries as q
-from experiments.analysis.blocks import analysis_blocks
 from experiments.analysis.balance import balance_block
+from experiments.analysis.blocks import analysis_blocks
 from experiments.analysis.breakdowns import breakdowns
 from experiments.analysis.cumulative import cumulative_block
 from experiments.analysis.engines.base import Engine

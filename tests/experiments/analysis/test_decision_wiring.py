@@ -22,6 +22,7 @@ from experiments.analysis.analyze import analyze
 from experiments.analysis.guardrails import text_guardrail_checks
 from experiments.analysis.stages import per_user_frame
 
+
 def spec(arms: list[str], **kw: object) -> Spec:
     base = {"key": "w", "arms": [{"name": a, "weight": 1} for a in arms], "start": "2026-11-01",
             "end": "2026-11-05", "primary_metric": "ctr", "cuped": False, "planned_users_per_arm": 100}
