@@ -205,3 +205,24 @@ def test_text_guardrail_at_least_control_allows_the_tolerance_below_it(treated, 
                                                       "tolerance": tolerance}])
     (c,) = text_guardrail_checks(s, {"control": {"distinct_2_at_n": 0.50}, "treat": {"distinct_2_at_n": treated}})
     assert c.passed is passes
+
+
+@pytest.mark.parametrize(("n", "orders_control", "metric", "margin"), [
+    (150, 1, "conversion_rate", 0.05), (100, 2, "conversion_rate", 0.05), (150, 1, "orders_per_user", 0.05)])
+def test_an_arm_with_no_events_neither_stops_nor_passes(run, n, orders_control, metric, margin):
+    """Catches: analyze not passing the metric's kind (or dropping `small_sample`), so a zero-event arm
+    'shows' a −100% lift with certainty and stops the experiment (issue 12, finding 1)."""
+    users = [f"{a}{i}" for a in ("c", "t") for i in range(n)]
+    x = pd.DataFrame({"event_id": [f"x{u}" for u in users], "ts": pd.Timestamp("2026-11-01 10:00"),
+                      "experiment": "w", "user_id": users, "item_id": "i1",
+                      "arm": ["control" if u[0] == "c" else "treat" for u in users]})
+    buyers = users[:orders_control]
+    e = pd.DataFrame({"event_id": [f"o{u}" for u in buyers], "ts": pd.Timestamp("2026-11-01 10:30"),
+                      "user_id": buyers, "item_id": "i1", "type": "order", "revenue": 10.0,
+                      "order_id": [f"O{u}" for u in buyers]})
+    s = spec(["control", "treat"], guardrails=[{"metric": metric, "margin": margin}])
+    res, _ = run(s, x, e, name=f"zero_{n}_{orders_control}_{metric}")
+    g = guardrail(res, metric, "treat")
+    assert g.small_sample is True and g.non_inferior is False and g.shown_worse is False
+    assert res.decision.action != "stop"
+    assert row(res, metric, "treat").significant is False
