@@ -112,6 +112,7 @@ class MetricRow(Record):
     cuped: bool = False
     variance_reduction: float | None = None
     warning: str | None = None
+    small_sample: bool | None = None
     kind: str | None = None
     higher_is_better: bool | None = None
     n_control: int | None = None
@@ -124,6 +125,7 @@ class MetricRow(Record):
     seq_p_value: float | None = None
     seq_p_value_adjusted: float | None = None
     significant: bool | None = None
+    significance: str | None = None  # "better" / "worse" / None: significance with its direction
     ci_disagrees: bool | None = None
 
     def lost_to_correction(self, alpha: float) -> bool:
@@ -155,6 +157,9 @@ class GuardrailRow(Record):
     non_inferior: bool | None = None
     shown_worse: bool | None = None
     warning: str | None = None
+    higher_is_better: bool | None = None
+    small_sample: bool | None = None
+    sequential: bool | None = None
 
     @property
     def status(self) -> str:
@@ -177,14 +182,35 @@ class SRM(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ArmVerdict(Record):
+    """One treatment arm's verdict against control (ship_candidate / harmful / inconclusive /
+    keep_running); ``reasons`` are messages {code, params, text} that abkit.messages renders."""
+
+    arm: str = ""
+    verdict: str = "inconclusive"
+    reasons: tuple[dict[str, Any], ...] = ()
+    users: int | None = None
+    planned_users: int | None = None
+    users_to_go: int | None = None
+    days_to_go: int | None = None
+
+    PARSERS: ClassVar[Mapping[str, Callable[[Any], Any]]] = {"reasons": _tuple}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Decision(Record):
-    """ship / keep_running / stop / no_decision, the arm, and the reasons in words."""
+    """ship / keep_running / stop / no_decision, the arm, the reasons in words (English) and as
+    messages, each treatment arm's verdict and the next step (messages)."""
 
     action: str = "no_decision"
     arm: str | None = None
     reasons: tuple[str, ...] = ()
+    messages: tuple[dict[str, Any], ...] = ()
+    arms: tuple[ArmVerdict, ...] = ()
+    next_step: tuple[dict[str, Any], ...] = ()
 
-    PARSERS: ClassVar[Mapping[str, Callable[[Any], Any]]] = {"reasons": _tuple}
+    PARSERS: ClassVar[Mapping[str, Callable[[Any], Any]]] = {
+        "reasons": _tuple, "messages": _tuple, "arms": _records(ArmVerdict), "next_step": _tuple}
 
 
 # --- text ----------------------------------------------------------------------------------------
@@ -274,6 +300,27 @@ class DailyPoint(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class CumulativePoint(Record):
+    """The primary metric's lift of one treatment arm over the users first exposed up to ``date``
+    (local day), computed from the data by event day; ``seq_*`` only in sequential mode."""
+
+    date: str = ""
+    arm: str = ""
+    baseline: str = ""
+    metric: str = ""
+    users: dict[str, int] = field(default_factory=dict)
+    rel_lift: float | None = None
+    rel_ci_low: float | None = None
+    rel_ci_high: float | None = None
+    p_value: float | None = None
+    small_sample: bool | None = None
+    significance: str | None = None
+    seq_rel_ci_low: float | None = None
+    seq_rel_ci_high: float | None = None
+    seq_p_value: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Health(Record):
     """Data checks of the warehouse: quarantined rows per table, freshness (UTC ISO timestamps)."""
 
@@ -292,27 +339,36 @@ class Health(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class ArmPlanning(Record):
-    """Power at the spec's MDE with the standard error reached, and the users it would take."""
+    """One treatment arm against the plan: users reached (the smaller of arm and control), the planned
+    users (``users_needed``, the one planned number), users and days to go, power at the MDE."""
 
     arm: str = ""
     users_per_arm: int = 0
-    se_rel: float = 0.0
-    power: float = 0.0
-    users_needed: int = 0
+    se_rel: float | None = None
+    power: float | None = None
+    users_needed: int | None = None
+    users_to_go: int | None = None
+    days_to_go: int | None = None
 
     @property
-    def users_still_needed(self) -> int:
-        return max(0, self.users_needed - self.users_per_arm)
+    def users_still_needed(self) -> int | None:
+        if self.users_to_go is not None:
+            return self.users_to_go
+        return None if self.users_needed is None else max(0, self.users_needed - self.users_per_arm)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Planning(Record):
-    """Power of the primary metric at the spec's relative MDE, per treatment arm."""
+    """The planned sample (abkit.planning) and, per treatment arm, where the experiment stands."""
 
     metric: str = ""
     mde: float | None = None
     alpha: float | None = None
     power: float | None = None
+    planned_users_per_arm: int | None = None
+    source: str | None = None
+    warning: str | None = None
+    plan: dict[str, Any] | None = None
     arms: tuple[ArmPlanning, ...] = ()
 
     PARSERS: ClassVar[Mapping[str, Callable[[Any], Any]]] = {"arms": _records(ArmPlanning)}
@@ -353,16 +409,19 @@ class AnalysisResult(Record):
     sequential: bool = False
     planned_users_per_arm: int | None = None
     planned_users_source: str | None = None
+    tuning_n: int | None = None
     sample_reached: bool | None = None
     winsorize_caps: dict[str, float] = field(default_factory=dict)
     metrics: tuple[MetricRow, ...] = ()
     guardrails: tuple[GuardrailRow, ...] = ()
     breakdowns: dict[str, tuple[BreakdownRow, ...]] = field(default_factory=dict)
+    balance: dict[str, Any] | None = None  # SRM per dimension value, pre-period covariate balance
     diversity: dict[str, ArmText] = field(default_factory=dict)
     text_guardrails: tuple[TextGuardrailRow, ...] = ()
     decision: Decision = field(default_factory=Decision)
     notes: tuple[str, ...] = ()
     daily: tuple[DailyPoint, ...] = ()
+    cumulative: tuple[CumulativePoint, ...] = ()
     text_features: tuple[TextFeatureRow, ...] = ()
     text_features_note: str | None = None
     samples: tuple[SampleRow, ...] = ()
@@ -380,6 +439,7 @@ class AnalysisResult(Record):
         "decision": Decision.from_json,
         "notes": _tuple,
         "daily": _records(DailyPoint),
+        "cumulative": _records(CumulativePoint),
         "text_features": _records(TextFeatureRow),
         "samples": _records(SampleRow),
         "health": Health.from_json,
@@ -413,6 +473,6 @@ def _frame(records: Sequence[Record]) -> pd.DataFrame:
     return pd.DataFrame([r.to_json() for r in records])
 
 
-__all__ = ["AnalysisResult", "ArmPlanning", "ArmText", "BreakdownRow", "DailyPoint", "Decision", "GuardrailRow",
+__all__ = ["AnalysisResult", "ArmPlanning", "ArmText", "ArmVerdict", "CumulativePoint", "BreakdownRow", "DailyPoint", "Decision", "GuardrailRow",
            "Health", "MetricRow", "Planning", "Record", "SRM", "SEQUENTIAL_FIELDS", "SampleRow", "TextFeatureRow",
            "TextGuardrailRow"]

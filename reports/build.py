@@ -18,13 +18,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from abkit.messages import render as render_message
 from abkit.metrics import METRICS
 from abkit.result import AnalysisResult, MetricRow
 from abkit.spec import Spec
 from reports import figures as F
 from reports import html as H
 from reports.html import Markup, esc, tag
-from reports.i18n import action_label, check_lang, metric_label, text_metric_label, tr
+from reports.i18n import action_label, check_lang, family_label, metric_label, text_metric_label, tr, verdict_label
 from reports.rollout import describe, next_steps, rollout_plan
 
 FAMILY_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2, "comparison": 3}
@@ -81,6 +82,43 @@ def _local(ts: Any, tz: str) -> str:
     return t.strftime("%Y-%m-%d %H:%M") + f" ({tz})" if t else str(ts)
 
 
+def say(messages: Sequence[Any], lang: str, fallback: Sequence[str] = ()) -> list[str]:
+    """Decision messages ({code, params, text}) in the report's language; the stored text for a code
+    this version does not know; `fallback` (English sentences of older results) when there are none."""
+    out = []
+    for m in messages:
+        try:
+            out.append(render_message(m["code"], m.get("params") or {}, lang))  # type: ignore[arg-type]
+        except (KeyError, ValueError, TypeError):
+            out.append(str(m.get("text", "")))
+    return out or list(fallback)
+
+
+def significance_cell(row: MetricRow, lang: str) -> Markup:
+    """✔ better in green, ✘ worse in red, never a tick for a significantly worse result."""
+    if row.significance == "worse" or (row.significance is None and row.significant and _worse(row)):
+        return Markup(f'<span class="bad">✘ {esc(tr("sig_worse", lang))}</span>')
+    if row.significant:
+        return Markup(f'<span class="ok">✔ {esc(tr("sig_better", lang))}</span>')
+    return esc(tr("sig_no", lang))
+
+
+def _worse(row: MetricRow) -> bool:
+    """Direction of an older result's `significant` row (no `significance` field): from the lift's sign."""
+    lift = row.abs_lift if row.abs_lift is not None else row.rel_lift
+    hib = row.higher_is_better if row.higher_is_better is not None else True
+    return lift is not None and (lift < 0) == hib and lift != 0
+
+
+def row_warning(row: MetricRow, lang: str) -> str | None:
+    """The row's warning in the report's language (the analysis writes English sentences)."""
+    if not row.warning and not row.small_sample:
+        return None
+    if lang == "en":
+        return row.warning or tr("warning_small_sample", lang)
+    return tr("warning_small_sample" if row.small_sample else "warning_other", lang)
+
+
 # --- row flags ---------------------------------------------------------------------------------
 def row_flags(row: MetricRow, alpha: float) -> list[str]:
     """Keys of the i18n notes that apply, as the analysis decided them: p/CI disagreement, and
@@ -97,15 +135,33 @@ def _banner(spec: Spec, result: AnalysisResult, lang: str) -> Markup:
     head = [tag("span", action_label(action, lang), class_="action")]
     if d.arm:
         head.append(tag("span", f"{tr('arm', lang)}: {d.arm}", class_="arm"))
-    parts: list[Markup] = [tag("div", head), H.bullets(list(d.reasons) or [tr("none", lang)])]
+    reasons = say(d.messages, lang, d.reasons if lang == "en" else ())
+    parts: list[Markup] = [tag("div", head), H.bullets(reasons or [tr("none", lang)])]
     plan = rollout_plan(spec, result)
-    steps = next_steps(spec, result, lang)
+    steps = say(d.next_step, lang) or next_steps(spec, result, lang)
     if steps:
-        parts.append(tag("div", [tag("b", tr("next_steps", lang)), H.bullets(steps)], class_="rollout"))
+        parts.append(tag("div", [tag("b", tr("next_steps", lang)), H.bullets(steps)], class_="rollout next-step"))
     if plan is not None:
         parts.append(tag("div", [tag("b", tr("rollout", lang)), tag("ol", [tag("li", s) for s in describe(plan, lang)])],
                          class_="rollout"))
     return tag("div", parts, class_=f"banner {action}", id="decision")
+
+
+def _verdicts(result: AnalysisResult, lang: str) -> Markup:
+    """One card per treatment arm: its verdict badge (harmful red, ship candidate green) and reasons."""
+    cards = []
+    for v in result.decision.arms:
+        facts = []
+        if v.planned_users is not None:
+            facts.append(f"{tr('reached', lang)} {_count(v.users)} · {tr('planned', lang)} {v.planned_users:,}")
+        if v.days_to_go is not None and v.verdict == "keep_running":
+            facts.append(f"{tr('days_to_go', lang)} {v.days_to_go}")
+        cards.append(tag("div", [
+            tag("div", [tag("b", v.arm), " ", tag("span", verdict_label(v.verdict, lang), class_=f"badge {v.verdict}")]),
+            tag("div", " · ".join(facts), class_="note") if facts else "",
+            H.bullets(say(v.reasons, lang)),
+        ], class_=f"verdict-card {v.verdict}", data_arm=v.arm, data_verdict=v.verdict))
+    return tag("div", cards, class_="verdicts", id="verdicts")
 
 
 def _expected_by_arm(result: AnalysisResult) -> dict[str, float]:
@@ -140,15 +196,32 @@ def _health(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any])
              f"{before[a]:,}" if _num(before.get(a)) else "—"] for a in observed]
     content = [grid, H.table([tr("arm", lang), tr("weight", lang), tr("observed", lang), tr("expected", lang),
                               tr("before_exclusion", lang)], rows)]
+    content.append(_balance(result, lang))
     if health and health.quarantine:
         content.append(H.table([tr("table", lang), tr("quarantined", lang)],
                                [[k, f"{int(v):,}"] for k, v in health.quarantine.items()]))
-    if result.notes:
-        content.append(H.bullets(list(result.notes)))
+    if result.notes:  # English sentences of the analysis: a count in the Chinese report
+        content.append(H.bullets(list(result.notes)) if lang == "en" else
+                       tag("p", tr("notes_en", lang).format(n=len(result.notes)), class_="note"))
     if observed:
         figs["srm"] = F.srm_figure(observed, expected, lang=lang)
         content.append(H.figure(figs["srm"], "fig-srm"))
     return H.section("health", tr("health", lang), content)
+
+
+def _balance(result: AnalysisResult, lang: str) -> Markup:
+    """Warnings of the randomization checks (SRM within dimension values, pre-period means by arm)."""
+    b = result.balance
+    if not b:
+        return Markup("")
+    bad = [tr("balance_srm_bad", lang).format(dim=d, value=r.get("value"), p=fmt_p(r.get("p_value")))
+           for d, rows in (b.get("srm_by_dimension") or {}).items() for r in rows if r.get("ok") is False]
+    bad += [tr("balance_pre_bad", lang).format(arm=r.get("arm"), cov=r.get("covariate"), p=fmt_p(r.get("p_value")),
+                                                t=_stat(r.get("treatment_mean")), c=_stat(r.get("control_mean")))
+            for r in b.get("pre_period") or [] if r.get("ok") is False]
+    if bad:
+        return tag("div", [tag("div", f"⚠ {x}", class_="bad") for x in bad], id="balance")
+    return tag("p", tr("balance_ok", lang), class_="ok", id="balance")
 
 
 def _sorted_rows(result: AnalysisResult) -> list[MetricRow]:
@@ -170,8 +243,9 @@ def _metric_table(result: AnalysisResult, lang: str) -> Markup:
     for r in rows:
         m = r.metric
         flags = row_flags(r, result.alpha)
-        notes = [tr(f, lang) for f in flags] + ([r.warning] if r.warning else [])
-        first = _two_line(metric_label(m, lang), r.family)
+        warning = row_warning(r, lang)
+        notes = [tr(f, lang) for f in flags] + ([warning] if warning else [])
+        first = _two_line(metric_label(m, lang), family_label(r.family, lang))
         if notes:
             joined = "；".join(notes) if lang == "zh" else "; ".join(notes)
             first = Markup(first + tag("div", f"⚠ {joined}", class_="warn note-cell"))
@@ -187,11 +261,12 @@ def _metric_table(result: AnalysisResult, lang: str) -> Markup:
                                    f"p = {fmt_p(r.seq_p_value_adjusted)}" if _num(r.seq_p_value_adjusted) else ""))
         cells += [
             fmt_p(r.p_value), fmt_p(r.p_value_adjusted),
-            Markup(f'<span class="ok">✔ {esc(tr("sig_yes", lang))}</span>') if r.significant else tr("sig_no", lang),
+            significance_cell(r, lang),
             f"{r.variance_reduction:.1%}" if r.cuped and _num(r.variance_reduction) else "—",
         ]
         body.append(cells)
-        classes.append("flag" if flags or r.warning else ("sig" if r.significant else None))
+        sig_class = ("sig-worse" if r.significance == "worse" else "sig") if r.significant else None
+        classes.append("flag" if flags or warning else sig_class)
     return H.table(headers, body, row_classes=classes)
 
 
@@ -229,6 +304,13 @@ def _text_cell(values: Mapping[str, Any], key: str, lang: str) -> H.Cell:
     return tag("span", [tr("text_na", lang), " ", tag("small", f"({reason})")], title=reason, class_="na")
 
 
+def _margin(margin: float | None, higher_is_better: bool | None) -> str:
+    """The allowed change: a drop (−) for a higher-is-better metric, a rise (+) for a lower-is-better one."""
+    if not _num(margin):
+        return "—"
+    return f"{'+' if higher_is_better is False else '−'}{margin:.0%}"
+
+
 def _text_section(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any]) -> Markup:
     content: list[H.Cell] = []
     diversity = result.diversity
@@ -252,8 +334,9 @@ def _text_section(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str,
         content.append(tag("p", tr("none", lang), class_="note"))
     content.append(tag("h3", tr("guardrails", lang)))
     if result.guardrails:
-        rows = [[metric_label(g.metric, lang), g.arm, f"−{g.margin:.0%}" if _num(g.margin) else "—",
-                 fmt_pct(g.bound), _status_cell(g.status, lang), tag("span", g.warning or "", class_="text")]
+        rows = [[metric_label(g.metric, lang), g.arm, _margin(g.margin, g.higher_is_better),
+                 fmt_pct(g.bound), _status_cell(g.status, lang),
+                 tag("span", (g.warning or "") if lang == "en" else "", class_="text")]
                 for g in result.guardrails]
         content.append(H.table([tr("metric", lang), tr("arm", lang), tr("margin", lang), tr("bound", lang),
                                 tr("status", lang), tr("note", lang)], rows, class_="grid left"))
@@ -284,7 +367,11 @@ def _over_time(spec: Spec, result: AnalysisResult, history: Sequence[AnalysisRes
     content: list[H.Cell] = []
     points = [*history, result] if result.time else list(history)
     control = result.control or spec.control_arm
-    if len({p.time for p in points}) >= 2:
+    if result.cumulative:
+        figs["cumulative"] = F.cumulative_by_day(result.cumulative, timezone=spec.timezone, lang=lang)
+        content.append(tag("p", tr("cumulative_note", lang), class_="note"))
+        content.append(H.figure(figs["cumulative"], "fig-cumulative"))
+    elif len({p.time for p in points}) >= 2:
         figs["cumulative"] = F.cumulative_lift(points, metric=spec.primary_metric, baseline=control,
                                                timezone=spec.timezone, lang=lang)
         content.append(H.figure(figs["cumulative"], "fig-cumulative"))
@@ -305,39 +392,46 @@ def _planning(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any
     if spec.mde is None:
         content.append(tag("p", tr("no_mde", lang)))
         return H.section("planning", tr("planning", lang), content)
-    planned = result.planned_users_per_arm or spec.planned_users_per_arm
+    planned = result.planned_users_per_arm
     content.append(tag("p", f"{tr('mde', lang)}: {spec.mde:.1%} · {metric_label(spec.primary_metric, lang)} · "
-                            f"alpha {spec.alpha:g} · power {spec.power:.0%}"
-                            + (f" · planned {planned:,}/arm" if _num(planned) else "")))
-    if result.planned_users_source:
-        content.append(tag("p", f"planned: {result.planned_users_source}", class_="note"))
+                            f"alpha {spec.alpha:g} · {tr('target_power', lang)} {spec.power:.0%}"
+                            + (f" · {tr('planned', lang)} {planned:,}" if _num(planned) else ""),
+                   id="planned-users", data_planned=planned))
     plan = result.planning
+    if plan is not None and plan.plan and lang in ("zh", "en"):
+        content.append(H.bullets(say(plan.plan.get("explanation") or [], lang)))
     if plan is None or not plan.arms:
         content.append(tag("p", tr("absent", lang), class_="note"))
         return H.section("planning", tr("planning", lang), content)
-    rows = [[a.arm, f"{a.users_per_arm:,}", f"{a.power:.0%}", f"{a.users_needed:,}", f"{a.users_still_needed:,}"]
-            for a in plan.arms]
-    content.append(H.table([tr("arm", lang), tr("users_per_arm", lang), tr("power_at_mde", lang),
-                            tr("users_needed", lang), tr("users_still_needed", lang)], rows))
-    worst = min(plan.arms, key=lambda a: a.power)
-    figs["power"] = F.power_curve(worst, mde=plan.mde or spec.mde, alpha=plan.alpha or spec.alpha,
-                                  target_power=plan.power or spec.power, lang=lang)
-    content.append(H.figure(figs["power"], "fig-power"))
+    rows = [[a.arm, f"{a.users_per_arm:,}", "—" if a.power is None else f"{a.power:.0%}", _count(a.users_needed),
+             _count(a.users_still_needed), _count(a.days_to_go)] for a in plan.arms]
+    content.append(H.table([tr("arm", lang), tr("reached", lang), tr("power_at_mde", lang),
+                            tr("users_needed", lang), tr("users_to_go", lang), tr("days_to_go", lang)], rows))
+    worst = min((a for a in plan.arms if a.power is not None), key=lambda a: a.power or 0.0, default=None)
+    if worst is not None and (worst.se_rel or plan.plan):
+        figs["power"] = F.power_curve(worst, mde=plan.mde or spec.mde, alpha=plan.alpha or spec.alpha,
+                                      target_power=plan.power or spec.power, lang=lang, sample_plan=plan.plan)
+        content.append(H.figure(figs["power"], "fig-power"))
     return H.section("planning", tr("planning", lang), content)
 
 
-def _method(spec: Spec, sql: str | None, lang: str) -> Markup:
+def _hours(td: Any) -> float:
+    return float(td.total_seconds() / 3600)
+
+
+def _method(spec: Spec, result: AnalysisResult, sql: str | None, lang: str) -> Markup:
     seq = spec.sequential
+    n_star = result.tuning_n or seq.tuning_n
     if lang == "zh":
         notes = [
             f"随机化单位：用户；分析窗口 [{spec.start}, {spec.end})（{spec.timezone}），只统计本实验窗口内的曝光。",
-            f"归因：曝光后 {spec.click_window} 内的点击、{spec.order_window} 内的订单；多组用户剔除并计数。",
+            f"归因：曝光后 {_hours(spec.click_window)} 小时内的点击、{_hours(spec.order_window)} 小时内的订单；多组用户剔除并计数。",
             "均值与比例：Welch t 检验（Welch–Satterthwaite 自由度）；比率指标（点击率、转化率）：按用户的 delta 方法。",
             f"相对提升 CI：delta 方法，alpha = {spec.alpha:g}，固定样本，未做多重校正。",
-            f"CUPED：{'开启' if spec.cuped else '关闭'}，回看 {spec.cuped_lookback}，θ 由两组合并估计。",
+            f"CUPED：{'开启' if spec.cuped else '关闭'}，回看 {_hours(spec.cuped_lookback) / 24:g} 天，θ 由两组合并估计。",
             f"多重检验：{spec.correction}（族内：主指标跨实验组；次要指标；每个维度分解各自一族）。",
             "护栏：相对提升的单侧非劣效检验；SRM：χ² 检验，p < 0.001 视为失衡。",
-            f"序贯检验：{'开启（高斯混合置信序列，N* = ' + str(seq.tuning_n) + '）' if seq.enabled else '关闭'}。",
+            f"序贯检验：{'开启（高斯混合置信序列，N* = ' + str(n_star) + '）' if seq.enabled else '关闭'}。",
         ]
     else:
         notes = [
@@ -348,7 +442,7 @@ def _method(spec: Spec, sql: str | None, lang: str) -> Markup:
             f"CUPED: {'on' if spec.cuped else 'off'}, lookback {spec.cuped_lookback}, θ pooled over the two arms compared.",
             f"Multiple testing: {spec.correction} within families (primary across arms; secondary; each breakdown).",
             "Guardrails: one-sided non-inferiority of the relative lift; SRM: χ², p < 0.001 is a mismatch.",
-            f"Sequential: {'on (Gaussian-mixture confidence sequence, N* = ' + str(seq.tuning_n) + ')' if seq.enabled else 'off'}.",
+            f"Sequential: {'on (Gaussian-mixture confidence sequence, N* = ' + str(n_star) + ')' if seq.enabled else 'off'}.",
         ]
     sql_parts = [tag("pre", sql)] if sql else [tag("p", tr("absent", lang), class_="note")]
     return H.section("method", tr("method", lang), [
@@ -367,11 +461,15 @@ def render(spec: Spec, result: AnalysisResult, *, history: Sequence[AnalysisResu
     title = spec.name or spec.key
     header = tag("header", [
         tag("div", [tag("h1", f"{tr('title', lang)} · {title}"),
-                    tag("div", f"{spec.key} · {tr('window', lang)} {spec.start} → {spec.end} ({spec.timezone}, end exclusive)"
+                    tag("div", f"{spec.key} · {tr('window', lang)} {spec.start} → {spec.end} ({spec.timezone}, "
+                        f"{tr('end_exclusive', lang)})"
                         + (f" · {spec.owner}" if spec.owner else ""), class_="meta")]),
-        tag("div", f"{tr('as_of', lang)} {_local(result.time, spec.timezone)}", class_="meta"),
+        tag("div", f"{tr('as_of', lang)} {_local(result.time, spec.timezone)}", class_="meta",
+            title=tr("as_of_note", lang)),
     ], class_="top")
     body: list[H.Cell] = [_banner(spec, result, lang)]
+    if result.decision.arms:
+        body.append(_verdicts(result, lang))
     if spec.hypothesis:
         body.append(tag("p", spec.hypothesis, class_="note"))
     body.append(_health(spec, result, lang, figs))
@@ -388,7 +486,7 @@ def render(spec: Spec, result: AnalysisResult, *, history: Sequence[AnalysisResu
     body.append(H.section("segments", tr("segments", lang), seg_content))
     body.append(_text_section(spec, result, lang, figs))
     body.append(_planning(spec, result, lang, figs))
-    body.append(_method(spec, sql, lang))
+    body.append(_method(spec, result, sql, lang))
     nav = [("decision", tr("decision", lang)), ("health", tr("health", lang)), ("metrics", tr("metrics", lang)),
            ("forest", tr("forest", lang)), ("time", tr("over_time", lang)), ("segments", tr("segments", lang)),
            ("text", tr("text", lang)), ("planning", tr("planning", lang)), ("method", tr("method", lang))]

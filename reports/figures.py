@@ -13,17 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from abkit.planning import SamplePlan
 from abkit.result import (
     AnalysisResult,
     ArmPlanning,
     ArmText,
     BreakdownRow,
+    CumulativePoint,
     DailyPoint,
     MetricRow,
     TextFeatureRow,
@@ -34,7 +36,28 @@ from reports.i18n import metric_label, tr
 
 FONT = "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, Helvetica, Arial, sans-serif"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f"]
-SIG_COLOR, NONSIG_COLOR = "#1a7f37", "#6e7781"
+SIG_COLOR, NONSIG_COLOR, WORSE_COLOR = "#1a7f37", "#6e7781", "#cf222e"
+
+
+def direction(row: MetricRow) -> str | None:
+    """'better' / 'worse' / None as the analysis decided (older results: `significant` and the lift's sign)."""
+    if row.significance in ("better", "worse"):
+        return row.significance
+    if not row.significant:
+        return None
+    lift = row.abs_lift if row.abs_lift is not None else row.rel_lift
+    hib = row.higher_is_better if row.higher_is_better is not None else True
+    return None if not lift else ("better" if (lift > 0) == hib else "worse")
+
+
+def sig_style(row: MetricRow) -> tuple[str, str]:
+    """(colour, marker symbol): green diamond better, red x worse, grey circle not significant."""
+    d = direction(row)
+    if d == "better":
+        return SIG_COLOR, "diamond"
+    if d == "worse":
+        return WORSE_COLOR, "x"
+    return NONSIG_COLOR, "circle"
 
 
 def esc(value: Any) -> str:
@@ -63,8 +86,9 @@ def _pct(v: float | None, digits: int = 1) -> str:
 
 
 def forest_plot(result: AnalysisResult, *, lang: str = "zh") -> go.Figure:
-    """Relative lift with its CI for every metric × arm (and arm-vs-arm comparison) row; green: significant
-    after the family's correction, as the analysis decided."""
+    """Relative lift with its CI for every metric × arm (and arm-vs-arm comparison) row; significance with its
+    direction, as the analysis decided (sequential in sequential mode): green diamond significantly better,
+    red x significantly worse, grey circle not significant."""
     rows = [r for r in result.metrics if _finite(r.rel_lift, r.rel_ci_low, r.rel_ci_high)]
     labels = [f"{metric_label(r.metric, lang)} · {esc(r.arm)} vs {esc(r.baseline)}" for r in rows]
     fig = go.Figure(
@@ -72,8 +96,8 @@ def forest_plot(result: AnalysisResult, *, lang: str = "zh") -> go.Figure:
             x=[r.rel_lift for r in rows],
             y=labels,
             mode="markers",
-            marker={"size": 10, "color": [SIG_COLOR if r.significant else NONSIG_COLOR for r in rows],
-                    "symbol": "diamond"},
+            marker={"size": 10, "color": [sig_style(r)[0] for r in rows],
+                    "symbol": [sig_style(r)[1] for r in rows]},
             error_x={
                 "type": "data",
                 "symmetric": False,
@@ -124,6 +148,17 @@ def _parse_ts(value: Any, tz: str) -> dt.datetime | None:
     return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
+def _band(fig: go.Figure, band: Sequence[tuple[Any, Any, Any]], color: str, arm: str) -> None:
+    """A shaded interval band from (x, low, high) points."""
+    if band:
+        fig.add_scatter(
+            x=[b[0] for b in band] + [b[0] for b in reversed(band)],
+            y=[b[2] for b in band] + [b[1] for b in reversed(band)],
+            fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
+            hoverinfo="skip", showlegend=False, name=esc(arm),
+        )
+
+
 def cumulative_lift(
     history: Sequence[AnalysisResult],
     *,
@@ -153,18 +188,49 @@ def cumulative_lift(
         bounds = [(p[1].seq_rel_ci_low, p[1].seq_rel_ci_high) if seq else (p[1].rel_ci_low, p[1].rel_ci_high)
                   for p in pts]
         band = [(x, lo, hi) for x, (lo, hi) in zip(xs, bounds, strict=True) if _finite(lo, hi)]
-        if band:
-            fig.add_scatter(
-                x=[b[0] for b in band] + [b[0] for b in reversed(band)],
-                y=[b[2] for b in band] + [b[1] for b in reversed(band)],
-                fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
-                hoverinfo="skip", showlegend=False, name=esc(arm),
-            )
+        _band(fig, band, color, arm)
         fig.add_scatter(x=xs, y=[p[1].rel_lift for p in pts], mode="lines+markers", name=esc(arm),
                         line={"color": color}, hovertemplate="%{x}<br>%{y:+.2%}<extra>" + esc(arm) + "</extra>")
     fig.add_hline(y=0, line_dash="dash", line_color="#444")
     fig.update_yaxes(tickformat="+.0%")
     band_name = "sequential CI" if sequential else "CI"
+    title = f"{tr('cumulative', lang)} · {metric_label(metric, lang)} vs {esc(baseline)} ({band_name}, {timezone})"
+    return _layout(fig, title, height=360)
+
+
+def cumulative_by_day(
+    points: Sequence[CumulativePoint],
+    *,
+    timezone: str = "UTC",
+    lang: str = "zh",
+) -> go.Figure:
+    """The analysis' ``cumulative`` block: one point per local day and arm (users first exposed up to
+    that day), the sequential band when the points have one, else the fixed-horizon CI; markers
+    coloured by significance with its direction."""
+    series: dict[str, list[CumulativePoint]] = {}
+    for p in points:
+        if _finite(p.rel_lift):
+            series.setdefault(p.arm, []).append(p)
+    fig = go.Figure()
+    sequential = any(_finite(p.seq_rel_ci_low, p.seq_rel_ci_high) for p in points)
+    for i, (arm, pts) in enumerate(series.items()):
+        pts.sort(key=lambda p: p.date)
+        color = COLORS[(i + 1) % len(COLORS)]
+        xs = [p.date for p in pts]
+        band = [(p.date, p.seq_rel_ci_low, p.seq_rel_ci_high) if sequential else (p.date, p.rel_ci_low, p.rel_ci_high)
+                for p in pts]
+        band = [b for b in band if _finite(b[1], b[2])]
+        _band(fig, band, color, arm)
+        marker_colors = [{"better": SIG_COLOR, "worse": WORSE_COLOR}.get(p.significance or "", color) for p in pts]
+        fig.add_scatter(x=xs, y=[p.rel_lift for p in pts], mode="lines+markers", name=esc(arm),
+                        line={"color": color}, marker={"color": marker_colors, "size": 7},
+                        hovertemplate="%{x}<br>%{y:+.2%}<extra>" + esc(arm) + "</extra>")
+    fig.add_hline(y=0, line_dash="dash", line_color="#444")
+    fig.update_yaxes(tickformat="+.0%")
+    fig.update_xaxes(type="date", tickformat="%m-%d", dtick=86400000)
+    metric = points[0].metric if points else ""
+    baseline = points[0].baseline if points else ""
+    band_name = tr("seq_ci", lang) if sequential else "CI"
     title = f"{tr('cumulative', lang)} · {metric_label(metric, lang)} vs {esc(baseline)} ({band_name}, {timezone})"
     return _layout(fig, title, height=360)
 
@@ -220,7 +286,7 @@ def segment_heatmap(rows: Sequence[BreakdownRow], *, lang: str = "zh", alpha: fl
     for r in rows:
         i = ylabels.index(f"{esc(r.dimension)}: {esc(r.value)}")
         j = xlabels.index(f"{esc(r.metric)} · {esc(r.arm)}")
-        star = "★" if r.significant else ""
+        star = {"better": "★", "worse": "▼"}.get(direction(r) or "", "")
         z[i][j] = r.rel_lift
         text[i][j] = f"{_pct(r.rel_lift)}{star}"
         hover[i][j] = (f"{_pct(r.rel_ci_low)} … {_pct(r.rel_ci_high)}, "
@@ -234,7 +300,8 @@ def segment_heatmap(rows: Sequence[BreakdownRow], *, lang: str = "zh", alpha: fl
         )
     )
     fig.update_yaxes(autorange="reversed", automargin=True)
-    title = f"{tr('segments', lang)} ({tr('rel_lift', lang)}; ★ = {tr('p_adjusted', lang)} < {alpha:g})"
+    title = (f"{tr('segments', lang)} ({tr('rel_lift', lang)}; ★ {tr('sig_better', lang)}, ▼ {tr('sig_worse', lang)}: "
+             f"{tr('p_adjusted', lang)} < {alpha:g})")
     return _layout(fig, title, height=max(300, 30 * len(ylabels) + 120))
 
 
@@ -271,17 +338,29 @@ def text_feature_figure(features: Sequence[TextFeatureRow], *, metric: str = "ct
     return _layout(fig, f"{tr('text_features', lang)} · {metric_label(metric, lang)}", height=380)
 
 
-def power_curve(plan: ArmPlanning, *, mde: float, alpha: float, target_power: float, lang: str = "zh") -> go.Figure:
-    """Power at the MDE as the sample grows (per-user variance fixed, SE shrinking as 1/√n), with the
-    sample reached and the sample needed (both from the analysis' planning block) marked."""
-    n0, need = plan.users_per_arm, plan.users_needed
-    variance = plan.se_rel * plan.se_rel * n0 / 2  # per-user variance on the relative scale (baseline 1)
-    top = max(n0, need) * 1.6
+def power_curve(plan: ArmPlanning, *, mde: float, alpha: float, target_power: float, lang: str = "zh",
+                sample_plan: Mapping[str, Any] | None = None) -> go.Figure:
+    """Power at the MDE as the sample grows, with the sample reached and the planned sample (both from the
+    analysis' planning block) marked: under the plan's assumptions when the result has the plan
+    (``sample_plan``, abkit.planning.SamplePlan as a dict), else with the per-user variance of the
+    standard error reached (SE shrinking as 1/√n)."""
+    n0 = plan.users_per_arm
+    need = plan.users_needed or n0
+    power_fn: Callable[[float], float]
+    if sample_plan:
+        power_fn = SamplePlan(**{**sample_plan, "explanation": []}).power_at
+    else:
+        se = plan.se_rel or 0.0
+        variance = se * se * n0 / 2  # per-user variance on the relative scale (baseline 1)
+
+        def power_fn(n: float) -> float:
+            return power_at(n, "mean", 1.0, mde, alpha=alpha, variance=variance)
+    top = max(n0, need, 1) * 1.6
     ns = [top * k / 60 for k in range(1, 61)]
-    ps = [power_at(n, "mean", 1.0, mde, alpha=alpha, variance=variance) for n in ns]
+    ps = [power_fn(n) for n in ns]
     fig = go.Figure(go.Scatter(x=ns, y=ps, mode="lines", name=esc(plan.arm), line={"color": COLORS[0]}))
     fig.add_scatter(x=[n0], y=[plan.power], mode="markers+text", marker={"size": 11, "color": COLORS[1]},
-                    text=[f"{plan.power:.0%}"], textposition="top left", showlegend=False)
+                    text=["—" if plan.power is None else f"{plan.power:.0%}"], textposition="top left", showlegend=False)
     fig.add_hline(y=target_power, line_dash="dot", line_color="#444")
     fig.add_vline(x=need, line_dash="dot", line_color=COLORS[2])
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=esc(tr("power_axis", lang)))

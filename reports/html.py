@@ -106,7 +106,15 @@ table.grid td.text { white-space:normal; }
 table.left td, table.left th { text-align:left; } table.left td:last-child { white-space:normal; }
 table.grid small { color: var(--muted); font-size: 11px; }
 .note-cell { white-space:normal; font-size:12px; max-width:260px; }
-tr.sig td { background:#dafbe1; } tr.flag td { background:#fff8c5; } tr.bad td { background:#ffebe9; }
+tr.sig td { background:#dafbe1; } tr.sig-worse td { background:#ffebe9; }
+.verdicts { display:grid; grid-template-columns: repeat(auto-fit, minmax(280px, 1fr)); gap:10px; margin:6px 0 14px; }
+.verdict-card { border:1px solid var(--line); border-radius:8px; padding:10px 12px; }
+.verdict-card.harmful { border-color: var(--bad); background:#ffebe9; }
+.verdict-card.ship_candidate { border-color: var(--ok); background:#dafbe1; }
+.badge { display:inline-block; border-radius:12px; padding:2px 10px; color:#fff; font-weight:700; background:#57606a; }
+.badge.harmful { background: var(--bad); } .badge.ship_candidate { background: var(--ok); }
+.badge.keep_running { background:#bf8700; }
+.verdict-card ul { margin:6px 0 0 0; padding-left:18px; font-size:13px; } tr.flag td { background:#fff8c5; } tr.bad td { background:#ffebe9; }
 .ok { color: var(--ok); font-weight:600; } .bad { color: var(--bad); font-weight:600; } .warn { color: var(--warn); }
 .kv { display:grid; grid-template-columns: repeat(auto-fit, minmax(165px, 1fr)); gap:10px; margin-bottom:10px; }
 .kv div { background:#f6f8fa; border-radius:6px; padding:8px 10px; }

@@ -63,6 +63,40 @@ _LABELS: dict[str, tuple[str, str]] = {
     "variance_reduction": ("CUPED 降方差", "CUPED var. ↓"),
     "note": ("备注", "Note"),
     "sig_yes": ("显著", "significant"),
+    "sig_better": ("显著更好", "significantly better"),
+    "sig_worse": ("显著更差", "significantly worse"),
+    "verdicts": ("各实验组结论", "Verdict per arm"),
+    "verdict.ship_candidate": ("可上线候选", "Ship candidate"),
+    "verdict.harmful": ("有害：应停止", "Harmful: stop it"),
+    "verdict.inconclusive": ("不确定", "Inconclusive"),
+    "verdict.keep_running": ("继续运行", "Keep running"),
+    "planned": ("计划每组", "Planned per arm"),
+    "reached": ("已达到", "Reached"),
+    "days_to_go": ("预计还需天数", "Days to go"),
+    "users_to_go": ("还需每组用户", "Users per arm to go"),
+    "plan_source": ("计划来源", "Plan from"),
+    "warning_small_sample": ("事件太少，正态近似不可信：改用小样本方法，不据此做决定",
+                             "too few events for the normal approximation: small-sample method, decides nothing"),
+    "warning_other": ("无法可靠估计（详见分析结果）", "could not be estimated reliably (see the analysis result)"),
+    "notes_en": ("分析备注 {n} 条（原文为英文，见分析结果文件）", "Analysis notes"),
+    "balance_srm_bad": ("{dim} = {value} 内样本比例失衡（p = {p}）：该维度的分流或日志有问题",
+                        "Sample ratio mismatch within {dim} = {value} (p = {p}): assignment or logging is broken there"),
+    "balance_pre_bad": ("实验组「{arm}」实验前的 {cov} 均值与对照组显著不同（{t} 对 {c}，p = {p}）：随机分组可能有问题",
+                        "Arm '{arm}' differs from control in pre-period {cov} ({t} vs {c}, p = {p}): "
+                        "randomization may be broken"),
+    "balance_ok": ("各维度内样本比例与实验前均值均平衡", "Balanced: SRM within every dimension value and pre-period means"),
+    "target_power": ("目标功效", "power"),
+    "family.primary": ("主指标", "primary"),
+    "family.secondary": ("次要指标", "secondary"),
+    "family.guardrail": ("护栏指标", "guardrail"),
+    "family.other": ("其他", "other"),
+    "family.comparison": ("实验组间比较", "comparison"),
+    "family.breakdown": ("分群", "breakdown"),
+    "end_exclusive": ("结束日不含", "end exclusive"),
+    "cumulative_note": ("按事件日从数据一次计算（与快照无关）：截至每天首次曝光的用户及其指标",
+                        "Computed from the data by event day in one pass (independent of snapshots): "
+                        "users first exposed up to each day"),
+    "as_of_note": ("“数据截至”指入库时间：只计入当时已入库的数据", "'Data as of' is ingestion time: only data ingested by then"),
     "sig_no": ("不显著", "not significant"),
     "flag_disagree": ("p 值与置信区间结论不一致（临界）", "p-value and CI disagree (near the boundary)"),
     "flag_multiplicity": ("未校正时显著，多重检验校正后不显著", "significant before, not after, multiplicity correction"),
@@ -93,12 +127,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     "mde": ("最小可检测效应 (MDE)", "Minimum detectable effect (MDE)"),
     "users_per_arm": ("每组用户数", "Users per arm"),
     "power_at_mde": ("当前样本在 MDE 下的功效", "Power at the MDE with the sample reached"),
-    "users_needed": ("达到目标功效所需每组用户", "Users per arm needed for the target power"),
+    "users_needed": ("计划每组用户（目标功效）", "Planned users per arm (target power)"),
     "users_still_needed": ("仍需每组用户", "Users per arm still needed"),
     "planning_note": (
-        "功效按计划的 MDE 与当前样本的标准误计算，而不是“观测功效”（后者只是 p 值的改写）。",
-        "Power is computed at the planned MDE from the standard error reached, not 'observed power' "
-        "(which only restates the p-value).",
+        "功效按计划的 MDE 与已达到的样本量计算（与样本量计划同一套假设），而不是“观测功效”（后者只是 p 值的改写）。",
+        "Power is computed at the planned MDE with the sample reached, under the same assumptions as the plan, "
+        "not 'observed power' (which only restates the p-value).",
     ),
     "no_mde": ("实验配置未设置 mde，无法计算功效。", "The spec sets no mde, so power cannot be computed."),
     "method": ("方法说明与 SQL", "Method notes and SQL"),
@@ -172,6 +206,18 @@ def metric_label(key: str, lang: str = "zh") -> str:
 def text_metric_label(key: str, lang: str = "zh") -> str:
     """Readable name of a text-quality metric key (``text_metric.<key>``); unknown keys come back unchanged."""
     return tr(f"text_metric.{key}", lang) if f"text_metric.{key}" in _LABELS else key
+
+
+def family_label(family: str, lang: str = "zh") -> str:
+    """``comparison:primary`` → 实验组间比较 · 主指标 in zh; the family as is in en."""
+    if lang != "zh":
+        return family
+    parts = family.split(":")
+    return " · ".join(tr(f"family.{p}", lang) if f"family.{p}" in _LABELS else p for p in parts)
+
+
+def verdict_label(verdict: str, lang: str = "zh") -> str:
+    return tr(f"verdict.{verdict}", lang)
 
 
 def action_label(action: str | None, lang: str = "zh") -> str:

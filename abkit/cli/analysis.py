@@ -31,7 +31,9 @@ def analyze(
     db: Path = typer.Option(Path("abkit.duckdb"), help="DuckDB warehouse file."),
     json_out: Path = typer.Option(None, "--json", help="Write the analysis JSON (docs/interface.md, Analysis JSON) here."),
     dimension: list[str] = typer.Option([], "--dimension", help="Breakdown by this exposure/user column (repeatable)."),
-    as_of: str = typer.Option(None, "--as-of", help="Analyze the data as it stood at this UTC timestamp."),
+    as_of: str = typer.Option(None, "--as-of", help="Analyze what was known at this UTC time: events before it "
+                              "that had been ingested by then (ingestion time, not event time; the cumulative "
+                              "chart is by event day)."),
     show_sql: bool = typer.Option(False, "--show-sql", help="Print the SQL (with bound values) and exit."),
     memory_limit: str = typer.Option(None, "--memory-limit", help="DuckDB memory limit, e.g. 3GB."),
     no_text: bool = typer.Option(False, "--no-text-metrics", help="Skip the diversity block."),

@@ -42,6 +42,7 @@ class DemoOptions:
     pilot_users: int = 20_000
     pilot_days: int = 4
     seed: int = 7
+    snapshot_every: int = 3  # days between the stored as-of snapshots (the report's chart comes from the data)
     lang: str = "zh"
     spec_path: Path = SPEC_FILE
 
@@ -81,8 +82,9 @@ def _ingest(con: Any, table: str, path: Path) -> None:
 
 
 def _pilot_plan(spec: Spec, opts: DemoOptions, reasons: Any, items_path: Path, users_path: Path,
-                console: Console) -> tuple[int | None, list[str]]:
-    """Run a short pilot in its own warehouse and size the experiment with `abkit plan`."""
+                console: Console) -> tuple[Any, list[str]]:
+    """Run a short pilot in its own warehouse and size the experiment with `abkit plan` (abkit.planning);
+    returns the plan (experiments.analysis.plan.Plan) and its printed lines."""
     from abkit.warehouse import connect
     from experiments.analysis.plan import plan
     from experiments.simulate.pipeline import simulate_into
@@ -106,21 +108,23 @@ def _pilot_plan(spec: Spec, opts: DemoOptions, reasons: Any, items_path: Path, u
     pilot_db.unlink(missing_ok=True)
     for line in p.lines():
         console.print(f"      plan: {line}", markup=False)
-    return p.users_total, p.lines()
+    return p, p.lines()
 
 
-def _daily_history(spec: Spec, con: Any, days: int) -> int:
-    """As-of analyses at the end of each day (cumulative lift history for the report)."""
+def _daily_history(spec: Spec, con: Any, days: int, plan: Any, every: int = 1) -> int:
+    """As-of analyses at the end of every `every`-th day, cut by event time (the demo ingests everything
+    after the window, so an ingestion-time cut would see nothing); stored for the results history. The
+    report's cumulative chart does not need them: it comes from the data by event day."""
     from experiments.analysis.analyze import analyze
     from experiments.analysis.store import store_result
 
     start, end = spec.window_utc()
     n = 0
-    for d in range(1, days):
+    for d in range(every, days, max(every, 1)):
         as_of = start + dt.timedelta(days=d)
         if as_of >= end:
             break
-        store_result(con, analyze(spec, con, as_of=as_of, text_metrics=False))
+        store_result(con, analyze(spec, con, as_of=as_of, as_of_ingested=False, text_metrics=False, plan=plan))
         n += 1
     return n
 
@@ -130,6 +134,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
     from abkit.warehouse import connect, set_experiment_state
     from abkit.world.catalog import make_catalog
     from experiments.analysis.analyze import analyze
+    from experiments.analysis.planning import ExperimentPlan
     from experiments.analysis.store import store_result
     from experiments.simulate.pipeline import simulate_into
     from experiments.simulate.population import write_users
@@ -169,8 +174,12 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
         with steps.step("plan", f"pilot ({opts.pilot_users:,} users, {opts.pilot_days} days) and abkit plan"):
             pilot_users_path = write_users(opts.pilot_users, out / "pilot_users.parquet", seed=opts.seed + 1)
             reasons = con.execute("SELECT * FROM reasons WHERE experiment = ?", [spec.key]).df()
-            needed, plan_lines = _pilot_plan(spec, opts, reasons, items_path, Path(pilot_users_path), console)
+            pilot, plan_lines = _pilot_plan(spec, opts, reasons, items_path, Path(pilot_users_path), console)
             Path(pilot_users_path).unlink(missing_ok=True)
+            needed = pilot.users_total
+            # the one planned sample: the pilot's plan is the plan of every analysis below
+            exp_plan = ExperimentPlan(pilot.users_per_arm, f"abkit plan on the pilot ({pilot.history})",
+                                      pilot.sample_plan)
             if opts.users is not None:
                 n_users = opts.users
             else:  # about 3 in 4 users of the population are exposed in two weeks: leave headroom
@@ -187,14 +196,15 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
                                 out_dir=out / "logs", progress=True, truth_path=out / "truth.json")
 
         with steps.step("analyze", "daily as-of analyses and the final analysis"):
-            history = _daily_history(spec, con, days)
-            result = analyze(spec, con, dimensions=["platform", "segment"])
+            history = _daily_history(spec, con, days, exp_plan, opts.snapshot_every)
+            result = analyze(spec, con, dimensions=["platform", "segment"], plan=exp_plan)
             store_result(con, result)
             data = result.to_json()
             (out / "result.json").write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False),
                                              encoding="utf-8")
             set_experiment_state(con, spec.key, "stopped", f"analysis: {data['decision']['action']}")
-            console.print(f"      {history} daily snapshots + final; decision: {data['decision']['action']}")
+            console.print(f"      {history} as-of snapshots (event time) + final; "
+                          f"decision: {data['decision']['action']}")
     finally:
         con.close()
 

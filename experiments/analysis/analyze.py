@@ -22,21 +22,24 @@ from typing import Any
 
 import duckdb
 
-from abkit.decision import Decision, GuardrailCheck, PrimaryEvidence, TextGuardrailCheck, decide
+from abkit.decision import Decision, GuardrailCheck, PairEvidence, PrimaryEvidence, TextGuardrailCheck, decide
 from abkit.metrics import METRICS
+from abkit.planning import tuning_n
 from abkit.result import AnalysisResult
 from abkit.spec import Spec
 from abkit.stats.srm import srm_test
 from abkit.warehouse import shipped_at
 from experiments.analysis import queries as q
+from experiments.analysis.balance import balance_block
 from experiments.analysis.blocks import analysis_blocks
 from experiments.analysis.breakdowns import breakdowns
+from experiments.analysis.cumulative import cumulative_block
 from experiments.analysis.engines.base import Engine
 from experiments.analysis.engines.duckdb_engine import as_engine
 from experiments.analysis.engines.timed import QueryLog, TimedEngine
 from experiments.analysis.guardrails import metric_guardrails, text_guardrail_checks, text_guardrail_rows
 from experiments.analysis.health import health_block
-from experiments.analysis.planning import planned_users_per_arm, planning_block
+from experiments.analysis.planning import ExperimentPlan, days_to_go, experiment_plan, planning_block
 from experiments.analysis.rows import Row, empty_stats, metric_rows, stats_by_key
 from experiments.analysis.stages import (
     AnalysisError,
@@ -67,27 +70,28 @@ def clean_json(value: Any) -> Any:
 
 
 def _decision(spec: Spec, rows: list[Row], users: dict[str, int], srm_ok: bool, srm_p: float | None,
-              text_checks: list[TextGuardrailCheck], guard_checks: list[GuardrailCheck], planned: int | None
-              ) -> Decision:
-    """The decision policy over the primary rows vs control (sequential CIs and p when the spec asks)."""
+              text_checks: list[TextGuardrailCheck], guard_checks: list[GuardrailCheck], planned: int | None,
+              days: dict[str, int | None]) -> Decision:
+    """The decision policy over the primary rows vs control and the treatment-vs-treatment comparisons
+    (sequential p and CIs when the spec asks)."""
     seq = spec.sequential.enabled
-    p_key = "seq_p_value_adjusted" if seq else "p_value_adjusted"
-    primary = [r for r in rows if r["metric"] == spec.primary_metric and r["baseline"] == spec.control_arm]
+    control = spec.control_arm
+    primary = [r for r in rows if r["metric"] == spec.primary_metric]
     return decide(
         primary_metric=spec.primary_metric,
-        primary=[PrimaryEvidence(r["arm"], r[p_key], r["rel_lift"],
-                                 r["seq_rel_ci_low"] if seq else r["rel_ci_low"],
-                                 r["seq_rel_ci_high"] if seq else r["rel_ci_high"],
-                                 r["abs_lift"], r["warning"]) for r in primary],
+        primary=[PrimaryEvidence.from_row(r, sequential=seq) for r in primary if r["baseline"] == control],
         alpha=spec.alpha, srm_ok=srm_ok, srm_p_value=srm_p, users=users,
         text_checks=text_checks, guardrails=guard_checks, planned_users_per_arm=planned,
         sequential=seq, higher_is_better=METRICS[spec.primary_metric].higher_is_better,
-        p_label="sequential adjusted p" if seq else "adjusted p",
+        p_label="sequential adjusted p" if seq else "adjusted p", control=control,
+        comparisons=[PairEvidence.from_row(r, sequential=seq) for r in primary if r["baseline"] != control],
+        days_to_go=days,
     )
 
 
 def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str, Any]], blocks: dict[str, Any],
-                 notes: list[str], as_of: dt.datetime | None, window_end: dt.datetime) -> dict[str, Any]:
+                 notes: list[str], as_of: dt.datetime | None, window_end: dt.datetime,
+                 plan: ExperimentPlan) -> dict[str, Any]:
     """The statistics over the stage frames, as the analysis JSON object (before clean_json)."""
     arms = spec.arm_names
     by_arm_raw = stats_by_key(frames.overall, frames.layout, ["arm"])
@@ -101,13 +105,17 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
     cnt = counts.set_index("arm")
     unknown = {str(a): int(cnt.loc[a, "exposures"]) for a in cnt.index if a not in set(arms)}
 
-    rows, results = metric_rows(spec, by_arm)
-    guard_rows, guard_checks = metric_guardrails(spec, results)
+    planned = plan.planned
+    n_star = tuning_n(spec, planned)
+    rows, results = metric_rows(spec, by_arm, tuning_n=n_star)
+    guard_rows, guard_checks = metric_guardrails(spec, results, tuning_n=n_star)
     text_checks = text_guardrail_checks(spec, diversity)
     if spec.text_guardrails and not diversity:
         notes.append("Text guardrails could not be evaluated: no exposed texts joined to the reasons table.")
-    planned, planned_source = planned_users_per_arm(spec, by_arm[spec.control_arm][spec.primary_metric])
-    decision = _decision(spec, rows, users, srm.ok, srm.p_value, text_checks, guard_checks, planned)
+    if plan.warning:
+        notes.append(plan.warning)
+    days = days_to_go(spec, blocks.get("daily", []), planned)
+    decision = _decision(spec, rows, users, srm.ok, srm.p_value, text_checks, guard_checks, planned, days)
     start, _ = spec.window_utc()
     data: dict[str, Any] = {
         "experiment": spec.key,
@@ -128,19 +136,21 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
         "correction": spec.correction,
         "sequential": spec.sequential.enabled,
         "planned_users_per_arm": planned,
-        "planned_users_source": planned_source,
+        "planned_users_source": plan.source,
+        "tuning_n": n_star if spec.sequential.enabled else None,
         "sample_reached": None if planned is None else min(users.values()) >= planned,
         "winsorize_caps": frames.caps,
         "metrics": rows,
         "guardrails": guard_rows,
-        "breakdowns": breakdowns(spec, frames.by_dimension, frames.layout),
+        "breakdowns": breakdowns(spec, frames.by_dimension, frames.layout, tuning_n=n_star),
+        "balance": balance_block(spec, by_arm, frames.by_dimension, frames.layout, notes),
         "diversity": diversity,
         "text_guardrails": text_guardrail_rows(text_checks),
         "decision": decision.to_dict(),
         "notes": notes,
         **blocks,
     }
-    planning = planning_block(spec, rows, users)
+    planning = planning_block(spec, rows, users, plan, days)
     if planning is not None:
         data["planning"] = planning
     still_open: int = sum(open_windows.values())
@@ -153,15 +163,20 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
 def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.datetime | None = None,
             dimensions: Sequence[str] = (), text_metrics: bool = True, attribution: q.Attribution = "join",
             rel: q.Relations = q.DEFAULT_RELATIONS, keep_tables: bool = False,
-            query_log: QueryLog | None = None) -> AnalysisResult:
+            query_log: QueryLog | None = None, as_of_ingested: bool = True,
+            plan: ExperimentPlan | None = None) -> AnalysisResult:
     """Run the whole analysis of docs/interface.md (Metrics, Analysis JSON) on one warehouse connection
     (which also fills the ``health`` block) or any Engine (e.g. experiments.analysis.engines.SparkEngine,
-    with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement."""
+    with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement.
+    ``as_of`` is what was known then: events before it and ingested by then (``as_of_ingested=False``
+    cuts by event time only, e.g. replaying a finished experiment day by day). ``plan`` replaces the
+    plan sized from the warehouse's history (e.g. the demo's pilot plan)."""
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
     engine = TimedEngine(as_engine(con), query_log if query_log is not None else [])
-    params = query_params(spec, as_of=as_of, dimensions_=dimensions, attribution=attribution)
+    params = query_params(spec, as_of=as_of, dimensions_=dimensions, attribution=attribution,
+                          as_of_ingested=as_of_ingested)
     shipped = shipped_at(con, spec.key) if isinstance(con, duckdb.DuckDBPyConnection) else None
     if shipped is not None and shipped < params.window_end:
         # after a ship every covered user sees the shipped arm: no comparison, so the window ends there
@@ -172,11 +187,13 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         materialize_per_user(engine, params, rel)
         frames = stage_frames(spec, engine, params, rel)
         diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
+        plan = plan or experiment_plan(spec, engine, rel)
         blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics)
+        blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
-    data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end)
+    data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan)
     if isinstance(con, duckdb.DuckDBPyConnection):
         data["health"] = health_block(con, spec)
     return AnalysisResult.from_json(clean_json(data))

@@ -9,7 +9,8 @@ from experiments.analysis import queries as q
 from experiments.analysis.rows import Row, adjust, compare_pairs, empty_stats, stats_by_key, vs_control
 
 
-def breakdown_rows(spec: Spec, name: str, index: int, frame: pd.DataFrame, layout: q.StatsLayout) -> list[Row]:
+def breakdown_rows(spec: Spec, name: str, index: int, frame: pd.DataFrame, layout: q.StatsLayout, *,
+                   tuning_n: float | None = None) -> list[Row]:
     """Rows of dimension ``name`` (column ``dim_<index>`` of ``frame``), values sorted, None last."""
     arms = spec.arm_names
     stats = stats_by_key(frame, layout, ["arm", f"dim_{index}"])
@@ -18,7 +19,7 @@ def breakdown_rows(spec: Spec, name: str, index: int, frame: pd.DataFrame, layou
     for v in values:
         sub = {a: stats.get((a, v), empty_stats(layout)) for a in arms}
         rws, _ = compare_pairs(spec, sub, [spec.primary_metric, *spec.secondary], vs_control(spec),
-                               lambda m: f"breakdown:{name}")
+                               lambda m: f"breakdown:{name}", tuning_n=tuning_n)
         for r in rws:
             r.update(dimension=name, value=v, users={a: sub[a][spec.primary_metric].n for a in arms})
         rows += rws
@@ -26,5 +27,7 @@ def breakdown_rows(spec: Spec, name: str, index: int, frame: pd.DataFrame, layou
     return rows
 
 
-def breakdowns(spec: Spec, frames: dict[str, pd.DataFrame], layout: q.StatsLayout) -> dict[str, list[Row]]:
-    return {name: breakdown_rows(spec, name, i, frame, layout) for i, (name, frame) in enumerate(frames.items())}
+def breakdowns(spec: Spec, frames: dict[str, pd.DataFrame], layout: q.StatsLayout, *,
+               tuning_n: float | None = None) -> dict[str, list[Row]]:
+    return {name: breakdown_rows(spec, name, i, frame, layout, tuning_n=tuning_n)
+            for i, (name, frame) in enumerate(frames.items())}

@@ -6,26 +6,32 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from abkit.decision import GuardrailCheck, TextGuardrailCheck
-from abkit.metrics import METRICS
+from abkit.decision import GuardrailCheck, TextGuardrailCheck, check_guardrail
 from abkit.spec import Spec
-from abkit.stats.noninferiority import noninferiority, shown_worse
+from abkit.stats.sequential import SequentialDesign
 from experiments.analysis.rows import Results, Row
 
 
-def metric_guardrails(spec: Spec, results: Results) -> tuple[list[Row], list[GuardrailCheck]]:
-    """Per guardrail and treatment arm: the JSON row and the decision's check (same numbers)."""
+def metric_guardrails(spec: Spec, results: Results, *, tuning_n: float | None = None
+                      ) -> tuple[list[Row], list[GuardrailCheck]]:
+    """Per guardrail and treatment arm: the JSON row and the decision's check (same numbers), judged by
+    abkit.decision.check_guardrail in the metric's own direction; in sequential mode with always-valid
+    one-sided bounds at N* = ``tuning_n``."""
     rows, checks = [], []
     for g in spec.guardrails:
-        hib = METRICS[g.metric].higher_is_better
         for arm in spec.treatment_arms:
             r = results[(g.metric, arm, spec.control_arm)]
-            ni = noninferiority(r, g.margin, alpha=spec.alpha, higher_is_better=hib)
-            worse = shown_worse(r, g.margin, spec.alpha, hib)
-            checks.append(GuardrailCheck(g.metric, arm, g.margin, ni.passed, worse, ni.bound, r.rel_lift))
+            design = None
+            if spec.sequential.enabled:
+                n = int(r.extra.get("n_control") or 0) + int(r.extra.get("n_treatment") or 0)
+                design = SequentialDesign(max(n, 1), tuning_n)
+            c = check_guardrail(g.metric, arm, r, g.margin, alpha=spec.alpha, sequential=design)
+            checks.append(c)
             rows.append({"metric": g.metric, "arm": arm, "baseline": spec.control_arm, "margin": g.margin,
-                         "rel_lift": r.rel_lift, "bound": ni.bound, "p_value": ni.p_value,
-                         "non_inferior": ni.passed, "shown_worse": worse, "warning": ni.inconclusive_reason})
+                         "rel_lift": r.rel_lift, "bound": c.bound, "p_value": c.p_value,
+                         "non_inferior": c.non_inferior, "shown_worse": c.shown_worse, "warning": c.warning,
+                         "higher_is_better": c.higher_is_better, "small_sample": c.small_sample,
+                         "sequential": design is not None})
     return rows, checks
 
 

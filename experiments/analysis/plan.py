@@ -1,10 +1,18 @@
-"""`abkit plan`: users per arm and days needed for a spec's MDE and power.
+"""`abkit plan`: users per arm and days needed for a spec's MDE and power — the one sample size.
 
-The baseline and per-user variance of the primary metric come from historical logs, computed
-with the same attribution SQL as the analysis (all exposures of the `history_days` before the
-start, every experiment pooled as one arm); if there are none, from the experiment's own
-window so far. Days needed follow the growth of cumulative unique triggered users (returning
-users are not new), not users ÷ daily traffic (abkit.stats.power.days_needed).
+The number itself comes from abkit.planning (`plan_for_spec`: alpha split across treatment arms,
+the CUPED variance reduction, the sequential inflation); `analyze`, the report and the demo use the
+same function on the same history, so every place shows the same planned users per arm.
+
+History (`plan_history`) is the experiment's targeted population over the `history_days` before the
+start, computed with the analysis' own attribution SQL on any engine:
+1. exposures of the items the experiment has reasons for (its candidate items), all arms pooled;
+2. with none, all exposures of those days — with a warning: a different population;
+3. with none, the experiment's own window so far (arms pooled) — with a warning.
+Coverage and namespace are random hash subsets of that population: they change how many users
+arrive, not the baseline or variance, so they scale the users to reach (total ÷ enrolled share),
+not the statistics. Days needed follow the growth of cumulative unique triggered users
+(returning users are not new), not users ÷ daily traffic (abkit.stats.growth.days_needed).
 """
 
 from __future__ import annotations
@@ -18,10 +26,73 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.metrics import METRICS
+from abkit.planning import SamplePlan, plan_for_spec, planned_users_per_arm
 from abkit.spec import Spec
-from abkit.stats.power import days_needed, historical_baseline_and_variance, sample_size_per_arm
+from abkit.stats.power import days_needed, historical_baseline_and_variance
 from abkit.stats.types import SufficientStats
 from experiments.analysis import queries as q
+from experiments.analysis.engines.base import Engine
+from experiments.analysis.engines.duckdb_engine import as_engine
+
+HISTORY_DAYS = 28
+
+
+@dataclass(frozen=True)
+class History:
+    """The primary metric's sufficient statistics before the start and the growth of unique users."""
+
+    stats: SufficientStats | None
+    cumulative_users: list[int]  # unique triggered users by day
+    label: str
+    warning: str | None = None
+
+
+def enrolled_share(spec: Spec) -> float:
+    """The share of the population the experiment enrols: coverage × the namespace's width."""
+    ns = spec.namespace
+    width = 1.0 if ns is None else ns.range[1] - ns.range[0]
+    return spec.coverage * width
+
+
+def plan_history(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, history_days: int = HISTORY_DAYS,
+                 rel: q.Relations = q.DEFAULT_RELATIONS) -> History:
+    """Steps 1–3 of the module docstring, on a DuckDB connection or any Engine."""
+    engine = as_engine(con)
+    start, _ = spec.window_utc()
+    prel = dataclasses.replace(rel, seen="abkit_plan_seen", per_user="abkit_plan_per_user")
+    base = q.QueryParams.from_spec(spec)
+    before = dataclasses.replace(base, experiment=None, window_start=start - dt.timedelta(days=history_days),
+                                 window_end=start, pool_arms=True, max_exposures=None)
+    attempts = [
+        (dataclasses.replace(before, items_of=spec.key),
+         f"exposures of the experiment's candidate items in the {history_days} days before the start", None),
+        (before, f"all exposures of the {history_days} days before the start",
+         "No history of the experiment's candidate items: sized from all traffic before the start, "
+         "a different population."),
+        (dataclasses.replace(base, pool_arms=True), "this experiment's own window so far (arms pooled)",
+         "No history before the start: sized from the experiment's own data so far, which changes as it grows."),
+    ]
+    layout = q.stats_layout([spec.primary_metric])
+    try:
+        for params, label, warning in attempts:
+            engine.materialize(q.seen_users(params, prel), prel.seen)
+            engine.materialize(q.per_user(params, prel), prel.per_user)
+            rows = engine.frame(q.arm_stats(layout, rel=prel))
+            if rows.empty or int(rows["n"].iloc[0]) < 2:
+                continue
+            rec = rows.iloc[0]
+            stats = SufficientStats(n=int(rec["n"]), **{f: float(rec[a] or 0.0) for f, a in
+                                                         layout.fields[spec.primary_metric].items()})
+            hourly = engine.frame(q.Query("plan_hourly", f"SELECT date_trunc('hour', first_exposure) AS h, "
+                                                         f"count(*) AS n FROM {prel.per_user} GROUP BY 1"))
+            day = ((hourly["h"] - params.window_start) // dt.timedelta(days=1)).astype(int)
+            per_day = hourly.groupby(day)["n"].sum().reindex(range(int(day.max()) + 1), fill_value=0)
+            return History(stats, [int(v) for v in per_day.cumsum()], label, warning)
+    finally:
+        for name in (prel.per_user, prel.seen):
+            engine.drop(name)
+    return History(None, [], "no historical exposures found",
+                   "No exposures found to size the experiment from.")
 
 
 @dataclass
@@ -39,9 +110,13 @@ class Plan:
     history: str = ""
     cumulative_users: list[int] = field(default_factory=list)
     formula: str = ""
+    warning: str | None = None
+    sample_plan: SamplePlan | None = None
 
     def lines(self) -> list[str]:
         out = [f"primary metric {self.metric} ({self.kind}); history: {self.history}"]
+        if self.warning:
+            out.append(f"warning: {self.warning}")
         if self.baseline is not None:
             var = f", per-user variance {self.variance:.4g}" if self.variance is not None else ""
             out.append(f"baseline {self.baseline:.4g}{var}")
@@ -61,68 +136,37 @@ class Plan:
         return out
 
 
-def _history(spec: Spec, con: duckdb.DuckDBPyConnection, history_days: int
-             ) -> tuple[SufficientStats | None, list[int], str]:
-    start, end = spec.window_utc()
-    rel = q.Relations(seen="abkit_plan_seen", per_user="abkit_plan_per_user")
-    base = q.QueryParams.from_spec(spec)
-    attempts = [
-        (dataclasses.replace(base, experiment=None, window_start=start - dt.timedelta(days=history_days),
-                             window_end=start, pool_arms=True, max_exposures=None),
-         f"all exposures of the {history_days} days before the start"),
-        (dataclasses.replace(base, pool_arms=True), "this experiment's own window so far (arms pooled)"),
-    ]
-    layout = q.stats_layout([spec.primary_metric])
+def sample_plan(spec: Spec, history: History) -> SamplePlan | None:
+    """abkit.planning's plan of the spec from the history (None without mde or history)."""
+    if spec.mde is None or history.stats is None:
+        return None
     try:
-        for params, label in attempts:
-            for query, name in ((q.seen_users(params, rel), rel.seen), (q.per_user(params, rel), rel.per_user)):
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query.sql}", query.params)
-            stats_q = q.arm_stats(layout, rel=rel)
-            rows = con.execute(stats_q.sql, stats_q.params).df()
-            if rows.empty or int(rows["n"].iloc[0]) < 2:
-                continue
-            rec = rows.iloc[0]
-            stats = SufficientStats(n=int(rec["n"]), **{f: float(rec[a]) for f, a in
-                                                         layout.fields[spec.primary_metric].items()})
-            hourly = con.execute(
-                f"SELECT date_trunc('hour', first_exposure) AS h, count(*) AS n FROM {rel.per_user} GROUP BY 1"
-            ).df()
-            day = ((hourly["h"] - params.window_start) // dt.timedelta(days=1)).astype(int)
-            per_day = hourly.groupby(day)["n"].sum().reindex(range(int(day.max()) + 1), fill_value=0)
-            return stats, [int(v) for v in per_day.cumsum()], label
-    finally:
-        for name in (rel.per_user, rel.seen):
-            con.execute(f"DROP TABLE IF EXISTS {name}")
-    return None, [], "no historical exposures found"
+        return plan_for_spec(spec, history.stats)
+    except ValueError as exc:
+        raise AbkitError(f"cannot size {spec.primary_metric}: {exc}") from None
 
 
-def plan(spec: Spec, con: duckdb.DuckDBPyConnection | None, *, history_days: int = 28) -> Plan:
+def plan(spec: Spec, con: duckdb.DuckDBPyConnection | Engine | None, *, history_days: int = HISTORY_DAYS) -> Plan:
     """Size the experiment; raises AbkitError when nothing can be sized."""
     m = METRICS[spec.primary_metric]
-    stats, cumulative, label = _history(spec, con, history_days) if con is not None else (None, [], "no database")
+    hist = plan_history(spec, con, history_days) if con is not None else History(None, [], "no database")
     out = Plan(spec.primary_metric, m.kind, spec.mde, spec.alpha, spec.power, None, None, None,
-               history=label, cumulative_users=cumulative)
-    if stats is not None:
+               history=hist.label, cumulative_users=hist.cumulative_users, warning=hist.warning)
+    if hist.stats is not None:
         try:
-            out.baseline, out.variance = historical_baseline_and_variance(stats)
+            out.baseline, out.variance = historical_baseline_and_variance(hist.stats)
         except ValueError:
             pass
-    if spec.planned_users_per_arm is not None:
-        out.users_per_arm = spec.planned_users_per_arm
-        out.formula = "planned_users_per_arm from the spec"
-    elif spec.mde is not None and stats is not None:
-        try:
-            n = sample_size_per_arm(m.kind, None, spec.mde, alpha=spec.alpha, power=spec.power, historical=stats)
-        except ValueError as exc:
-            raise AbkitError(f"cannot size {spec.primary_metric}: {exc}") from None
-        out.users_per_arm = int(math.ceil(n))
-        out.formula = ("two-sample normal approximation, two-sided; "
-                       + ("variance under H0 at the baseline rate (Evan Miller)" if m.kind == "proportion"
-                          else "n = (z_(1-a/2) + z_power)^2 * 2 * var / (baseline * mde)^2"))
-    elif spec.mde is None and spec.planned_users_per_arm is None:
+    if spec.mde is None and spec.planned_users_per_arm is None:
         raise AbkitError(f"{spec.key}: set mde (relative) or planned_users_per_arm in the spec to plan")
+    out.sample_plan = sample_plan(spec, hist) if spec.planned_users_per_arm is None else None
+    out.users_per_arm = planned_users_per_arm(spec, out.sample_plan)
+    if spec.planned_users_per_arm is not None:
+        out.formula = "planned_users_per_arm from the spec"
+    elif out.sample_plan is not None:
+        out.formula = out.sample_plan.text
     if out.users_per_arm is not None:
-        out.users_total = int(math.ceil(out.users_per_arm / min(spec.weights) / spec.coverage))
-        if cumulative:
-            out.days = days_needed(cumulative, out.users_total)
+        out.users_total = math.ceil(out.users_per_arm / min(spec.weights) / enrolled_share(spec) - 1e-9)
+        if hist.cumulative_users:
+            out.days = days_needed(hist.cumulative_users, out.users_total)
     return out

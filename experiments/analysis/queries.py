@@ -78,6 +78,8 @@ class QueryParams:
     dimensions: tuple[str, ...] = ()
     attribution: Attribution = "join"
     pool_arms: bool = False  # planning from history: every exposure counts as one arm, 'all'
+    items_of: str | None = None  # planning from history: only items this experiment has reasons for
+    as_of_ingested: bool = True  # as_of cuts by ingestion time too (what was known then); False: event time only
 
     @classmethod
     def from_spec(cls, spec: Any, *, as_of: dt.datetime | None = None, dimensions: Sequence[str] = (),
@@ -102,6 +104,7 @@ class QueryParams:
             "lookback": self.lookback,
             "as_of": self.as_of,
             "max_exposures": self.max_exposures,
+            "items_of": self.items_of,
         }
         for i, name in enumerate(self.dimensions):
             out[f"dim_{i}"] = name
@@ -153,12 +156,15 @@ def _bind(name: str, sql: str, values: dict[str, Any]) -> Query:
 # --- stage snippets -----------------------------------------------------------------------
 
 def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> str:
-    as_of = "\n      AND ts < $as_of\n      AND ingested_at <= $as_of" if p.as_of is not None else ""
+    as_of = "\n      AND ts < $as_of" if p.as_of is not None else ""
+    as_of += "\n      AND ingested_at <= $as_of" if p.as_of is not None and p.as_of_ingested else ""
     return render(load_sql("window_exposures"), {
         "exposures": rel.exposures,
         "arm_column": "'all' AS arm" if p.pool_arms else "arm",
         "exposure_columns": ", extra" if with_extra else "",
-        "experiment_filter": "experiment = $experiment" if p.experiment is not None else "TRUE",
+        "experiment_filter": ("experiment = $experiment" if p.experiment is not None else "TRUE")
+        + (f"\n      AND item_id IN (SELECT item_id FROM {rel.reasons} WHERE experiment = $items_of)"
+           if p.items_of is not None else ""),
         "exposure_as_of_filter": as_of,
     })
 
@@ -166,7 +172,8 @@ def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> st
 def _event_as_of(alias: str, p: QueryParams) -> str:
     if p.as_of is None:
         return ""
-    return f"\n      AND {alias}.ts < $as_of\n      AND {alias}.ingested_at <= $as_of"
+    known = f"\n      AND {alias}.ingested_at <= $as_of" if p.as_of_ingested else ""
+    return f"\n      AND {alias}.ts < $as_of{known}"
 
 
 def seen_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
@@ -285,13 +292,19 @@ def stats_layout(metrics: Iterable[str], caps: dict[str, float] | None = None) -
     return StatsLayout(fields, expressions, dict(caps))
 
 
-def arm_stats(layout: StatsLayout, *, dimension: int | None = None, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    """Per arm (and per value of dimension ``dim_<i>`` when given) sufficient statistics."""
+def arm_stats(layout: StatsLayout, *, dimension: int | None = None, rel: Relations = DEFAULT_RELATIONS,
+              by_day: str | None = None, values: dict[str, Any] | None = None) -> Query:
+    """Per arm (and per value of dimension ``dim_<i>`` when given) sufficient statistics; with ``by_day``
+    (SQL of a date from the per-user columns, made by code) per arm and that day, as ``first_day``."""
     group = f", dim_{int(dimension)}" if dimension is not None else ""
+    source = rel.per_user
+    if by_day is not None:
+        group += ", first_day"
+        source = f"(SELECT u.*, {by_day} AS first_day FROM {rel.per_user} u) d"
     sums = ",\n".join(f"    {expr} AS {alias}" for alias, expr in layout.expressions.items())
-    sql = render(load_sql("arm_stats"), {"group_columns": group, "sums": sums, "per_user": rel.per_user})
-    values = {f"cap_{c}": float(v) for c, v in layout.caps.items()}
-    return _bind("arm_stats", sql, values)
+    sql = render(load_sql("arm_stats"), {"group_columns": group, "sums": sums, "per_user": source})
+    bound = {**(values or {}), **{f"cap_{c}": float(v) for c, v in layout.caps.items()}}
+    return _bind("arm_stats", sql, bound)
 
 
 # --- raw log files: validation and deduplication (engines that skip `abkit ingest`) ---------

@@ -15,6 +15,7 @@ from abkit.stats.bayes import chance_to_beat
 from abkit.stats.compare import compare
 from abkit.stats.multiplicity import adjust_pvalues
 from abkit.stats.sequential import sequential
+from abkit.stats.significance import significance
 from abkit.stats.types import SufficientStats, TestResult
 from experiments.analysis import queries as q
 
@@ -51,7 +52,10 @@ def family(spec: Spec, metric: str) -> str:
     return "other"
 
 
-def metric_row(metric: str, arm: str, baseline: str, family_: str, r: TestResult, spec: Spec, n_pair: int) -> Row:
+def metric_row(metric: str, arm: str, baseline: str, family_: str, r: TestResult, spec: Spec, n_pair: int,
+               tuning_n: float | None = None) -> Row:
+    """The JSON row of one comparison; in sequential mode with the always-valid fields at N* = ``tuning_n``
+    (abkit.planning.tuning_n: the planned users of the comparison)."""
     m = METRICS[metric]
     ctb, loss = chance_to_beat(r, higher_is_better=m.higher_is_better)
     row: Row = {
@@ -61,33 +65,35 @@ def metric_row(metric: str, arm: str, baseline: str, family_: str, r: TestResult
         "rel_lift": r.rel_lift, "rel_ci_low": r.rel_ci_low, "rel_ci_high": r.rel_ci_high,
         "p_value": r.p_value, "p_value_adjusted": None,
         "cuped": r.cuped, "variance_reduction": r.variance_reduction, "warning": r.warning,
-        "kind": m.kind, "higher_is_better": m.higher_is_better,
+        "small_sample": r.small_sample, "kind": m.kind, "higher_is_better": m.higher_is_better,
         "n_control": r.extra.get("n_control"), "n_treatment": r.extra.get("n_treatment"),
         "theta": r.theta, "chance_to_beat": ctb, "expected_loss": loss,
     }
     if spec.sequential.enabled:
-        s = sequential(r, n_pair, tuning_n=spec.sequential.tuning_n, alpha=spec.alpha)
+        s = sequential(r, n_pair, tuning_n=tuning_n, alpha=spec.alpha)
         row.update(seq_rel_ci_low=s.seq_rel_ci_low, seq_rel_ci_high=s.seq_rel_ci_high,
                    seq_p_value=s.seq_p_value, seq_p_value_adjusted=None)
     return row
 
 
 def compare_pairs(spec: Spec, by_arm: ArmStats, metrics: Sequence[str], pairs: Sequence[Pair],
-                  family_of: Callable[[str], str]) -> tuple[list[Row], Results]:
+                  family_of: Callable[[str], str], *, tuning_n: float | None = None) -> tuple[list[Row], Results]:
     """One row per (pair, metric), CUPED where the metric has a covariate and the spec asks for it."""
     rows, results = [], {}
     for arm, base in pairs:
         for metric in metrics:
             c, t = by_arm[base][metric], by_arm[arm][metric]
             use_cuped = spec.cuped and METRICS[metric].covariate is not None
-            r = compare(c, t, alpha=spec.alpha, cuped=use_cuped)
+            r = compare(c, t, alpha=spec.alpha, cuped=use_cuped, kind=METRICS[metric].kind)
             results[(metric, arm, base)] = r
-            rows.append(metric_row(metric, arm, base, family_of(metric), r, spec, c.n + t.n))
+            rows.append(metric_row(metric, arm, base, family_of(metric), r, spec, c.n + t.n, tuning_n))
     return rows, results
 
 
 def adjust(rows: list[Row], method: str, alpha: float) -> None:
-    """Adjusted p-values within each row's family; ``significant`` and ``ci_disagrees`` set once, here."""
+    """Adjusted p-values within each row's family; ``significance`` ("better" / "worse" / None),
+    ``significant`` and ``ci_disagrees`` set once, here (abkit.stats.significance). Rows with
+    sequential fields (sequential mode) are judged on the always-valid p and interval."""
     families: dict[str, list[Row]] = {}
     for r in rows:
         families.setdefault(r["family"], []).append(r)
@@ -98,9 +104,15 @@ def adjust(rows: list[Row], method: str, alpha: float) -> None:
                 for r, a in zip(members, adj, strict=True):
                     r[f"{key}_adjusted"] = a
     for r in rows:
-        p, lo, hi = r["p_value"], r["rel_ci_low"], r["rel_ci_high"]
-        r["significant"] = p is not None and r["p_value_adjusted"] < alpha
-        r["ci_disagrees"] = (p is not None and lo is not None and hi is not None
+        pre = "seq_" if "seq_p_value" in r else ""
+        p, p_adj = r[f"{pre}p_value"], r[f"{pre}p_value_adjusted"]
+        lo, hi = r[f"{pre}rel_ci_low"], r[f"{pre}rel_ci_high"]
+        lift = r["abs_lift"] if r["abs_lift"] is not None else r["rel_lift"]
+        direction = significance(p_adj, lift, alpha, higher_is_better=r["higher_is_better"],
+                                 small_sample=r["small_sample"])
+        r["significance"] = direction
+        r["significant"] = direction is not None
+        r["ci_disagrees"] = (p is not None and lo is not None and hi is not None and not r["small_sample"]
                              and (p < alpha) != (lo > 0 or hi < 0))
 
 
@@ -108,13 +120,14 @@ def vs_control(spec: Spec) -> list[Pair]:
     return [(a, spec.control_arm) for a in spec.treatment_arms]
 
 
-def metric_rows(spec: Spec, by_arm: ArmStats) -> tuple[list[Row], Results]:
+def metric_rows(spec: Spec, by_arm: ArmStats, *, tuning_n: float | None = None) -> tuple[list[Row], Results]:
     """Every metric for every treatment arm vs control, then the spec's comparisons; adjusted."""
     metrics = spec.all_metrics
-    rows, results = compare_pairs(spec, by_arm, metrics, vs_control(spec), lambda m: family(spec, m))
+    rows, results = compare_pairs(spec, by_arm, metrics, vs_control(spec), lambda m: family(spec, m),
+                                  tuning_n=tuning_n)
     if spec.comparisons:
         more, more_results = compare_pairs(spec, by_arm, metrics, spec.comparisons,
-                                           lambda m: f"comparison:{family(spec, m)}")
+                                           lambda m: f"comparison:{family(spec, m)}", tuning_n=tuning_n)
         rows += more
         results.update(more_results)
     adjust(rows, spec.correction, spec.alpha)

@@ -5,6 +5,7 @@ Everything here runs in the engine; only the small per-arm frames come back (:cl
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Sequence
@@ -38,9 +39,10 @@ def dimensions(spec: Spec, extra: Sequence[str]) -> tuple[str, ...]:
 
 
 def query_params(spec: Spec, *, as_of: dt.datetime | None = None, dimensions_: Sequence[str] = (),
-                 attribution: q.Attribution = "join") -> q.QueryParams:
-    return q.QueryParams.from_spec(spec, as_of=as_of, dimensions=dimensions(spec, dimensions_),
-                                   attribution=attribution)
+                 attribution: q.Attribution = "join", as_of_ingested: bool = True) -> q.QueryParams:
+    params = q.QueryParams.from_spec(spec, as_of=as_of, dimensions=dimensions(spec, dimensions_),
+                                     attribution=attribution)
+    return params if as_of_ingested else dataclasses.replace(params, as_of_ingested=False)
 
 
 def materialize_per_user(engine: Engine, params: q.QueryParams, rel: q.Relations) -> None:

@@ -142,3 +142,10 @@ def test_weights_are_normalized(weights, expected):
 def test_sequential_tuning_n_defaults_to_the_plan():
     assert parse_spec(BASE).sequential.tuning_n is None
     assert parse_spec({**BASE, "sequential": {"enabled": True, "tuning_n": 40000}}).sequential.tuning_n == 40000
+
+
+def test_cli_validate_prints_the_normalized_weights(tmp_path: Path) -> None:
+    path = write(tmp_path, {**BASE, "arms": [{"name": "a", "weight": 1}, {"name": "b", "weight": 3}]})
+    proc = subprocess.run([sys.executable, "-m", "abkit", "validate", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "weights (normalized to 1): a 0.25, b 0.75" in proc.stdout

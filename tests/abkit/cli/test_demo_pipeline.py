@@ -38,7 +38,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
     spec.write_text(SPEC, encoding="utf-8")
     (out / "abkit.duckdb").write_bytes(b"not a warehouse: a stale file from an earlier run")
     opts = DemoOptions(out=out, users=3000, items=120, candidates=12, pilot_users=1500, pilot_days=2,
-                       seed=3, lang="en", spec_path=spec)
+                       seed=3, lang="en", spec_path=spec, snapshot_every=1)
     console = Console(record=True, width=120)
     with pytest.MonkeyPatch.context() as mp:  # the template-only path must not need the neural model
         for heavy in ("tensorflow", "keras"):
@@ -73,6 +73,20 @@ def test_demo_analysis_matches_the_warehouse_and_the_truth(demo) -> None:
         states = [state for exp, state, _ in experiment_states(con) if exp == "tiny_demo"]
         users = con.execute("SELECT count(*) FROM users").fetchone()[0]
     assert stored == 3  # as-of analyses after days 1 and 2 of the 3-day window, and the final one
+    with connect(opts.out / "abkit.duckdb", read_only=True) as con:
+        snapshots = [json.loads(x) for (x,) in con.execute(
+            "SELECT result FROM results WHERE experiment = 'tiny_demo' AND as_of IS NOT NULL ORDER BY as_of").fetchall()]
+    # cut by event time: the logs were ingested after the window, yet each snapshot has users, growing
+    sizes = [sum(x["users"].values()) for x in snapshots]
+    assert len(sizes) == 2 and 0 < sizes[0] < sizes[1] < sum(r["users"].values())
+    # one sample size: the plan's users per arm is the planned number of every analysis
+    (line,) = [x for x in s.plan_lines if x.startswith("users per arm: ")]
+    planned = int(line.split(": ")[1].split(" ")[0].replace(",", ""))
+    assert r["planned_users_per_arm"] == planned == snapshots[0]["planned_users_per_arm"]
+    assert {v["arm"] for v in r["decision"]["arms"]} == {"short"}
+    # the cumulative view from the data: one point per day of the window
+    assert [p["date"] for p in r["cumulative"]] == ["2026-11-01", "2026-11-02", "2026-11-03"][:len(r["cumulative"])]
+    assert len(r["cumulative"]) == 3
     assert states == ["stopped"]  # draft -> running -> stopped, the latest state
     assert users == 3000
 

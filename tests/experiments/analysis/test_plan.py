@@ -92,7 +92,9 @@ def test_mean_metric_sample_size_and_days_from_history(history_db) -> None:
     # 150 new users a day: the first day the cumulative unique count reaches the total
     assert p.cumulative_users == [150 * (d + 1) for d in range(HISTORY_DAYS)]
     assert p.days == math.ceil(p.users_total / 150)
+    # no reasons table rows: not the candidate items' history, all traffic with a warning
     assert p.history == "all exposures of the 14 days before the start"
+    assert p.warning is not None and "candidate items" in p.warning
 
 
 def test_proportion_metric_uses_the_baseline_rate(history_db) -> None:
@@ -160,3 +162,34 @@ def test_plan_command_prints_the_plan(history_db, tmp_path: Path) -> None:
     assert "primary metric revenue_per_user (mean)" in r.output
     r = CliRunner().invoke(app, ["plan", str(path.with_name("missing.yaml"))])
     assert r.exit_code != 0 and "missing.yaml" in r.output
+
+
+def test_analyze_plans_with_the_same_number_as_abkit_plan(history_db) -> None:
+    """One sample size: analyze's planned users per arm is `abkit plan`'s on the same warehouse."""
+    from experiments.analysis.analyze import analyze
+
+    db, _ = history_db
+    s = spec(mde=0.3)
+    with connect(db) as con:
+        p = plan(s, con)
+        res = analyze(s, con, text_metrics=False)
+    assert p.users_per_arm is not None and res.planned_users_per_arm == p.users_per_arm
+    assert res.planning is not None and {a.users_needed for a in res.planning.arms} == {p.users_per_arm}
+
+
+def test_history_is_the_candidate_items_population(tmp_path: Path, log_writer) -> None:
+    """Only exposures of items the experiment has reasons for are the population it is sized from."""
+    exposures, events, truth = history([150] * HISTORY_DAYS)
+    reasons = pd.DataFrame({"reason_id": ["r1", "r2"], "experiment": "exp1", "arm": "treat", "item_id": ["i1", "i2"],
+                            "segment": None, "text": "好", "generator": "t", "model_version": "v",
+                            "created_at": pd.Timestamp("2026-11-01")})
+    db = tmp_path / "cand.duckdb"
+    log_writer(db, exposures=exposures, events=events, reasons=reasons)
+    with connect(db, read_only=True) as con:
+        p = plan(spec(mde=0.3), con, history_days=HISTORY_DAYS)
+    # users whose (first and only) item is i1 or i2: u{k} gets item i{(k + 1) % 7}
+    idx = truth["user_id"].str[1:].astype(int)
+    mine = truth[((idx + 1) % 7).isin([1, 2])]
+    assert p.warning is None and "candidate items" in p.history
+    assert p.baseline == pytest.approx(mine["revenue"].mean(), rel=1e-12)
+    assert p.users_per_arm == math.ceil(n_mean(mine["revenue"].var(ddof=1), mine["revenue"].mean(), 0.3))
