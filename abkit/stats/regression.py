@@ -90,9 +90,9 @@ class Fit:
 def _pooled_moments(arms: Sequence[CrossProducts]) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """(S_xx, S_xL, Var(L), x̄) of the arms taken as one sample."""
     n = sum(a.n for a in arms)
-    sx = sum(a.sum_x for a in arms)
-    sxx = sum(a.sum_xx for a in arms)
-    sxy = sum(a.sum_xy for a in arms)
+    sx = np.sum([a.sum_x for a in arms], axis=0)
+    sxx = np.sum([a.sum_xx for a in arms], axis=0)
+    sxy = np.sum([a.sum_xy for a in arms], axis=0)
     sy, sy2 = sum(a.sum_y for a in arms), sum(a.sum_y2 for a in arms)
     s_xx = (sxx - np.outer(sx, sx) / n) / (n - 1)
     s_xl = (sxy - sx * sy / n) / (n - 1)
@@ -101,7 +101,7 @@ def _pooled_moments(arms: Sequence[CrossProducts]) -> tuple[np.ndarray, np.ndarr
         sd = sum(float(a.sum_d or 0.0) for a in arms)
         sd2 = sum(float(a.sum_d2 or 0.0) for a in arms)
         syd = sum(float(a.sum_yd or 0.0) for a in arms)
-        sxd = sum(a.sum_xd for a in arms if a.sum_xd is not None)
+        sxd = np.sum([a.sum_xd for a in arms if a.sum_xd is not None], axis=0)
         r, d_bar = sy / sd, sd / n
         s_xd = (sxd - sx * sd / n) / (n - 1)
         s_xl = (s_xl - r * s_xd) / d_bar
@@ -117,7 +117,7 @@ def fit(arms: Sequence[CrossProducts]) -> Fit | None:
         return None
     s_xx, s_xl, var_l, x_mean = _pooled_moments(arms)
     diag = np.diag(s_xx)
-    scale = np.maximum(1.0, np.diag(sum(a.sum_xx for a in arms)) / sum(a.n for a in arms))
+    scale = np.maximum(1.0, np.diag(np.sum([a.sum_xx for a in arms], axis=0)) / sum(a.n for a in arms))
     varies = diag > 1e-12 * scale
     names = arms[0].names
     if not varies.any():
