@@ -90,14 +90,26 @@ def test_small_slices_are_skipped_and_not_in_the_fdr_family():
     assert len(ex.rows) == 3 and "tiny" in ex.skipped[0]
 
 
-def test_bh_family_spans_all_arms():
+def test_fdr_is_hierarchical_over_arms_and_dimensions():
+    """Benjamini–Bogomolov: BH over the families' Cochran's Q p-values selects R of m families;
+    within a selected family BH at alpha·R/m; nothing is called in an unselected family."""
     rng = np.random.default_rng(4)
     a = _persona_slices(rng, 10_000, [0.1] * 4, [0.0] * 4)
-    b = _persona_slices(rng, 10_000, [0.1] * 4, [0.0, 0.0, 0.0, 0.2])
+    b = _persona_slices(rng, 10_000, [0.1] * 4, [0.0, 0.0, 0.0, 0.4])
     out = explore_arms({"A": a, "B": b})
-    p = [r.p_vs_rest for ex in out.values() for r in ex.rows]
-    q = [r.q_value for ex in out.values() for r in ex.rows]
-    assert q == pytest.approx(list(multipletests(p, method="fdr_bh")[1]), rel=1e-12)
+    fam_p = []
+    for ex in out.values():
+        ref = combine_effects(np.array([r.rel_lift for r in ex.rows]), np.array([r.rel_se for r in ex.rows]) ** 2,
+                              method_re="chi2")
+        fam_p.append(sps.chi2.sf(ref.q, len(ex.rows) - 1))
+    fam_q = multipletests(fam_p, method="fdr_bh")[1]
+    assert list(fam_q < 0.05) == [False, True]
+    b_rows = out["B"].rows
+    within = multipletests([r.p_vs_rest for r in b_rows], method="fdr_bh")[1] * 2 / 1
+    assert [r.q_value for r in b_rows] == pytest.approx(list(np.minimum(within, 1.0)), rel=1e-12)
+    assert [r.significant for r in b_rows] == list(np.minimum(within, 1.0) < 0.05)
+    assert b_rows[3].significant and not any(r.significant for r in out["A"].rows)
+    assert all(r.q_value >= fam_q[0] for r in out["A"].rows)
 
 
 def test_policy_switches_a_segment_only_on_an_fdr_call():
