@@ -111,7 +111,8 @@ def _pilot_plan(spec: Spec, opts: DemoOptions, reasons: Any, items_path: Path, u
 
 def _daily_history(spec: Spec, con: Any, days: int) -> int:
     """As-of analyses at the end of each day (cumulative lift history for the report)."""
-    from experiments.analysis.analyze import analyze, store_result
+    from experiments.analysis.analyze import analyze
+    from experiments.analysis.store import store_result
 
     start, end = spec.window_utc()
     n = 0
@@ -125,14 +126,15 @@ def _daily_history(spec: Spec, con: Any, days: int) -> int:
 
 
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
+    from abkit.cli.report import report_from_warehouse
     from abkit.warehouse import connect, set_experiment_state
     from abkit.world.catalog import make_catalog
-    from experiments.analysis.analyze import analyze, store_result
+    from experiments.analysis.analyze import analyze
+    from experiments.analysis.store import store_result
     from experiments.simulate.pipeline import simulate_into
     from experiments.simulate.population import write_users
     from experiments.simulate.traffic import SimOptions
     from generators.runner import run_generate
-    from reports.build import report_from_warehouse
 
     console = console or Console(width=None if Console().is_terminal else 120)
     spec = load_spec(opts.spec_path)
@@ -188,7 +190,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
             history = _daily_history(spec, con, days)
             result = analyze(spec, con, dimensions=["platform", "segment"])
             store_result(con, result)
-            data = result.to_json_dict()
+            data = result.to_json()
             (out / "result.json").write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False),
                                              encoding="utf-8")
             set_experiment_state(con, spec.key, "stopped", f"analysis: {data['decision']['action']}")
