@@ -202,8 +202,34 @@ class Covariates(_Model):
                 raise ValueError(f"[{i}]: {name!r} is not a column name")
             if name in EXPOSURE_TIME_FIELDS:
                 raise ValueError(f"[{i}]: {name!r} is set at exposure time and can be affected by the treatment; "
-                                 f"only pre-exposure user attributes may adjust")
+                                 f"only pre-exposure user attributes qualify")
         return v
+
+
+class Heterogeneity(_Model):
+    """Heterogeneous-effects explorer (exploratory): the primary metric's lift in every slice of one or two
+    crossed user-level dimensions, FDR-controlled calls, shrunk lifts and a per-segment policy."""
+
+    dimensions: list[str] = Field(min_length=1, description="Users-table attributes to slice by (segment, or keys "
+                                  "of its extra columns such as is_new, tenure_bucket); pairs are crossed.")
+    min_users: int = Field(default=200, ge=2, description="Smallest slice tested: users in each arm.")
+    policy_dimension: str | None = Field(default=None,
+                                         description="Dimension of the per-segment policy (default: the first).")
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dims(cls, v: list[str]) -> list[str]:
+        return Covariates._columns(v)
+
+    @model_validator(mode="after")
+    def _policy(self) -> Heterogeneity:
+        if self.policy_dimension is not None and self.policy_dimension not in self.dimensions:
+            raise _KeyedError("heterogeneity.policy_dimension", f"{self.policy_dimension!r} is not one of dimensions")
+        return self
+
+    @property
+    def policy_on(self) -> str:
+        return self.policy_dimension or self.dimensions[0]
 
 
 class Sequential(_Model):
@@ -281,6 +307,8 @@ class Spec(_Model):
     covariates: Covariates | None = Field(
         default=None, description="Opt-in regression adjustment on several pre-exposure covariates (CUPED++); "
                                   "unset: single-covariate CUPED as `cuped` says.")
+    heterogeneity: Heterogeneity | None = Field(
+        default=None, description="Opt-in exploratory slice explorer and per-segment policy (primary metric).")
     sequential: Sequential = Field(default=Sequential(), description="Always-valid inference settings.")
 
     click_window: dt.timedelta = Field(default=dt.timedelta(hours=1),

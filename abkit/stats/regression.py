@@ -157,3 +157,12 @@ def compare_adjusted(control: CrossProducts, treatment: CrossProducts, **kwargs:
         covariates_dropped=list(f.dropped),
     )
     return res
+
+
+def from_sufficient(s: SufficientStats, name: str = "x") -> CrossProducts | None:
+    """A single-covariate arm as cross-products (None without a covariate)."""
+    if s.sum_x is None or s.sum_x2 is None or s.sum_xy is None:
+        return None
+    xd = None if s.sum_xd is None else np.array([s.sum_xd])
+    return CrossProducts(s.n, s.sum_y, s.sum_y2, np.array([s.sum_x]), np.array([[s.sum_x2]]), np.array([s.sum_xy]),
+                         (name,), s.sum_d, s.sum_d2, s.sum_yd, xd if s.is_ratio else None)

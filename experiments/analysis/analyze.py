@@ -32,10 +32,11 @@ from experiments.analysis.breakdowns import breakdowns
 from experiments.analysis.engines.base import Engine
 from experiments.analysis.engines.duckdb_engine import as_engine
 from experiments.analysis.engines.timed import QueryLog, TimedEngine
+from experiments.analysis.for_whom import explorer_blocks, interaction_block, regression_sums
 from experiments.analysis.guardrails import metric_guardrails, text_guardrail_checks, text_guardrail_rows
 from experiments.analysis.health import health_block
 from experiments.analysis.planning import planned_users_per_arm, planning_block
-from experiments.analysis.rows import Row, empty_stats, metric_rows, stats_by_key
+from experiments.analysis.rows import CrossSums, Row, empty_stats, metric_rows, stats_by_key
 from experiments.analysis.stages import (
     AnalysisError,
     StageFrames,
@@ -85,7 +86,7 @@ def _decision(spec: Spec, rows: list[Row], users: dict[str, int], srm_ok: bool, 
 
 
 def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str, Any]], blocks: dict[str, Any],
-                 notes: list[str], as_of: dt.datetime | None) -> dict[str, Any]:
+                 notes: list[str], as_of: dt.datetime | None, cross: CrossSums | None = None) -> dict[str, Any]:
     """The statistics over the stage frames, as the analysis JSON object (before clean_json)."""
     arms = spec.arm_names
     by_arm_raw = stats_by_key(frames.overall, frames.layout, ["arm"])
@@ -99,7 +100,7 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
     cnt = counts.set_index("arm")
     unknown = {str(a): int(cnt.loc[a, "exposures"]) for a in cnt.index if a not in set(arms)}
 
-    rows, results = metric_rows(spec, by_arm)
+    rows, results = metric_rows(spec, by_arm, cross)
     guard_rows, guard_checks = metric_guardrails(spec, results)
     text_checks = text_guardrail_checks(spec, diversity)
     if spec.text_guardrails and not diversity:
@@ -165,12 +166,17 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         frames = stage_frames(spec, engine, params, rel)
         diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
         blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics)
+        cross = regression_sums(spec, engine, rel, frames.caps, notes)
+        blocks.update(explorer_blocks(spec, engine, rel, notes))
+        concurrent = interaction_block(spec, engine, params, rel, notes)
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
-    data = _result_data(spec, frames, diversity, blocks, notes, as_of)
+    data = _result_data(spec, frames, diversity, blocks, notes, as_of, cross)
     if isinstance(con, duckdb.DuckDBPyConnection):
         data["health"] = health_block(con, spec)
+    if concurrent:
+        data.setdefault("health", {})["interactions"] = concurrent
     return AnalysisResult.from_json(clean_json(data))
 
 

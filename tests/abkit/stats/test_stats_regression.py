@@ -37,8 +37,9 @@ def test_one_covariate_equals_cuped():
     yc, xc = _users(rng, 900)
     yt, xt = _users(rng, 870, lift=0.7)
     reg = compare_adjusted(_cross(yc, xc[:, :1]), _cross(yt, xt[:, :1]))
-    ss = lambda y, x: SufficientStats(len(y), y.sum(), (y * y).sum(), sum_x=x.sum(), sum_x2=(x * x).sum(),
-                                      sum_xy=(x * y).sum())
+    def ss(y, x):
+        return SufficientStats(len(y), y.sum(), (y * y).sum(), sum_x=x.sum(), sum_x2=(x * x).sum(), sum_xy=(x * y).sum())
+
     cup = compare(ss(yc, xc[:, 0]), ss(yt, xt[:, 0]))
     for k in ("abs_lift", "se", "p_value", "rel_lift", "rel_se", "abs_ci_low", "variance_reduction"):
         assert getattr(reg, k) == pytest.approx(getattr(cup, k), rel=1e-9, abs=1e-12), k
@@ -49,8 +50,10 @@ def test_one_covariate_equals_cuped():
     kc, kt = rng.binomial(dc.astype(int), 0.1), rng.binomial(dt.astype(int), 0.11)
     kc, kt = kc.astype(float), kt.astype(float)
     reg = compare_adjusted(_cross(kc, xc[:, :1], dc), _cross(kt, xt[:, :1], dt))
-    ssr = lambda y, x, d: SufficientStats(len(y), y.sum(), (y * y).sum(), d.sum(), (d * d).sum(), (y * d).sum(),
-                                          x.sum(), (x * x).sum(), (x * y).sum(), (x * d).sum())
+    def ssr(y, x, d):
+        return SufficientStats(len(y), y.sum(), (y * y).sum(), d.sum(), (d * d).sum(), (y * d).sum(),
+                               x.sum(), (x * x).sum(), (x * y).sum(), (x * d).sum())
+
     cup = compare(ssr(kc, xc[:, 0], dc), ssr(kt, xt[:, 0], dt))
     for k in ("abs_lift", "se", "p_value", "rel_lift", "variance_reduction"):
         assert getattr(reg, k) == pytest.approx(getattr(cup, k), rel=1e-9, abs=1e-12), k
@@ -108,7 +111,9 @@ def test_collinear_and_constant_covariates():
     full_c = np.c_[xc, 1 - xc[:, 2] - xc[:, 3], np.ones(600)]
     full_t = np.c_[xt, 1 - xt[:, 2] - xt[:, 3], np.ones(600)]
     names = (*NAMES, "persona_a", "const")
-    cp = lambda y, x: CrossProducts(len(y), y.sum(), (y * y).sum(), x.sum(0), x.T @ x, x.T @ y, names)
+    def cp(y, x):
+        return CrossProducts(len(y), y.sum(), (y * y).sum(), x.sum(0), x.T @ x, x.T @ y, names)
+
     full = compare_adjusted(cp(yc, full_c), cp(yt, full_t))
     small = compare_adjusted(_cross(yc, xc), _cross(yt, xt))
     assert full.abs_lift == pytest.approx(small.abs_lift, rel=1e-8)
