@@ -126,3 +126,29 @@ def test_concurrent_experiment_interaction_in_health(db, spec_from):
     assert res["other"] == "other" and res["users_in_both"] > 0
     assert res["chi2_p"] is None or 0 <= res["chi2_p"] <= 1
     assert isinstance(res["flagged"], bool) and res["message"]
+
+
+def test_policy_cli_writes_the_file(db, spec_from, tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from abkit.cli import app
+
+    path, _ = db
+    spec = spec_from(end="2026-11-04", heterogeneity={"dimensions": ["segment"], "min_users": 20})
+    data, _ = _analyze(path, spec)
+    res_path = tmp_path / "result.json"
+    res_path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    runner = CliRunner()
+    out = runner.invoke(app, ["policy", str(res_path), "--out", str(tmp_path / "p.yaml")])
+    assert out.exit_code == 0, out.output
+    doc = yaml.safe_load((tmp_path / "p.yaml").read_text(encoding="utf-8"))
+    assert set(doc["assignments"]) == {r["segment"] for r in data["policy"]["segments"]}
+    assert doc["default_arm"] == data["policy"]["best_single_arm"] and doc["exploratory"] is True
+    bad = runner.invoke(app, ["policy", str(res_path), "--out", str(tmp_path / "p.txt")])
+    assert bad.exit_code == 2 and "use a .yaml" in bad.output
+    res_path.write_text(json.dumps({"experiment": "x"}), encoding="utf-8")
+    none = runner.invoke(app, ["policy", str(res_path), "--out", str(tmp_path / "q.json")])
+    assert none.exit_code == 2 and "heterogeneity:" in none.output and not (tmp_path / "q.json").exists()
