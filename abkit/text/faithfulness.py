@@ -20,11 +20,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from abkit.world import vocab
 from abkit.text.items import ItemFacts, as_item
 from abkit.text.lexicon import EXCLUSIVE_KINDS, PROMO_WORDS, ValueLexicon, attribute_kind, canonical
 from abkit.text.normalize import normalize, normalize_both
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND, NumClaim, extract_numeric
+from abkit.world import vocab
 
 _PROMO_WORD_KEYS = frozenset(normalize(w) for w in PROMO_WORDS)
 

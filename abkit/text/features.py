@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abkit.world import vocab
 from abkit.text.faithfulness import FaithfulnessChecker
 from abkit.text.items import ItemFacts, items_by_id
 from abkit.text.normalize import normalize, strip_whitespace
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
 from abkit.text.scoring import score_pairs
+from abkit.world import vocab
 
 _PRICE_WORDS = re.compile(r"价|便宜|省钱|划算|实惠|平价")
 

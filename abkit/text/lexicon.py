@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import ahocorasick
 
-from abkit.world import vocab
 from abkit.text.normalize import normalize
+from abkit.world import vocab
 
 # Attribute kinds whose value is single-valued: mentioning another value contradicts the item.
 EXCLUSIVE_KINDS = frozenset({"material", "season", "origin", "fit", "binding", "rating", "sales", "color", "texture",
