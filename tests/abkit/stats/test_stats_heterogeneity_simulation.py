@@ -14,7 +14,15 @@ count and a run's sufficient statistics are drawn without rows:
   both arms' slices (102); 1,000 runs per design.
 Interaction — two experiments E1 (c, t) and E2 (x, y) with 1,000,000 users in both, arms
 assigned independently 50/50; conversion 0.10; E1's lift +3% in both E2 arms (null) or +6% under
-x and 0% under y (planted); 1,000 runs each.
+x and 0% under y (planted); 10,000 runs each (a calibrated 1% test needs that many for "≤ 1%" to
+be checkable: at 1,000 runs the binomial sd is 0.31%).
+
+History, so the figures can be judged: the first FDR procedure (flat Benjamini–Hochberg over all
+102 slices) called some slice in 7.2% of no-heterogeneity runs (seed 20261201); a Cochran's-Q-gated
+hierarchical procedure held the null (2.8%) but found the responder first in only 81.8% (seeds
+20261211/12). Three family gates (Q, Simes, 2·min of both) were then compared on 300 runs (seeds
+777/778): null 2.0/4.0/1.7%, power 80/93/89%; Simes (Benjamini–Bogomolov's own choice) was kept and
+the seeds below are fresh. The design above was not changed.
 """
 
 from __future__ import annotations
@@ -81,7 +89,7 @@ def _true_gain(policy, lifts: dict[str, np.ndarray]) -> float:
 
 
 def test_no_heterogeneity_no_calls_and_one_arm():
-    rng = np.random.default_rng(20261211)
+    rng = np.random.default_rng(20261221)
     lifts = _true_lifts(False)
     any_call = single = 0
     for _ in range(RUNS):
@@ -94,7 +102,7 @@ def test_no_heterogeneity_no_calls_and_one_arm():
 
 
 def test_one_persona_responding_three_times_more_is_found_first():
-    rng = np.random.default_rng(20261212)
+    rng = np.random.default_rng(20261222)
     lifts = _true_lifts(True)
     found_first = positive = 0
     gains = []
@@ -114,11 +122,14 @@ def test_one_persona_responding_three_times_more_is_found_first():
     assert positive / RUNS >= 0.90 and np.mean(gains) > 0
 
 
+INTERACTION_RUNS = 10_000
+
+
 def _interaction_runs(seed: int, lift_x: float, lift_y: float) -> tuple[float, float, float]:
     rng = np.random.default_rng(seed)
     n_both = 1_000_000
     interacted = dependent = flagged = 0
-    for _ in range(RUNS):
+    for _ in range(INTERACTION_RUNS):
         counts = rng.multinomial(n_both, [0.25] * 4)
         cells = {}
         for (a, b), n in zip([("c", "x"), ("c", "y"), ("t", "x"), ("t", "y")], counts, strict=True):
@@ -129,17 +140,17 @@ def _interaction_runs(seed: int, lift_x: float, lift_y: float) -> tuple[float, f
         interacted += res.interaction_p is not None and res.interaction_p < 0.01
         dependent += res.chi2_p is not None and res.chi2_p < 0.01
         flagged += res.flagged
-    return interacted / RUNS, dependent / RUNS, flagged / RUNS
+    return interacted / INTERACTION_RUNS, dependent / INTERACTION_RUNS, flagged / INTERACTION_RUNS
 
 
 def test_interaction_flags_a_planted_one_and_is_silent_without():
-    planted = _interaction_runs(17, 0.06, 0.0)
-    null = _interaction_runs(18, 0.03, 0.03)
+    planted = _interaction_runs(27, 0.06, 0.0)
+    null = _interaction_runs(28, 0.03, 0.03)
     print(f"\ninteraction p<0.01: planted {planted[0]:.3f}, none {null[0]:.3f}; "
           f"assignment chi2 p<0.01 under independence {null[1]:.3f}; either flag under the null {null[2]:.3f}")
     assert planted[0] >= 0.99
-    # Both are calibrated 1% tests, so "≤ 1%" of runs holds only up to binomial noise (sd 0.31% at
-    # 1,000 runs): the first seeded run gave 1.1% for the interaction test. The bound is 1% + 3 sd.
-    noise = 3 * np.sqrt(0.01 * 0.99 / RUNS)
+    # Both are calibrated 1% tests, so "≤ 1%" of runs holds up to binomial noise: 1% + 3 sd (0.3%).
+    # Earlier 1,000-run seeds gave 1.1% and 1.5% for the interaction test; 10,000-run seeds 0.96%, 0.89%.
+    noise = 3 * np.sqrt(0.01 * 0.99 / INTERACTION_RUNS)
     assert null[0] <= 0.01 + noise
     assert null[1] <= 0.01 + noise
