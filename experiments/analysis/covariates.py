@@ -2,7 +2,7 @@
 
 The covariate vector x of a spec's ``covariates:`` is (1) pre-period metric columns of the per-user
 table, (2) 0/1 indicators of categorical user attributes (every level but the most frequent; rarer
-levels than ``max_levels`` join the reference group) and (3) numeric user attributes (missing → 0).
+levels beyond ``max_levels`` join the reference group) and (3) numeric user attributes (missing or not a number → 0).
 One SQL statement per analysis returns, per arm, n, Σx, Σxxᵀ, Σxy and Σxd for every metric: a few
 hundred sums, whatever the number of users. Level values are bound parameters; identifiers are
 validated names from code (the attribute names pass the spec's column-name check and become ``a<i>``).
@@ -36,7 +36,7 @@ def user_attributes(categorical: list[str], numeric: list[str], per_user_columns
     names = [*categorical, *numeric]
     picks = "".join(f", {attribute_sql(n, i)} AS a{i}" for i, n in enumerate(names))
     cols = "".join(f",\n       ua.a{i} AS a{i}" for i in range(len(categorical)))
-    cols += "".join(f",\n       COALESCE(CAST(ua.a{len(categorical) + j} AS DOUBLE), 0.0) AS v{j}"
+    cols += "".join(f",\n       COALESCE(TRY_CAST(ua.a{len(categorical) + j} AS DOUBLE), 0.0) AS v{j}"
                     for j in range(len(numeric)))
     sql = q.render(q.load_sql("user_attributes"), {
         "per_user_columns": "".join(f", p.{q._column(c)}" for c in per_user_columns),
@@ -45,8 +45,10 @@ def user_attributes(categorical: list[str], numeric: list[str], per_user_columns
 
 
 def attribute_levels(i: int, max_levels: int) -> q.Query:
-    sql = q.render(q.load_sql("attribute_levels"), {"attribute": f"a{int(i)}", "attributes": ATTRIBUTES_TABLE})
-    return q._bind("attribute_levels", sql, {"max_levels": int(max_levels)})
+    # LIMIT takes a literal on every engine: an int from the validated spec, never text
+    sql = q.render(q.load_sql("attribute_levels"), {"attribute": f"a{int(i)}", "attributes": ATTRIBUTES_TABLE,
+                                                    "max_levels": str(int(max_levels))})
+    return q._bind("attribute_levels", sql, {})
 
 
 @dataclass(frozen=True)

@@ -5,4 +5,4 @@ FROM {attributes}
 WHERE {attribute} IS NOT NULL
 GROUP BY {attribute}
 ORDER BY count(*) DESC, {attribute}
-LIMIT $max_levels
+LIMIT {max_levels}
