@@ -8,9 +8,11 @@ from abkit.cli import (  # noqa: F401  (importing a module registers its command
     generate,
     policy,
     report,
+    serve,
     simulate,
     text,
     train,
+    ui,
 )
 from abkit.cli.app import app
 

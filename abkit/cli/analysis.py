@@ -11,7 +11,8 @@ from abkit.cli.app import app, user_errors
 from abkit.result import AnalysisResult
 
 
-def _parse_ts(value: str | None) -> dt.datetime | None:
+def _parse_ts(value: str | None, option: str = "--as-of") -> dt.datetime | None:
+    """An ISO 8601 option value as naive UTC (no offset = UTC); None stays None."""
     from abkit.errors import AbkitError
 
     if value is None:
@@ -19,7 +20,7 @@ def _parse_ts(value: str | None) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise AbkitError(f"--as-of: {value!r} is not an ISO 8601 timestamp (e.g. 2026-11-08T00:00:00Z)") from None
+        raise AbkitError(f"{option}: {value!r} is not an ISO 8601 timestamp (e.g. 2026-11-08T00:00:00Z)") from None
     return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 

@@ -19,11 +19,30 @@ class LogTable(enum.StrEnum):
     users = "users"
 
 
+def expand_directories(paths: list[Path]) -> list[Path]:
+    """Directories (e.g. an `abkit serve` log directory) become their finished log files, sorted;
+    hidden and temporary names (parts still being written) are skipped."""
+    from abkit.errors import AbkitError
+    from experiments.ingest.files import FORMATS
+
+    out: list[Path] = []
+    for p in paths:
+        if not p.is_dir():
+            out.append(p)
+            continue
+        found = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                       and f.suffix.lower() != ".tmp" and f.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
+        if not found:
+            raise AbkitError(f"{p}: no finished log files in this directory")
+        out.extend(found)
+    return out
+
+
 @app.command()
 @user_errors
 def ingest(
     table: Annotated[LogTable, typer.Argument(help="Target table.")],
-    files: Annotated[list[Path], typer.Argument(help="Parquet, CSV or JSON Lines files (.gz ok).")],
+    files: Annotated[list[Path], typer.Argument(help="Parquet, CSV or JSON Lines files (.gz ok), or directories of them (an `abkit serve` log directory).")],
     db: Annotated[Path, typer.Option("--db", help="DuckDB warehouse file.")] = Path("abkit.duckdb"),
 ) -> None:
     """Load log files into the warehouse: bad rows are quarantined, re-ingesting is a no-op."""
@@ -34,7 +53,7 @@ def ingest(
     from experiments.ingest.files import ingest_files
 
     with open_warehouse(db) as con:
-        report = ingest_files(con, table.value, files)
+        report = ingest_files(con, table.value, expand_directories(files))
     out = Table(title=f"ingest {report.table} → {db}")
     for col in ("file", "format", "read", "accepted", "quarantined", "duplicates", "warnings"):
         out.add_column(col, justify="left" if col in ("file", "format") else "right")
