@@ -24,7 +24,7 @@ import pytest
 
 from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, compare
-from abkit.stats.regression import CrossProducts, compare_adjusted
+from abkit.stats.regression import CrossProducts, compare_adjusted, fit
 from experiments.simulate import aa
 from experiments.simulate.population import make_users
 from experiments.simulate.traffic import iter_chunks, user_outcomes
@@ -76,8 +76,10 @@ def _runs(population, seed: int, thin: float | None):
                          s["xx"][r].reshape(p, p), s["xy"][r], s["xd"][r], names) for s in (cs, ts)]
             one = [SufficientStats(a_.n, a_.sum_y, a_.sum_y2, a_.sum_d, a_.sum_d2, a_.sum_yd, a_.sum_x[0],
                                    a_.sum_xx[0, 0], a_.sum_xy[0], a_.sum_xd[0]) for a_ in arms]
+            cuped = compare(*one, min_events=0)
+            cuped.extra["r2"] = fit([a_.subset([0]) for a_ in arms]).r2  # CUPED's own R² (one covariate)
             out.append((compare(*[a_.base() for a_ in arms], cuped=False, min_events=0),
-                        compare(*one, min_events=0), compare_adjusted(*arms, min_events=0)))
+                        cuped, compare_adjusted(*arms, min_events=0)))
     return out
 
 
