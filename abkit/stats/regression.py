@@ -149,6 +149,7 @@ def compare_adjusted(control: CrossProducts, treatment: CrossProducts, **kwargs:
         return res
     res = compare(control.project(f.theta), treatment.project(f.theta), cuped=True, **kwargs)  # type: ignore[arg-type]
     used = [n for n in f.names if n not in f.dropped]
+    res = replace(res, theta=None)  # the coefficient on z is 1 by construction; θ per covariate is below
     res.extra.update(
         adjustment="regression" if res.cuped else "none",
         covariates=used,
