@@ -34,8 +34,9 @@ from abkit.stats.compare import compare
 from abkit.stats.multiplicity import adjust_pvalues
 from abkit.stats.types import SufficientStats
 
-EXPLORATORY = ("Exploratory: slices were not pre-registered. Calls are Benjamini–Hochberg adjusted across all "
-               "slices scanned; shrunk lifts pull small slices toward the overall lift.")
+EXPLORATORY = ("Exploratory: slices were not pre-registered. Calls control the false discovery rate over every "
+               "arm, dimension and slice scanned (hierarchical Benjamini–Hochberg); shrunk lifts pull small slices "
+               "toward the overall lift.")
 _SUMS = ("sum_y", "sum_y2", "sum_d", "sum_d2", "sum_yd")
 
 
