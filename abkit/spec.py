@@ -262,9 +262,10 @@ class Rollout(_Model):
     least ``min_days`` and ``min_users_per_arm`` before the next; a harmed guardrail or an SRM
     sets coverage to 0 instead."""
 
-    steps: list[float] = Field(min_length=1)
-    min_days: float = Field(1.0, gt=0)
-    min_users_per_arm: int = Field(100, ge=0)
+    steps: list[float] = Field(min_length=1, description="Increasing coverages in (0, 1], e.g. [0.05, 0.25, 0.5, 1].")
+    min_days: float = Field(default=1.0, gt=0, description="Days each step is held at least before the next.")
+    min_users_per_arm: int = Field(default=100, ge=0,
+                                   description="Users per arm each step needs at least before the next.")
 
     @field_validator("steps")
     @classmethod

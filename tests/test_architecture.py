@@ -29,7 +29,7 @@ def _lint_imports(contract: str) -> subprocess.CompletedProcess[str]:
     "core",
     "siblings",
     "top",
-    pytest.param("text-any-catalog", marks=pytest.mark.xfail(strict=True, reason="until issue 13 lands")),
+    "text-any-catalog",
 ])
 def test_import_contract(contract: str) -> None:
     proc = _lint_imports(contract)

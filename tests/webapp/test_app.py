@@ -24,9 +24,9 @@ def _csrf(client, page: str) -> str:
 
 def test_create_with_an_error_then_fix_then_draft_in_list(client, specs_dir: Path, h) -> None:
     _csrf(client, "/new")
-    bad = _post(client, "/save", h.form_fields(**{"arms-1-weight": "0.6"}))
+    bad = _post(client, "/save", h.form_fields(**{"arms-1-name": "control"}))
     assert bad.status_code == 422
-    assert 'id="err-arms"' in bad.text and "arms: weights must sum to 1 (they sum to 1.1)" in bad.text
+    assert 'id="err-arms-1-name"' in bad.text and "arms[1].name: duplicate arm name &#39;control&#39;" in bad.text
     assert not (specs_dir / "pm_flow.yaml").exists()
     assert 'value="PM flow"' in bad.text  # what the user typed survives the error
     ok = _post(client, "/save", h.form_fields())
@@ -62,7 +62,7 @@ def test_lifecycle_actions_are_confirmed_checked_and_audited(client, db: Path, s
     assert _post(client, "/exp/pm_flow/action", {"action": "ship", "arm": "treatment", "why": "won", "confirm": "on"}
                  ).status_code == 303
     con = connect(db, read_only=True)
-    rows = con.execute("SELECT state, actor, note FROM experiment_state WHERE experiment = 'pm_flow' "
+    rows = con.execute("SELECT state, actor, note FROM lifecycle WHERE experiment = 'pm_flow' "
                        "ORDER BY changed_at, rowid").fetchall()
     con.close()
     assert rows == [("draft", "alice", "spec saved to pm_flow.yaml"), ("running", "alice", "plan approved"),
@@ -100,7 +100,7 @@ def test_writes_need_the_token_when_one_is_set(db: Path, specs_dir: Path, h) -> 
         assert _post(c, "/save", h.form_fields()).status_code == 303
         assert _post(c, "/exp/pm_flow/action", {"action": "launch", "why": "ok", "confirm": "on"}).status_code == 303
     con = connect(db, read_only=True)
-    assert con.execute("SELECT actor FROM experiment_state WHERE state = 'running'").fetchall() == [("carol",)]
+    assert con.execute("SELECT actor FROM lifecycle WHERE state = 'running'").fetchall() == [("carol",)]
     con.close()
     with h.make_client(db, specs_dir, token="s3cret") as c:  # a script with the bearer header
         r = c.post("/exp/pm_flow/action", data={"action": "stop", "why": "script", "confirm": "on"},

@@ -216,5 +216,5 @@ def test_a_write_without_the_token_is_refused(browser, serve, tmp_path: Path) ->
         page.wait_for_selector('.titleside [data-state="running"]')
         w.check()
     with open_warehouse(db, read_only=True) as con:
-        assert con.execute("SELECT state, actor, note FROM experiment_state").fetchall() == [
+        assert con.execute("SELECT state, actor, note FROM lifecycle").fetchall() == [
             ("running", "dana", "signed in")]

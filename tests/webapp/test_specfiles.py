@@ -78,7 +78,7 @@ def test_locked_keys_keep_the_file_values(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"arms-1-weight": "0.6"}, "arms"),
+    ({"arms-1-name": "A"}, "arms-1-name"),
     ({"arms-1-weight": "-1"}, "arms-1-weight"),
     ({"arms-1-temperature": "9", "arms-1-generator": "neural"}, "arms-1-temperature"),
     ({"end": "2026-10-01"}, "end"),
