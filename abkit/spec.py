@@ -160,6 +160,78 @@ class TextGuardrail(_Model):
         return data
 
 
+# Fields set at exposure time (or after it): treatment can change them, so they never adjust.
+EXPOSURE_TIME_FIELDS = frozenset({"platform", "arm", "experiment", "ts", "item_id", "reason_id", "session_id",
+                                  "position", "fallback", "exposure_id", "ingested_at"})
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Covariates(_Model):
+    """Regression adjustment (CUPED++ style): several pre-exposure covariates per metric.
+
+    Coefficients are pooled over the two compared arms and estimated in SQL from cross-products;
+    with one covariate this is CUPED. Only pre-exposure values qualify: pre-period metric values and
+    user attributes from the users table — never exposure-time fields such as `platform`."""
+
+    pre_period: Literal["all"] | list[str] = Field(
+        default="all", description="Metrics whose pre-period values adjust every metric (`all`: every metric "
+                                   "with a pre-period covariate); each metric's own is always included.")
+    attributes: list[str] = Field(
+        default=[], description="Categorical users-table columns (segment, or keys of its extra columns, e.g. "
+                                "is_new, tenure_bucket), as post-stratification indicators.")
+    numeric_attributes: list[str] = Field(
+        default=[], description="Numeric users-table columns fixed before the experiment (e.g. pre_sessions).")
+    max_levels: int = Field(default=30, ge=2, le=200,
+                            description="Most levels one categorical attribute may have; rarer levels are pooled.")
+
+    @field_validator("pre_period")
+    @classmethod
+    def _pre(cls, v: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        for i, m in enumerate([] if v == "all" else v):
+            try:
+                check_metric(m)
+            except ValueError as exc:
+                raise ValueError(f"[{i}]: {exc}") from None
+        return v
+
+    @field_validator("attributes", "numeric_attributes")
+    @classmethod
+    def _columns(cls, v: list[str]) -> list[str]:
+        for i, name in enumerate(v):
+            if not _COLUMN.match(name):
+                raise ValueError(f"[{i}]: {name!r} is not a column name")
+            if name in EXPOSURE_TIME_FIELDS:
+                raise ValueError(f"[{i}]: {name!r} is set at exposure time and can be affected by the treatment; "
+                                 f"only pre-exposure user attributes qualify")
+        return v
+
+
+class Heterogeneity(_Model):
+    """Heterogeneous-effects explorer (exploratory): the primary metric's lift in every slice of one or two
+    crossed user-level dimensions, FDR-controlled calls, shrunk lifts and a per-segment policy."""
+
+    dimensions: list[str] = Field(min_length=1, description="Users-table attributes to slice by (segment, or keys "
+                                  "of its extra columns such as is_new, tenure_bucket); pairs are crossed.")
+    min_users: int = Field(default=200, ge=2, description="Smallest slice tested: users in each arm.")
+    policy_dimension: str | None = Field(default=None,
+                                         description="Dimension of the per-segment policy (default: the first).")
+
+    @field_validator("dimensions")
+    @classmethod
+    def _dims(cls, v: list[str]) -> list[str]:
+        return Covariates._columns(v)
+
+    @model_validator(mode="after")
+    def _policy(self) -> Heterogeneity:
+        if self.policy_dimension is not None and self.policy_dimension not in self.dimensions:
+            raise _KeyedError("heterogeneity.policy_dimension", f"{self.policy_dimension!r} is not one of dimensions")
+        return self
+
+    @property
+    def policy_on(self) -> str:
+        return self.policy_dimension or self.dimensions[0]
+
+
 class Sequential(_Model):
     """Always-valid (sequential) inference, for looking at results while the experiment runs."""
 
@@ -253,6 +325,11 @@ class Spec(_Model):
         default="holm", description="Multiple-testing correction within each family.")
     cuped: bool = Field(default=True,
                         description="Reduce variance with pre-period data (CUPED) where a covariate exists.")
+    covariates: Covariates | None = Field(
+        default=None, description="Opt-in regression adjustment on several pre-exposure covariates (CUPED++); "
+                                  "unset: single-covariate CUPED as `cuped` says.")
+    heterogeneity: Heterogeneity | None = Field(
+        default=None, description="Opt-in exploratory slice explorer and per-segment policy (primary metric).")
     sequential: Sequential = Field(default=Sequential(), description="Always-valid inference settings.")
 
     click_window: dt.timedelta = Field(default=dt.timedelta(hours=1),

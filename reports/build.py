@@ -24,8 +24,17 @@ from abkit.result import AnalysisResult, MetricRow
 from abkit.spec import Spec
 from reports import figures as F
 from reports import html as H
+from reports.for_whom import for_whom_section, for_whom_title, interaction_table
 from reports.html import Markup, esc, tag
-from reports.i18n import action_label, check_lang, family_label, metric_label, text_metric_label, tr, verdict_label
+from reports.i18n import (
+    action_label,
+    check_lang,
+    family_label,
+    metric_label,
+    text_metric_label,
+    tr,
+    verdict_label,
+)
 from reports.rollout import describe, next_steps, rollout_plan
 
 FAMILY_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2, "comparison": 3}
@@ -197,6 +206,9 @@ def _health(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any])
     content = [grid, H.table([tr("arm", lang), tr("weight", lang), tr("observed", lang), tr("expected", lang),
                               tr("before_exclusion", lang)], rows)]
     content.append(_balance(result, lang))
+    inter = interaction_table(result, lang)
+    if inter is not None:
+        content.append(inter)
     if health and health.quarantine:
         content.append(H.table([tr("table", lang), tr("quarantined", lang)],
                                [[k, f"{int(v):,}"] for k, v in health.quarantine.items()]))
@@ -484,11 +496,15 @@ def render(spec: Spec, result: AnalysisResult, *, history: Sequence[AnalysisResu
     else:
         seg_content = [tag("p", tr("absent", lang), class_="note")]
     body.append(H.section("segments", tr("segments", lang), seg_content))
+    for_whom = for_whom_section(result, lang, figs)
+    if for_whom is not None:
+        body.append(for_whom)
     body.append(_text_section(spec, result, lang, figs))
     body.append(_planning(spec, result, lang, figs))
     body.append(_method(spec, result, sql, lang))
     nav = [("decision", tr("decision", lang)), ("health", tr("health", lang)), ("metrics", tr("metrics", lang)),
            ("forest", tr("forest", lang)), ("time", tr("over_time", lang)), ("segments", tr("segments", lang)),
+           *([("for_whom", for_whom_title(lang))] if for_whom is not None else []),
            ("text", tr("text", lang)), ("planning", tr("planning", lang)), ("method", tr("method", lang))]
     page = H.page(title=f"{tr('title', lang)} · {title}", lang=lang, header=header, nav=nav, body=body)
     return page, figs

@@ -6,6 +6,7 @@ from abkit.cli import (  # noqa: F401  (importing a module registers its command
     data,
     demo,
     generate,
+    policy,
     report,
     serve,
     simulate,

@@ -37,10 +37,11 @@ from experiments.analysis.cumulative import cumulative_block
 from experiments.analysis.engines.base import Engine
 from experiments.analysis.engines.duckdb_engine import as_engine
 from experiments.analysis.engines.timed import QueryLog, TimedEngine
+from experiments.analysis.for_whom import explorer_blocks, interaction_block, regression_sums
 from experiments.analysis.guardrails import metric_guardrails, text_guardrail_checks, text_guardrail_rows
 from experiments.analysis.health import health_block
 from experiments.analysis.planning import ExperimentPlan, days_to_go, experiment_plan, planning_block
-from experiments.analysis.rows import Row, empty_stats, metric_rows, stats_by_key
+from experiments.analysis.rows import CrossSums, Row, empty_stats, metric_rows, stats_by_key
 from experiments.analysis.stages import (
     AnalysisError,
     StageFrames,
@@ -91,7 +92,7 @@ def _decision(spec: Spec, rows: list[Row], users: dict[str, int], srm_ok: bool, 
 
 def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str, Any]], blocks: dict[str, Any],
                  notes: list[str], as_of: dt.datetime | None, window_end: dt.datetime,
-                 plan: ExperimentPlan) -> dict[str, Any]:
+                 plan: ExperimentPlan, cross: CrossSums | None = None) -> dict[str, Any]:
     """The statistics over the stage frames, as the analysis JSON object (before clean_json)."""
     arms = spec.arm_names
     by_arm_raw = stats_by_key(frames.overall, frames.layout, ["arm"])
@@ -107,7 +108,7 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
 
     planned = plan.planned
     n_star = tuning_n(spec, planned)
-    rows, results = metric_rows(spec, by_arm, tuning_n=n_star)
+    rows, results = metric_rows(spec, by_arm, cross, tuning_n=n_star)
     guard_rows, guard_checks = metric_guardrails(spec, results, tuning_n=n_star)
     text_checks = text_guardrail_checks(spec, diversity)
     if spec.text_guardrails and not diversity:
@@ -190,12 +191,17 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         plan = plan or experiment_plan(spec, engine, rel)
         blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics)
         blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
+        cross = regression_sums(spec, engine, rel, frames.caps, notes)
+        blocks.update(explorer_blocks(spec, engine, rel, notes))
+        concurrent = interaction_block(spec, engine, params, rel, notes)
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
-    data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan)
+    data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan, cross)
     if isinstance(con, duckdb.DuckDBPyConnection):
         data["health"] = health_block(con, spec)
+    if concurrent:
+        data.setdefault("health", {})["interactions"] = concurrent
     return AnalysisResult.from_json(clean_json(data))
 
 

@@ -12,17 +12,19 @@ import pandas as pd
 from abkit.metrics import METRICS
 from abkit.spec import Spec
 from abkit.stats.bayes import chance_to_beat
-from abkit.stats.compare import compare
 from abkit.stats.multiplicity import adjust_pvalues
 from abkit.stats.sequential import sequential
 from abkit.stats.significance import significance
 from abkit.stats.types import SufficientStats, TestResult
 from experiments.analysis import queries as q
+from experiments.analysis.adjustment import Cross, compare_metric
+from experiments.analysis.covariates import Design
 
 Row = dict[str, Any]  # one metric row of the analysis JSON, before abkit.result.MetricRow reads it
 ArmStats = dict[str, dict[str, SufficientStats]]  # arm -> metric -> sums
 Pair = tuple[str, str]  # (treatment arm, baseline arm)
 Results = dict[tuple[str, str, str], TestResult]  # (metric, arm, baseline) -> test
+CrossSums = tuple[Cross, Design]  # regression adjustment's per-arm cross-products and covariate design
 
 
 def stats_by_key(df: pd.DataFrame, layout: q.StatsLayout, key_cols: Sequence[str]
@@ -68,6 +70,8 @@ def metric_row(metric: str, arm: str, baseline: str, family_: str, r: TestResult
         "small_sample": r.small_sample, "kind": m.kind, "higher_is_better": m.higher_is_better,
         "n_control": r.extra.get("n_control"), "n_treatment": r.extra.get("n_treatment"),
         "theta": r.theta, "chance_to_beat": ctb, "expected_loss": loss,
+        "adjustment": r.extra.get("adjustment", "cuped" if r.cuped else "none"),
+        "covariates": r.extra.get("covariates", []), "r2": r.extra.get("r2"),
     }
     if spec.sequential.enabled:
         s = sequential(r, n_pair, tuning_n=tuning_n, alpha=spec.alpha)
@@ -77,14 +81,15 @@ def metric_row(metric: str, arm: str, baseline: str, family_: str, r: TestResult
 
 
 def compare_pairs(spec: Spec, by_arm: ArmStats, metrics: Sequence[str], pairs: Sequence[Pair],
-                  family_of: Callable[[str], str], *, tuning_n: float | None = None) -> tuple[list[Row], Results]:
-    """One row per (pair, metric), CUPED where the metric has a covariate and the spec asks for it."""
+                  family_of: Callable[[str], str], cross: CrossSums | None = None, *,
+                  tuning_n: float | None = None) -> tuple[list[Row], Results]:
+    """One row per (pair, metric): regression adjustment with the spec's ``covariates:`` (``cross``),
+    else CUPED where the metric has a covariate and the spec asks for it."""
     rows, results = [], {}
     for arm, base in pairs:
         for metric in metrics:
             c, t = by_arm[base][metric], by_arm[arm][metric]
-            use_cuped = spec.cuped and METRICS[metric].covariate is not None
-            r = compare(c, t, alpha=spec.alpha, cuped=use_cuped, kind=METRICS[metric].kind)
+            r = compare_metric(spec, metric, arm, base, c, t, cross)
             results[(metric, arm, base)] = r
             rows.append(metric_row(metric, arm, base, family_of(metric), r, spec, c.n + t.n, tuning_n))
     return rows, results
@@ -120,14 +125,15 @@ def vs_control(spec: Spec) -> list[Pair]:
     return [(a, spec.control_arm) for a in spec.treatment_arms]
 
 
-def metric_rows(spec: Spec, by_arm: ArmStats, *, tuning_n: float | None = None) -> tuple[list[Row], Results]:
+def metric_rows(spec: Spec, by_arm: ArmStats, cross: CrossSums | None = None, *,
+                tuning_n: float | None = None) -> tuple[list[Row], Results]:
     """Every metric for every treatment arm vs control, then the spec's comparisons; adjusted."""
     metrics = spec.all_metrics
-    rows, results = compare_pairs(spec, by_arm, metrics, vs_control(spec), lambda m: family(spec, m),
+    rows, results = compare_pairs(spec, by_arm, metrics, vs_control(spec), lambda m: family(spec, m), cross,
                                   tuning_n=tuning_n)
     if spec.comparisons:
         more, more_results = compare_pairs(spec, by_arm, metrics, spec.comparisons,
-                                           lambda m: f"comparison:{family(spec, m)}", tuning_n=tuning_n)
+                                           lambda m: f"comparison:{family(spec, m)}", cross, tuning_n=tuning_n)
         rows += more
         results.update(more_results)
     adjust(rows, spec.correction, spec.alpha)

@@ -85,7 +85,7 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
     }
     if opt.late_events > 0:
         writers["events_late"] = pq.ParquetWriter(str(paths["events_late"]), EVENT_SCHEMA)
-    truth = TruthAccumulator(world.arms, world.day_names)
+    truth = TruthAccumulator(world.arms, world.day_names, segments=list(world.seg_names))
     n_arms = len(world.arms)
     counts = dict.fromkeys(("users_enrolled", "users_lost_srm_bug", "exposures", "events", "exposure_rows",
                             "event_rows", "late_event_rows", "duplicate_rows", "fallback_exposures"), 0)

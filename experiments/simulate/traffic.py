@@ -453,7 +453,7 @@ def simulate_chunk(w: World, users: np.ndarray, index: int, *, with_truth: bool 
     # probabilities for every arm (truth) — the realized arm's are picked below
     base_ctr = BASE_CTR * z[x_local] * w.item_quality[x_item] * w.aff_boost[persona, w.item_cat[x_item]] * w.day_ctr[x_day]
     base_ord = BASE_ORDER * cz[x_local] * w.item_order_factor[x_item] * w.day_order[x_day]
-    truth = TruthAccumulator(w.arms, w.day_names)
+    truth = TruthAccumulator(w.arms, w.day_names, segments=list(w.seg_names))
     value = w.item_value[x_item]
     text_scale = w.day_text[x_day]
     novel = w.day_novelty[x_day] if opt.mode != "aa" and opt.novelty else None
@@ -472,12 +472,16 @@ def simulate_chunk(w: World, users: np.ndarray, index: int, *, with_truth: bool 
         truth.sums["users"] += int(has_in.sum())
         truth.sums["exposures"] += int(x_in.sum())
         truth.day_exposures += np.bincount(x_day[x_in], minlength=n_days)
+        seg_in = seg[x_in]
+        seg_ok = (seg_in >= 0) & (seg_in < len(w.seg_names))
+        truth.seg_exposures += np.bincount(seg_in[seg_ok], minlength=len(w.seg_names))
         attr_click = np.where(x_bot, 1.0, w.p_click_attr)
         for a in range(len(w.arms)):
             pc, po, pr, _row, _fb = probs(a)
             ec = (pc * attr_click)[x_in]
             eo = (pc * po * w.p_order_attr)[x_in]
             v, r = value[x_in], pr[x_in]
+            truth.add_segments(a, seg_in, ec, eo)
             truth.add(a, clicks=float(ec.sum()), orders=float(eo.sum()), revenue=float((eo * v).sum()),
                       net_revenue=float((eo * v * (1 - r)).sum()), refunded_orders=float((eo * r).sum()))
             log_none = np.bincount(x_local[x_in], weights=np.log1p(-eo), minlength=n)

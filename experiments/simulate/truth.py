@@ -87,6 +87,10 @@ class TruthAccumulator:
     sums: dict[str, np.ndarray] = field(default_factory=dict)  # key -> (n_arms,)
     day_clicks: np.ndarray | None = None  # (n_arms, n_days)
     day_exposures: np.ndarray | None = None  # (n_days,)
+    segments: list[str] = field(default_factory=list)  # user segments (personas), for per-segment truth
+    seg_clicks: np.ndarray | None = None  # (n_arms, n_segments): expected attributed clicks
+    seg_orders: np.ndarray | None = None  # (n_arms, n_segments): expected attributed orders
+    seg_exposures: np.ndarray | None = None  # (n_segments,)
 
     def __post_init__(self) -> None:
         for k in SUM_KEYS:
@@ -95,6 +99,37 @@ class TruthAccumulator:
             self.day_clicks = np.zeros((len(self.arms), len(self.days)))
         if self.day_exposures is None:
             self.day_exposures = np.zeros(len(self.days))
+        if self.seg_clicks is None:
+            self.seg_clicks = np.zeros((len(self.arms), len(self.segments)))
+        if self.seg_orders is None:
+            self.seg_orders = np.zeros((len(self.arms), len(self.segments)))
+        if self.seg_exposures is None:
+            self.seg_exposures = np.zeros(len(self.segments))
+
+    def add_segments(self, a: int, seg: np.ndarray, clicks: np.ndarray, orders: np.ndarray) -> None:
+        """Expected clicks and orders of arm ``a`` per segment code (codes outside the list: no segment)."""
+        k = len(self.segments)
+        if not k:
+            return
+        ok = (seg >= 0) & (seg < k)
+        self.seg_clicks[a] += np.bincount(seg[ok], weights=clicks[ok], minlength=k)
+        self.seg_orders[a] += np.bincount(seg[ok], weights=orders[ok], minlength=k)
+
+    def by_segment(self, control: str) -> dict[str, Any]:
+        """Per segment: each arm's true CTR and its relative lift over the control (potential outcomes)."""
+        c = self.arms.index(control)
+        out: dict[str, Any] = {}
+        for j, seg in enumerate(self.segments):
+            ctr = {arm: _ratio(self.seg_clicks[a, j], self.seg_exposures[j]) for a, arm in enumerate(self.arms)}
+            base, base_orders = self.seg_clicks[c, j], self.seg_orders[c, j]
+            out[seg] = {
+                "exposures": float(self.seg_exposures[j]),
+                "ctr": ctr,
+                "rel_lift": {arm: {"ctr": None if not base else float(self.seg_clicks[a, j] / base - 1),
+                                   "orders": None if not base_orders else float(self.seg_orders[a, j] / base_orders - 1)}
+                             for a, arm in enumerate(self.arms) if arm != control},
+            }
+        return out
 
     def add(self, a: int, **values: float) -> None:
         for k, v in values.items():
@@ -105,6 +140,10 @@ class TruthAccumulator:
             self.sums[k] += other.sums[k]
         self.day_clicks += other.day_clicks
         self.day_exposures += other.day_exposures
+        if len(other.segments) == len(self.segments):
+            self.seg_clicks += other.seg_clicks
+            self.seg_orders += other.seg_orders
+            self.seg_exposures += other.seg_exposures
 
     def metrics(self) -> dict[str, dict[str, float | None]]:
         s = self.sums
@@ -139,7 +178,7 @@ class TruthAccumulator:
         }
         expected = {arm: {k: float(self.sums[k][a]) for k in SUM_KEYS} for a, arm in enumerate(self.arms)}
         return {"arms": arms, "control": control, "rel_lift": lift, "by_day": by_day,
-                "expected_sums": expected, **meta}
+                "by_segment": self.by_segment(control), "expected_sums": expected, **meta}
 
 
 def _ratio(num: float, den: float) -> float | None:

@@ -78,6 +78,11 @@ def test_chinese_arm_names_and_control(tmp_path: Path) -> None:
         ({"text_guardrails": ["unfaithful_rate <= banana"]}, "text_guardrails[0]"),
         ({"comparisons": [["neural", "ghost"]]}, "comparisons[0]: 'ghost' is not an arm"),
         ({"arms": [{"name": "a", "weight": 1.0}]}, "arms: List should have at least 2 items"),
+        ({"covariates": {"attributes": ["segment", "platform"]}},
+         "covariates.attributes: [1]: 'platform' is set at exposure time"),
+        ({"covariates": {"numeric_attributes": ["pre sessions"]}}, "covariates.numeric_attributes: [0]: 'pre sessions'"),
+        ({"covariates": {"pre_period": ["ctr", "gmv"]}}, "covariates.pre_period: [1]: unknown metric 'gmv'"),
+        ({"covariates": {"max_levels": 1}}, "covariates.max_levels"),
     ],
 )
 def test_invalid_specs_name_the_key(tmp_path: Path, change: dict, expected: str) -> None:

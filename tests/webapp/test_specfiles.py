@@ -61,7 +61,7 @@ def test_an_edit_keeps_comments_order_and_unmanaged_keys(tmp_path: Path) -> None
     assert "comparisons:\n  - [neural_personalized, neural_generic]" in text  # not managed by the form: kept
     keys = [ln.split(":")[0] for ln in text.splitlines() if ln and not ln.startswith((" ", "#"))]
     assert keys == ["key", "name", "hypothesis", "owner", "arms", "comparisons", "start", "end", "timezone",
-                    "primary_metric", "guardrails", "text_guardrails", "dimensions", "mde"]
+                    "primary_metric", "guardrails", "text_guardrails", "dimensions", "heterogeneity", "mde"]
     s = load_spec(path)
     assert s.name == "新名字 [v2]" and str(s.end) == "2026-11-22"
 

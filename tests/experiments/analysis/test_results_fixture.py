@@ -27,6 +27,9 @@ IGNORED = {"computed_at"}
 # Top-level blocks added after the expected files were written; each must be listed here on purpose.
 # health and planning: computed by the analysis since the report stopped querying / computing them.
 ADDED = {"health", "planning"}
+# Keys added to every metric and breakdown row after the files were written (issue 14: which variance
+# adjustment a row got); their values are checked by tests/experiments/analysis/test_for_whom.py.
+ADDED_ROW_KEYS = {"adjustment", "covariates", "r2"}
 
 
 def differences(expected: Any, actual: Any, path: str = "$") -> list[str]:
@@ -69,5 +72,10 @@ def test_analysis_json_unchanged(case: str, tmp_path: Path) -> None:
         expected.pop(key, None), actual.pop(key, None)
     assert set(actual) - set(expected) <= ADDED, "a new top-level key: list it in ADDED or regenerate on purpose"
     actual = {k: v for k, v in actual.items() if k in expected}
+    rows = [*actual["metrics"], *[r for rs in actual.get("breakdowns", {}).values() for r in rs]]
+    assert all(ADDED_ROW_KEYS <= set(r) for r in rows)
+    for r in rows:
+        for k in ADDED_ROW_KEYS:
+            r.pop(k)
     diffs = differences(expected, actual)
     assert not diffs, f"{len(diffs)} differences, first: " + "; ".join(diffs[:10])

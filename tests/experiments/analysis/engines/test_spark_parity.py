@@ -38,6 +38,9 @@ SPEC = parse_spec({
     "dimensions": ["platform"],
     "winsorize": 0.99,
     "max_exposures_per_user": 400,
+    # regression adjustment and the explorer run their own SQL (cross-products, slices) on both engines
+    "covariates": {"attributes": ["segment", "is_new"], "numeric_attributes": ["pre_sessions"]},
+    "heterogeneity": {"dimensions": ["segment", "is_new"], "min_users": 20},
 })
 BAD_EXPOSURES = [  # (change to a copied good row, the reason ingest quarantines it with)
     ({"event_id": None}, "missing event_id"),
@@ -251,8 +254,36 @@ def test_spark_matches_duckdb(ingested: dict, logs: dict[str, str], spark_engine
                 assert rs[key] is None
             else:
                 assert rs[key] == pytest.approx(rd[key], rel=1e-9, abs=1e-12)
-    assert s["decision"] == d["decision"]
+    _assert_close(s["decision"], d["decision"])
+    assert "regression" in {r["adjustment"] for r in d["metrics"]}
+    for rd, rs in zip(d["metrics"], s["metrics"], strict=True):
+        assert (rs["adjustment"], rs["covariates"]) == (rd["adjustment"], rd["covariates"])
+        if rd["variance_reduction"] is not None:
+            assert rs["variance_reduction"] == pytest.approx(rd["variance_reduction"], rel=1e-9, abs=1e-12)
+    for arm, ex in d["heterogeneity"]["arms"].items():
+        got = {r["label"]: r for r in s["heterogeneity"]["arms"][arm]["slices"]}
+        for r in ex["slices"]:
+            assert got[r["label"]]["n_control"] == r["n_control"] and got[r["label"]]["rank"] == r["rank"]
+            if r["shrunk_lift"] is not None:
+                assert got[r["label"]]["shrunk_lift"] == pytest.approx(r["shrunk_lift"], rel=1e-9, abs=1e-12)
+    assert s["policy"]["assignments"] == d["policy"]["assignments"]
     json.dumps(s, allow_nan=False)
+
+
+def _assert_close(a: object, b: object, path: str = "decision") -> None:
+    """Equal JSON values, floats to 1e-9 (the engines sum in different orders)."""
+    if isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), path
+        for k in a:
+            _assert_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_close(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, path
 
 
 def _typed_timestamps(folder: str, out: Path, unit: str, tz: str | None) -> str:
