@@ -27,26 +27,23 @@ def ingest(
     db: Annotated[Path, typer.Option("--db", help="DuckDB warehouse file.")] = Path("abkit.duckdb"),
 ) -> None:
     """Load log files into the warehouse: bad rows are quarantined, re-ingesting is a no-op."""
-    from rich.console import Console
-    from rich.table import Table
-
+    from abkit.cli.output import make_console, print_table
     from abkit.warehouse import open_warehouse
     from experiments.ingest.files import ingest_files
 
     with open_warehouse(db) as con:
         report = ingest_files(con, table.value, files)
-    out = Table(title=f"ingest {report.table} → {db}")
-    for col in ("file", "format", "read", "accepted", "quarantined", "duplicates", "warnings"):
-        out.add_column(col, justify="left" if col in ("file", "format") else "right")
+    counts = ("read", "accepted", "quarantined", "duplicates", "warnings")
     rows = [*report.files, report.total] if len(report.files) > 1 else report.files
-    for f in rows:
-        out.add_row(f.file, f.format, *(f"{v:,}" for v in (f.read, f.accepted, f.quarantined, f.duplicates, f.warnings)))
-    console = Console(soft_wrap=True)
-    console.print(out)
+    console = make_console()
+    print_table(f"ingest {report.table} → {db}", ("file", "format", *counts),
+                [(f.file, f.format, *(f"{getattr(f, c):,}" for c in counts)) for f in rows],
+                right=counts, console=console)
     for key, n in report.total.warning_counts.items():
         console.print(f"warning: {n:,} × {key}")
     if report.total.quarantined:
-        console.print(f"{report.total.quarantined:,} rows quarantined: SELECT * FROM quarantine WHERE table_name = '{report.table}'")
+        console.print(f"{report.total.quarantined:,} rows quarantined: "
+                      f"SELECT * FROM quarantine WHERE table_name = '{report.table}'")
 
 
 @app.command()
