@@ -25,7 +25,9 @@ class OutputError(AbkitError):
     """An output file could not be written; the previous file (if any) is unchanged."""
 
 
-def _check_target(path: Path) -> None:
+def check_output_path(path: str | os.PathLike[str]) -> None:
+    """Fail early, in one line, when ``path`` cannot be an output file (call before long work)."""
+    path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: is a directory (give a file name)")
     parent = path.parent
@@ -50,7 +52,7 @@ def _fsync_dir(folder: Path) -> None:
 def atomic_path(path: str | os.PathLike[str], *, make_parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds it replaces ``path``."""
     target = Path(path)
-    _check_target(target)
+    check_output_path(target)
     try:
         if make_parents:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -78,16 +78,17 @@ def aa_cmd(
     runs_per_batch: int = typer.Option(0, "--runs-per-batch", min=0, help="runs per SQL batch (0 = automatic)"),
 ) -> None:
     """Run N A/A experiments end to end (simulation → SQL → stats); report false-positive rates."""
+    from abkit.atomic import atomic_write_text, check_output_path
     from abkit.spec import load_spec
     from experiments.simulate.aa import run_aa
     from generators.corpus import build_corpus
 
     spec = load_spec(spec_path)
+    check_output_path(json_out)
     result = run_aa(spec, runs=runs, n_users=users, seed=seed, n_items=items,
                     runs_per_batch=runs_per_batch or None, progress=True,
                     texts_for=lambda items, s: build_corpus(items, personas=[None], seed=s))
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    atomic_write_text(json_out, json.dumps(result, ensure_ascii=False, indent=2))
     typer.echo(f"A/A: {runs} runs × {users} users in {result['seconds']:.0f}s (alpha {result['alpha']})")
     typer.echo(f"{'metric':<20} {'FPR':>7} {'95% CI':>17}")
     for m, rate in result["false_positive_rate"].items():
