@@ -62,8 +62,14 @@ def simulate_cmd(
     for arm, vals in out.truth["arms"].items():
         typer.echo(f"  truth {arm}: ctr {vals['ctr']:.5f}  cvr {vals['cvr'] or 0:.5f}  "
                    f"revenue/user {vals['revenue_per_user'] or 0:.3f}")
-    if truth:
+    if out.truth_written:
         typer.echo(f"truth written to {truth}")
+    if mode != "aa" and out.fallback_rate["overall"] > 0.05:
+        typer.echo(f"warning: {out.fallback_rate['overall']:.0%} of exposures showed the fallback text (no reason "
+                   "for the item and segment), which makes the arms look alike; generate the missing reasons",
+                   err=True)
+    for warning in out.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("aa")

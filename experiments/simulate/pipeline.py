@@ -24,6 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from abkit.atomic import atomic_write_text
+from abkit.errors import AbkitError
 from abkit.spec import Spec
 from experiments.simulate.traffic import (
     EVENT_SCHEMA,
@@ -47,6 +49,8 @@ class SimOutput:
     fallback_rate: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     peak_rss_mb: float | None = None
+    warnings: list[str] = field(default_factory=list)  # things the user must hear about (printed by the CLI)
+    truth_written: bool = False
 
     def summary(self) -> dict[str, Any]:
         rows = self.counts.get("exposure_rows", 0) + self.counts.get("event_rows", 0)
@@ -182,6 +186,17 @@ def load_reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> pd.DataFrame:
     ).df()
 
 
+def _require_reasons(spec: Spec, reasons: pd.DataFrame) -> None:
+    """Without texts every arm shows the same fallback (the item title): an A/A test by accident."""
+    have = set(reasons["arm"].dropna())
+    missing = [a for a in spec.arm_names if a not in have]
+    if missing:
+        raise AbkitError(
+            f"no reasons for arm(s) {', '.join(map(repr, missing))} of {spec.key!r}: every exposure would show the "
+            "fallback text, so the arms would not differ (an A/A test by accident); run `abkit generate SPEC --db DB` "
+            "first (or `abkit ingest reasons`), or use --mode aa for an intended A/A test")
+
+
 def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOptions, *, n_users: int | None = None,
                   n_items: int = 2000, out_dir: str | os.PathLike[str], progress: bool = False,
                   truth_path: str | os.PathLike[str] | None = None) -> SimOutput:
@@ -189,6 +204,9 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     from abkit.world.catalog import make_catalog
     from experiments.simulate.population import write_users
 
+    reasons = load_reasons(con, spec)
+    if options.mode != "aa":
+        _require_reasons(spec, reasons)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ingested: dict[str, Any] = {}
@@ -199,16 +217,23 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     if _table_rows(con, "users") == 0:
         path = write_users(n_users or 20_000, out / "users.parquet", seed=options.seed)
         ingested["users"] = _ingest(con, "users", [str(path)])
-    world = build_world(spec, load_users(con, n_users), load_items(con), load_reasons(con, spec), options)
+    world = build_world(spec, load_users(con, n_users), load_items(con), reasons, options)
     result = simulate_to_parquet(world, out, progress=progress)
     for table in ("exposures", "events", "events_late"):
         if table in result.files:
             ingested[table] = _ingest(con, "events" if table == "events_late" else table, result.files[table])
     result.counts.update({f"ingested_{k}": int(v.total.accepted) for k, v in ingested.items()})
     result.counts.update({f"duplicates_skipped_{k}": int(v.total.duplicates) for k, v in ingested.items()})
-    if truth_path is not None:
-        Path(truth_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(truth_path).write_text(json.dumps(result.truth, ensure_ascii=False, indent=2), encoding="utf-8")
+    stale = result.counts.get("exposures", 0) > 0 and result.counts.get("ingested_exposures", 0) == 0
+    result.truth_written = truth_path is not None and not stale
+    if stale:  # these logs were stored by an earlier run, whose texts may differ: its truth stays
+        result.warnings.append(
+            "the database already holds these simulated logs (0 new exposures): nothing new was stored"
+            + (f" and {truth_path} was left as it was, since a truth recomputed now would not describe the stored"
+               " logs" if truth_path is not None else "")
+            + "; use a fresh --db or another --seed")
+    elif truth_path is not None:
+        atomic_write_text(truth_path, json.dumps(result.truth, ensure_ascii=False, indent=2))
     return result
 
 
