@@ -9,7 +9,12 @@ value in full, so ``grep`` and ``cut`` see the real numbers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from rich.console import Console
@@ -35,7 +40,7 @@ def plain_table(columns: Sequence[str], rows: Sequence[Sequence[object]], right:
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     out = []
     for r in cells:
-        parts = [v.rjust(w) if columns[i] in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))]
+        parts = [v.rjust(w) if columns[i] in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))]
         out.append("  ".join(parts).rstrip())
     return out
 
@@ -57,3 +62,49 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
         table.add_row(*("" if v is None else str(v) for v in row))
     con.print(table)
 
+
+
+# C++ log lines of TensorFlow/XLA/absl, which bypass Python logging and TF_CPP_MIN_LOG_LEVEL:
+# "WARNING: All log messages before absl::InitializeLog() ...", "I0000 00:00:1796166996.08 26711 x.cc:31] ..."
+# and the older "2026-01-01 12:00:00.123456: I tensorflow/...".
+NATIVE_LOG = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\)"
+                        rb"|[IWEF]\d{4} \d\d:\d\d:[\d.]+\s+\d+ \S+:\d+\] "
+                        rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] \S+:\d+\] )")
+
+
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """When stderr is a pipe or a log file, drop the C++ log lines native libraries write to fd 2.
+
+    Everything else written to stderr (our one-line errors, Python warnings) passes through
+    unchanged and in order. At a terminal, or where stderr has no file descriptor, nothing changes.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    if os.isatty(fd):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, fd)
+    os.close(write_end)
+
+    def forward() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not NATIVE_LOG.match(line):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=forward, name="quiet-native-logs", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, fd)  # closes the pipe's last write end: the reader sees end of file
+        thread.join(timeout=5)
+        os.close(saved)

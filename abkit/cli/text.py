@@ -78,8 +78,9 @@ def review_sample_cmd(
         return
     if db is None or out is None:
         raise AbkitError("review-sample needs --db and --out (or --labels FILE to score a reviewed sample)")
-    check_output_path(out)
     from abkit.atomic import atomic_path, check_output_path
+
+    check_output_path(out)
     from abkit.text.review import exposed_texts, for_spreadsheet, review_sample
     from abkit.warehouse import connect
 

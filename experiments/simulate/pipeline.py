@@ -98,7 +98,7 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
     rng = np.random.default_rng([opt.seed, 23])
     t0 = time.perf_counter()
     n_chunks = -(-world.n_users // opt.chunk_users)
-    bar = tqdm(total=world.n_users, unit="user", desc="simulate", disable=not progress or n_chunks < 2,
+    bar = tqdm(total=world.n_users, unit="user", desc="simulate", disable=None if progress and n_chunks >= 2 else True,
                file=None, leave=False)
     try:
         for ch in iter_chunks(world):
