@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import typer
@@ -91,6 +92,11 @@ def aa_cmd(
 
     spec = load_spec(spec_path)
     check_output_path(json_out)
+    half_width = 1.96 * math.sqrt(spec.alpha * (1 - spec.alpha) / runs)
+    if half_width > 0.03:
+        needed = math.ceil(1.96**2 * spec.alpha * (1 - spec.alpha) / 0.02**2)
+        typer.echo(f"warning: with {runs} runs the false-positive rate is only known to about ±{half_width * 100:.0f} "
+                   f"points (95%); use --runs {needed} or more for ±2 points", err=True)
     result = run_aa(spec, runs=runs, n_users=users, seed=seed, n_items=items,
                     runs_per_batch=runs_per_batch or None, progress=True,
                     texts_for=lambda items, s: build_corpus(items, personas=[None], seed=s))
