@@ -43,7 +43,7 @@ def for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
     ``= + - @``, a tab or a carriage return gets a leading ``'`` so it is shown, never evaluated."""
     out = frame.copy()
     for col in out.columns:
-        if out[col].dtype == object:
+        if not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
     return out
 

@@ -1,0 +1,219 @@
+"""Adversarial inputs, through the real `abkit` command: the corpus of issue 17.
+
+Every input is generated here (no large files). For every bad input the command must exit with
+the documented code, print exactly ONE line on stderr and no traceback, and, where it must not
+write, leave every table of the warehouse unchanged (row count and a hash of every row).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+TZ_SPEC = """\
+key: adv
+name: adversarial
+arms:
+  - {name: "control [beta]", weight: 0.5, generator: {type: template}}
+  - {name: "neural[/x]", weight: 0.5, generator: {type: template}}
+start: 2026-11-01
+end: 2026-11-04
+timezone: Asia/Shanghai
+primary_metric: ctr
+"""
+EVENTS_HEADER = "event_id,ts,user_id,item_id,type,revenue\n"
+
+
+def spec_with(**changes: str) -> str:
+    """The base spec with top-level keys replaced (values are YAML text)."""
+    lines = [ln for ln in TZ_SPEC.splitlines() if ln.split(":")[0] not in changes]
+    return "\n".join(lines + [f"{k}: {v}" for k, v in changes.items()]) + "\n"
+
+
+def abkit(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "80"}
+    return subprocess.run([sys.executable, "-m", "abkit", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def checksums(db: Path) -> dict[str, tuple[int, int]]:
+    """Rows and the sum of row hashes of every table: any insert, delete or update changes it."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [n for (n,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+        return {n: con.execute(f'SELECT count(*), coalesce(sum(hash(t)), 0) FROM "{n}" t').fetchone() for n in names}
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    """A small warehouse for TZ_SPEC: catalog, reasons for both bracketed arms, two days of traffic."""
+    from abkit.spec import parse_spec
+    from abkit.warehouse import connect
+    from abkit.world.catalog import make_catalog
+    from experiments.ingest.files import ingest_files
+    from experiments.simulate.pipeline import simulate_into
+    from experiments.simulate.traffic import SimOptions
+    from generators.runner import run_generate
+    import yaml
+
+    d = tmp_path_factory.mktemp("adv")
+    spec = parse_spec(yaml.safe_load(TZ_SPEC))
+    make_catalog(120, seed=1).to_parquet(d / "items.parquet", index=False)
+    con = connect(d / "w.duckdb")
+    try:
+        ingest_files(con, "items", [d / "items.parquet"])
+        run_generate(spec, con, progress=False)
+        simulate_into(spec, con, SimOptions(seed=1, days=2), n_users=1500, out_dir=d / "sim")
+    finally:
+        con.close()
+    (d / "spec.yaml").write_text(TZ_SPEC, encoding="utf-8")
+    return d
+
+
+@dataclass
+class Case:
+    """One adversarial input: files to create, the command, and what must come out."""
+
+    name: str
+    args: list[str]
+    code: int
+    message: str  # a substring of the one stderr line
+    files: dict[str, bytes | str] = field(default_factory=dict, repr=False)
+    db_unchanged: bool = True
+
+
+def _gz_truncated() -> bytes:
+    data = gzip.compress((EVENTS_HEADER + "".join(
+        f"e{i},2026-11-01T10:00:00Z,u{i},i1,click,\n" for i in range(5000))).encode())
+    return data[: len(data) // 2]
+
+
+CASES = [
+    # --- specs (finding 5): one line naming the key, nothing written
+    Case("spec-impossible-date", ["analyze", "bad.yaml", "--db", "{db}"], 2, "bad.yaml: start:",
+         {"bad.yaml": spec_with(start="2026-02-30")}),
+    Case("spec-not-utf8", ["analyze", "bad.yaml", "--db", "{db}"], 2, "bad.yaml: not UTF-8",
+         {"bad.yaml": TZ_SPEC.encode("utf-8").replace(b"adversarial", b"adv\xff\xfe")}),
+    Case("spec-huge-order-window", ["analyze", "bad.yaml", "--db", "{db}"], 2, "bad.yaml: order_window:",
+         {"bad.yaml": spec_with(order_window="999999999d")}),
+    Case("spec-negative-click-window", ["analyze", "bad.yaml", "--db", "{db}"], 2, "bad.yaml: click_window:",
+         {"bad.yaml": spec_with(click_window="-3600")}),
+    Case("spec-zero-click-window", ["analyze", "bad.yaml", "--db", "{db}"], 2, "bad.yaml: click_window:",
+         {"bad.yaml": spec_with(click_window="0")}),
+    Case("spec-year-one-start", ["analyze", "bad.yaml", "--db", "{db}"], 2, "bad.yaml: start:",
+         {"bad.yaml": spec_with(start="0001-01-01")}),
+    Case("spec-lookback-nan", ["validate", "bad.yaml"], 2, "bad.yaml: cuped_lookback:",
+         {"bad.yaml": spec_with(cuped_lookback=".nan")}),
+    Case("spec-window-overflowing-seconds", ["validate", "bad.yaml"], 2, "bad.yaml: click_window:",
+         {"bad.yaml": spec_with(click_window="1" + "0" * 30)}),
+    # --- outputs that cannot be files (finding 4)
+    Case("aa-json-is-a-directory", ["aa", "{spec}", "--runs", "2", "--users", "50", "--json", "outdir"], 2,
+         "outdir: is a directory", {"outdir/keep": "x"}),
+    Case("review-sample-out-is-a-directory", ["review-sample", "{spec}", "--db", "{db}", "--out", "outdir"], 2,
+         "outdir: is a directory", {"outdir/keep": "x"}),
+    Case("lint-json-is-a-directory", ["lint-reasons", "texts.csv", "--json", "outdir"], 2,
+         "outdir: is a directory", {"outdir/keep": "x", "texts.csv": "text\n好物推荐\n"}),
+    # --- input files (finding 6)
+    Case("ingest-truncated-gzip", ["ingest", "events", "events.csv.gz", "--db", "{db}"], 2, "events.csv.gz",
+         {"events.csv.gz": _gz_truncated()}),
+    # --- silent traps (finding 12)
+    Case("simulate-before-generate", ["simulate", "other.yaml", "--db", "{db}", "--users", "100"], 2,
+         "A/A test by accident", {"other.yaml": spec_with(key="other")}),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_gives_one_line_and_changes_nothing(case: Case, warehouse: Path, tmp_path: Path) -> None:
+    for rel, content in case.files.items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+        else:
+            path.write_bytes(content)
+    db = warehouse / "w.duckdb"
+    before = checksums(db)
+    args = [a.format(db=db, spec=warehouse / "spec.yaml") for a in case.args]
+    proc = abkit(*args, cwd=tmp_path)
+    line = one_error_line(proc)
+    assert proc.returncode == case.code, (proc.returncode, proc.stderr)
+    assert line.startswith("abkit: error: ") and case.message in line, line
+    if case.db_unchanged:
+        assert checksums(db) == before
+
+
+# --- user strings with brackets print as written (finding 3) and pipes get full values (finding 8)
+
+def test_bracketed_file_name_and_long_counts_print_in_full(warehouse: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "p["
+    folder.mkdir()
+    rows = "".join(f"b{i},2026-11-01T10:00:00Z,u{i},i1,click,\n" for i in range(1_234_567 // 1000))
+    (folder / "x].csv").write_text(EVENTS_HEADER + rows, encoding="utf-8")
+    db = tmp_path / "fresh.duckdb"
+    proc = abkit("ingest", "events", "p[/x].csv", "--db", str(db), cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "p[/x].csv" in proc.stdout and "…" not in proc.stdout
+    assert "quarantined" in proc.stdout and "1,234" in proc.stdout
+    assert not any(ch in proc.stdout for ch in "┃│━"), "a pipe gets plain text, not a drawn table"
+
+
+def test_simulate_rerun_keeps_the_truth_of_the_stored_logs(warehouse: Path, tmp_path: Path) -> None:
+    """Re-running simulate (e.g. after new reasons were generated) must not rewrite the truth."""
+    truth = tmp_path / "truth.json"
+    db = tmp_path / "w.duckdb"
+    db.write_bytes((warehouse / "w.duckdb").read_bytes())
+    first = abkit("simulate", str(warehouse / "spec.yaml"), "--db", str(db), "--users", "300", "--seed", "5",
+                  "--truth", str(truth), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    kept = truth.read_bytes()
+    with duckdb.connect(str(db)) as con:  # the texts change after the logs were stored
+        con.execute("UPDATE reasons SET text = text || '!'")
+    again = abkit("simulate", str(warehouse / "spec.yaml"), "--db", str(db), "--users", "300", "--seed", "5",
+                  "--truth", str(truth), cwd=tmp_path)
+    assert again.returncode == 0
+    assert "0 new exposures" in one_error_line(again)
+    assert truth.read_bytes() == kept
+    assert "truth written" not in again.stdout
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"点我\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
+            "\t=1+1", "\r=1+1"]
+
+
+def test_review_sample_csv_cannot_run_formulas(warehouse: Path, tmp_path: Path) -> None:
+    """Finding 7 (OWASP CSV injection): texts starting with = + - @ tab CR open as text, not formulas."""
+    import csv
+
+    db = tmp_path / "w.duckdb"
+    db.write_bytes((warehouse / "w.duckdb").read_bytes())
+    with duckdb.connect(str(db)) as con:
+        ids = [r for (r,) in con.execute("SELECT reason_id FROM reasons ORDER BY reason_id").fetchall()]
+        for i, rid in enumerate(ids):
+            con.execute("UPDATE reasons SET text = ? WHERE reason_id = ?", [FORMULAS[i % len(FORMULAS)], rid])
+    out = tmp_path / "sample.csv"
+    proc = abkit("review-sample", str(warehouse / "spec.yaml"), "--db", str(db), "--n", "24", "--out", str(out),
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+        assert row["text"].startswith("'") and row["text"][1:] in FORMULAS
+    assert any(r["arm"] == "neural[/x]" for r in rows)  # ordinary values are written as they are
