@@ -97,7 +97,8 @@ def review_sample_cmd(
         elif suffix.endswith((".jsonl", ".json")):
             sample.to_json(tmp, orient="records", lines=True, force_ascii=False)
         else:  # a CSV is opened in a spreadsheet: texts must not run as formulas
-            for_spreadsheet(sample).to_csv(tmp, index=False, encoding="utf-8")
+            # CRLF line ends (RFC 4180) so that a CR inside a text gets quoted, not read as a row break
+            for_spreadsheet(sample).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     counts = sample.groupby(["arm", "stratum"]).size().to_dict()
     typer.echo(f"wrote {len(sample)} rows to {out} (" + ", ".join(f"{a}/{st}: {c}" for (a, st), c in counts.items())
                + "); fill label_ad_law and label_unfaithful with 1/0, then run with --labels")
