@@ -34,7 +34,12 @@ EVENTS_HEADER = "event_id,ts,user_id,item_id,type,revenue\n"
 
 def spec_with(**changes: str) -> str:
     """The base spec with top-level keys replaced (values are YAML text)."""
-    lines = [ln for ln in TZ_SPEC.splitlines() if ln.split(":")[0] not in changes]
+    lines, dropping = [], False
+    for ln in TZ_SPEC.splitlines():
+        if not ln.startswith(" "):
+            dropping = ln.split(":")[0] in changes
+        if not dropping:
+            lines.append(ln)
     return "\n".join(lines + [f"{k}: {v}" for k, v in changes.items()]) + "\n"
 
 
@@ -217,3 +222,78 @@ def test_review_sample_csv_cannot_run_formulas(warehouse: Path, tmp_path: Path) 
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
         assert row["text"].startswith("'") and row["text"][1:] in FORMULAS
     assert any(r["arm"] == "neural[/x]" for r in rows)  # ordinary values are written as they are
+
+
+# --- silent traps (finding 12)
+
+def test_generate_says_how_much_work_before_starting_and_draws_no_bars_in_a_pipe(warehouse: Path,
+                                                                                 tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    db.write_bytes((warehouse / "w.duckdb").read_bytes())
+    (tmp_path / "other.yaml").write_text(spec_with(key="other"), encoding="utf-8")
+    proc = abkit("generate", "other.yaml", "--db", str(db), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first.startswith("about 240 reasons to generate for 120 items"), first
+    assert proc.stderr == ""  # progress bars (carriage returns) only on a terminal
+
+
+def test_the_estimate_of_a_long_neural_run_suggests_fewer_items(tmp_path: Path) -> None:
+    import pandas as pd
+    import yaml
+
+    from abkit.spec import parse_spec
+    from abkit.warehouse import connect
+    from generators.runner import estimate_line
+
+    spec = parse_spec(yaml.safe_load(spec_with(
+        arms='[{name: c, weight: 0.5, generator: {type: template}}, {name: n, weight: 0.5, generator: {type: neural}}]',
+        segments="[a, b, c]")))
+    con = connect(tmp_path / "w.duckdb")
+    try:
+        line = estimate_line(spec, con, pd.DataFrame({"item_id": [f"i{i}" for i in range(2000)]}), spec.arms, None)
+    finally:
+        con.close()
+    assert line.startswith("about 8,000 reasons to generate for 2,000 items (c: 2,000, n: 6,000)"), line
+    assert "roughly 40 min" in line and "--items" in line
+
+
+def test_validate_prints_the_window_in_the_spec_time_zone(warehouse: Path) -> None:
+    proc = abkit("validate", "spec.yaml", cwd=warehouse)
+    assert proc.returncode == 0, proc.stderr
+    assert "window (Asia/Shanghai): 2026-11-01 00:00 – 2026-11-04 00:00" in proc.stdout
+    assert "window (UTC): 2026-10-31 16:00 – 2026-11-03 16:00" in proc.stdout
+
+
+def test_aa_with_few_runs_warns_about_the_width_of_its_rate(warehouse: Path, tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from abkit.cli import app
+
+    def fake_run_aa(spec, runs, **_kwargs):
+        return {"seconds": 0.0, "alpha": spec.alpha, "false_positive_rate": {"ctr": 0.0},
+                "false_positive_ci": {"ctr": [0.0, 0.43]}}
+
+    monkeypatch.setattr("experiments.simulate.aa.run_aa", fake_run_aa)
+    spec = str(warehouse / "spec.yaml")
+    few = CliRunner().invoke(app, ["aa", spec, "--runs", "5", "--json", str(tmp_path / "aa.json")])
+    assert few.exit_code == 0, few.output
+    assert "with 5 runs the false-positive rate is only known to about ±19 points" in few.stderr
+    many = CliRunner().invoke(app, ["aa", spec, "--runs", "1000", "--json", str(tmp_path / "aa.json")])
+    assert many.exit_code == 0 and "warning" not in many.stderr
+
+
+def test_native_library_log_lines_are_dropped_in_a_pipe_and_the_rest_kept() -> None:
+    script = (
+        "import os, sys\n"
+        "from abkit.cli.output import quiet_native_logs\n"
+        "with quiet_native_logs():\n"
+        "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+        "    os.write(2, b'I0000 00:00:1796166359.662918   13844 cudart_stub.cc:31] Could not find cuda drivers\\n')\n"
+        "    os.write(2, b'2026-12-01 10:00:00.123456: I tensorflow/core/util/port.cc:113] oneDNN custom operations\\n')\n"
+        "    print('abkit: error: kept [1/2]', file=sys.stderr)\n"
+        "print('after', file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert proc.stderr == "abkit: error: kept [1/2]\nafter\n"
