@@ -23,9 +23,11 @@ demo: $(STAMP_CORE)
 	$(BIN)/abkit demo
 
 test: $(STAMP_ALL)
+	$(BIN)/mypy abkit/
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP_ALL)
+	$(BIN)/mypy abkit/
 	$(BIN)/python -m pytest -q -m "not slow" -x
 
 lint: $(STAMP_ALL)

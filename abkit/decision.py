@@ -98,18 +98,16 @@ def decide(
     # 2. Text guardrails.
     failed_text = [c for c in text_checks if c.passed is False]
     if failed_text:
-        reasons = [
+        return Decision("stop", failed_text[0].arm, [
             f"Text guardrail failed in arm {c.arm!r}: {c.rule} does not hold "
-            f"(observed {'n/a' if c.value is None else f'{c.value:.4g}'})." for c in failed_text]
-        return Decision("stop", failed_text[0].arm, reasons)
+            f"(observed {'n/a' if c.value is None else f'{c.value:.4g}'})." for c in failed_text])
     # 3. Behavioural guardrails shown worse than their margin.
     worse = [g for g in guardrails if g.shown_worse]
     if worse:
-        reasons = [
+        return Decision("stop", worse[0].arm, [
             f"Guardrail {g.metric} in arm {g.arm!r} is shown worse than its {g.margin:.1%} margin "
             f"(relative lift {_pct(g.rel_lift)}; the one-sided confidence bound lies beyond the margin)."
-            for g in worse]
-        return Decision("stop", worse[0].arm, reasons)
+            for g in worse])
     notes: list[str] = []
     # 4. Fixed horizon: do not read the result before the planned sample is in.
     if sequential:

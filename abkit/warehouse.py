@@ -1,10 +1,16 @@
-"""The DuckDB warehouse: one module owns the database file, its tables and migrations.
+"""The DuckDB warehouse: one module owns the database file, its DDL and its migrations.
 
-Table and column names live here and only here; every value goes in as a bound parameter.
-DuckDB allows one writer process at a time: open read-only where you only read.
+The tables and columns are defined in abkit/schema.py; this module creates them, migrates older
+files (:data:`MIGRATIONS`) and binds every value as a parameter. DuckDB allows one writer process
+at a time: open read-only where you only read.
 
     with open_warehouse("abkit.duckdb") as con:           # read-write, schema ensured
         con.execute("SELECT count(*) FROM exposures").fetchone()
+
+Versions: a read-write open migrates an older file in place, one numbered migration at a time,
+each in its own transaction with its ``schema_version`` row, keeping every row. A read-only open
+cannot migrate: it refuses a file of another version with a one-line error that says how to
+migrate it (open it read-write once, e.g. ``abkit ingest`` or ``abkit analyze``).
 """
 
 from __future__ import annotations
@@ -14,96 +20,46 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from abkit.errors import AbkitError
+from abkit.schema import EXPERIMENT_STATES, LOG_TABLES, TABLES
 
 DEFAULT_DB = "abkit.duckdb"
-SCHEMA_VERSION = 1
 
-# Tables of docs/interface.md, Data plus abkit's own. `extra` keeps any columns beyond the schema.
-TABLES: dict[str, str] = {
-    "exposures": """
-        event_id     VARCHAR NOT NULL,
-        ts           TIMESTAMP NOT NULL,
-        experiment   VARCHAR NOT NULL,
-        user_id      VARCHAR NOT NULL,
-        item_id      VARCHAR NOT NULL,
-        arm          VARCHAR NOT NULL,
-        reason_id    VARCHAR,
-        fallback     BOOLEAN,
-        extra        MAP(VARCHAR, VARCHAR),
-        source_file  VARCHAR,
-        ingested_at  TIMESTAMP NOT NULL""",
-    "events": """
-        event_id     VARCHAR NOT NULL,
-        ts           TIMESTAMP NOT NULL,
-        user_id      VARCHAR NOT NULL,
-        item_id      VARCHAR NOT NULL,
-        type         VARCHAR NOT NULL,
-        revenue      DOUBLE,
-        order_id     VARCHAR,
-        extra        MAP(VARCHAR, VARCHAR),
-        source_file  VARCHAR,
-        ingested_at  TIMESTAMP NOT NULL""",
-    "reasons": """
-        reason_id     VARCHAR NOT NULL,
-        experiment    VARCHAR,
-        arm           VARCHAR,
-        item_id       VARCHAR NOT NULL,
-        segment       VARCHAR,
-        text          VARCHAR NOT NULL,
-        generator     VARCHAR,
-        model_version VARCHAR,
-        created_at    TIMESTAMP,
-        extra         MAP(VARCHAR, VARCHAR),
-        source_file   VARCHAR,
-        ingested_at   TIMESTAMP NOT NULL""",
-    "items": """
-        item_id      VARCHAR NOT NULL,
-        category     VARCHAR,
-        brand        VARCHAR,
-        title        VARCHAR,
-        price        DOUBLE,
-        discount     DOUBLE,
-        attributes   JSON,
-        extra        MAP(VARCHAR, VARCHAR),
-        source_file  VARCHAR,
-        ingested_at  TIMESTAMP NOT NULL""",
-    "users": """
-        user_id      VARCHAR NOT NULL,
-        segment      VARCHAR,
-        extra        MAP(VARCHAR, VARCHAR),
-        source_file  VARCHAR,
-        ingested_at  TIMESTAMP NOT NULL""",
-    "quarantine": """
-        table_name   VARCHAR NOT NULL,
-        file         VARCHAR NOT NULL,
-        line         BIGINT,
-        raw          VARCHAR,
-        reason       VARCHAR NOT NULL,
-        ingested_at  TIMESTAMP NOT NULL""",
-    "results": """
-        experiment   VARCHAR NOT NULL,
-        computed_at  TIMESTAMP NOT NULL,
-        as_of        TIMESTAMP,
-        result       JSON NOT NULL""",
-    "experiment_state": """
-        experiment   VARCHAR NOT NULL,
-        state        VARCHAR NOT NULL,
-        changed_at   TIMESTAMP NOT NULL,
-        note         VARCHAR""",
-    "schema_version": """
-        version      INTEGER NOT NULL,
-        applied_at   TIMESTAMP NOT NULL""",
+__all__ = [
+    "DEFAULT_DB", "EXPERIMENT_STATES", "LOG_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "WarehouseError",
+    "check_identifier", "connect", "current_coverage", "ensure_schema", "experiment_states", "has_table",
+    "open_warehouse", "record_coverage", "schema_version", "set_experiment_state", "transaction",
+]
+
+# Migrations: version -> the statements that bring a version-1 database to version. Version 1 is
+# the schema of the first release. History is frozen: never edit a migration, add the next one
+# (and change abkit/schema.py to match; a test compares a migrated file with a fresh one).
+# Statements are idempotent (IF [NOT] EXISTS) so a half-applied step can be re-run.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (  # the lifecycle log records who changed the state
+        "ALTER TABLE IF EXISTS experiment_state RENAME TO lifecycle",
+        "ALTER TABLE lifecycle ADD COLUMN IF NOT EXISTS actor VARCHAR",
+    ),
+    3: (  # rollout coverage history
+        """CREATE TABLE IF NOT EXISTS coverage_steps (
+            experiment VARCHAR NOT NULL, phase INTEGER NOT NULL, coverage DOUBLE NOT NULL,
+            hash_seed VARCHAR, step_at TIMESTAMP NOT NULL, actor VARCHAR, reason VARCHAR)""",
+    ),
+    4: (  # incremental refresh state
+        """CREATE TABLE IF NOT EXISTS analysis_state (
+            experiment VARCHAR PRIMARY KEY, spec_hash VARCHAR, watermark TIMESTAMP, updated_at TIMESTAMP)""",
+    ),
+    5: (  # reviewers' labels of reason texts
+        """CREATE TABLE IF NOT EXISTS text_labels (
+            experiment VARCHAR, arm VARCHAR, item_id VARCHAR, text VARCHAR, label VARCHAR,
+            labeler VARCHAR, labeled_at TIMESTAMP, note VARCHAR)""",
+    ),
 }
-
-LOG_TABLES = ("exposures", "events", "reasons", "items", "users")
-EXPERIMENT_STATES = ("draft", "running", "stopped", "shipped", "rolled_back")
-
-# Migrations: version -> statements that bring version-1 to version. Version 1 is the base.
-MIGRATIONS: dict[int, list[str]] = {}
+SCHEMA_VERSION = max(MIGRATIONS, default=1)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -119,23 +75,50 @@ def check_identifier(name: str) -> str:
     return name
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create missing tables and apply migrations up to SCHEMA_VERSION."""
-    for name, columns in TABLES.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The version recorded in the database (0: none recorded)."""
+    if not has_table(con, "schema_version"):
+        return 0
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = row[0] if row and row[0] is not None else 0
-    if current == 0:
-        con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True inside an explicit transaction: there, two statements share one transaction id
+    (in auto-commit mode each statement is a transaction of its own). A BEGIN that fails there
+    would abort the caller's transaction, so we ask first."""
+    ids = [con.execute("SELECT txid_current()").fetchone() for _ in range(2)]
+    return ids[0] == ids[1]
+
+
+@contextlib.contextmanager
+def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """A transaction of its own, or none where the caller already holds one (it covers us)."""
+    if _in_transaction(con):
+        yield
         return
+    with transaction(con):
+        yield
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create a fresh database at SCHEMA_VERSION, or migrate an older one step by step."""
+    current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise WarehouseError(
             f"database schema version {current} is newer than this abkit ({SCHEMA_VERSION}); upgrade abkit"
         )
+    if current == 0:
+        with _atomic(con):
+            for table in TABLES.values():
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({table.ddl()})")
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
+        return
     for version in range(current + 1, SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS.get(version, []):
-            con.execute(statement)
-        con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+        with _atomic(con):
+            for statement in MIGRATIONS[version]:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
 
 
 def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str | None, temp_dir: str | None) -> None:
@@ -175,9 +158,20 @@ def connect(
         ensure_schema(con)
     else:
         missing = [t for t in ("exposures", "events") if not has_table(con, t)]
-        if missing:
+        version = schema_version(con)
+        if missing or version != SCHEMA_VERSION:
             con.close()
+        if missing:
             raise WarehouseError(f"{path}: not an abkit database (no {missing[0]} table)")
+        if version < SCHEMA_VERSION:
+            raise WarehouseError(
+                f"{path}: database schema version {version} is older than this abkit ({SCHEMA_VERSION}); "
+                "open it read-write once to migrate it (e.g. `abkit ingest` or `abkit analyze`)"
+            )
+        if version > SCHEMA_VERSION:
+            raise WarehouseError(
+                f"{path}: database schema version {version} is newer than this abkit ({SCHEMA_VERSION}); upgrade abkit"
+            )
     return con
 
 
@@ -189,7 +183,7 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 @contextlib.contextmanager
-def open_warehouse(path: str | os.PathLike[str] = DEFAULT_DB, **kwargs) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_warehouse(path: str | os.PathLike[str] = DEFAULT_DB, **kwargs: Any) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(path, **kwargs)
     try:
         yield con
@@ -210,18 +204,54 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("COMMIT")
 
 
-def set_experiment_state(con: duckdb.DuckDBPyConnection, experiment: str, state: str, note: str | None = None) -> None:
+def set_experiment_state(
+    con: duckdb.DuckDBPyConnection, experiment: str, state: str, note: str | None = None, *, actor: str | None = None
+) -> None:
+    """Append a lifecycle row; ``actor`` is who made the change (a token name, --user or the OS user)."""
     if state not in EXPERIMENT_STATES:
         raise WarehouseError(f"unknown experiment state {state!r} (one of {', '.join(EXPERIMENT_STATES)})")
-    con.execute("INSERT INTO experiment_state VALUES (?, ?, now(), ?)", [experiment, state, note])
+    con.execute("INSERT INTO lifecycle (experiment, state, changed_at, note, actor) VALUES (?, ?, now(), ?, ?)",
+                [experiment, state, note, actor])
 
 
 def experiment_states(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     """Latest state per experiment: (experiment, state, changed_at)."""
-    return con.execute(
+    rows = con.execute(
         """
         SELECT experiment, state, strftime(changed_at, '%Y-%m-%d %H:%M') FROM (
             SELECT *, row_number() OVER (PARTITION BY experiment ORDER BY changed_at DESC, rowid DESC) AS rn
-            FROM experiment_state) WHERE rn = 1 ORDER BY experiment
+            FROM lifecycle) WHERE rn = 1 ORDER BY experiment
         """
     ).fetchall()
+    return [(str(e), str(s), str(t)) for e, s, t in rows]
+
+
+def record_coverage(
+    con: duckdb.DuckDBPyConnection,
+    experiment: str,
+    coverage: float,
+    *,
+    phase: int,
+    hash_seed: str | None,
+    actor: str | None,
+    reason: str | None,
+) -> None:
+    """Append a rollout step: from now on ``coverage`` (0 < coverage <= 1) of traffic is in ``experiment``."""
+    if not 0 < coverage <= 1:
+        raise WarehouseError(f"coverage must be in (0, 1], got {coverage!r}")
+    if phase < 0:
+        raise WarehouseError(f"phase must be >= 0, got {phase!r}")
+    con.execute(
+        "INSERT INTO coverage_steps (experiment, phase, coverage, hash_seed, step_at, actor, reason)"
+        " VALUES (?, ?, ?, ?, now(), ?, ?)",
+        [experiment, phase, float(coverage), hash_seed, actor, reason],
+    )
+
+
+def current_coverage(con: duckdb.DuckDBPyConnection, experiment: str) -> float | None:
+    """The coverage of the latest step recorded for ``experiment`` (None: never recorded)."""
+    row = con.execute(
+        "SELECT coverage FROM coverage_steps WHERE experiment = ? ORDER BY step_at DESC, rowid DESC LIMIT 1",
+        [experiment],
+    ).fetchone()
+    return None if row is None else float(row[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -81,13 +82,11 @@ def request_seed(reason_id: str) -> int:
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-try:  # the C encoder json.dumps itself uses; built once instead of once per call
-    from json.encoder import c_make_encoder as _c_make_encoder
-    from json.encoder import encode_basestring as _encode_str
-
-    _C_ENCODE = _c_make_encoder(None, str, _encode_str, None, ":", ",", True, False, True) if _c_make_encoder else None
-except ImportError:  # pragma: no cover - CPython always has it
-    _C_ENCODE = None
+# the C encoder json.dumps itself uses (None where the C accelerator is absent; typeshed omits the name);
+# built once instead of once per call
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODE = (_c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
+             if _c_make_encoder else None)
 
 
 def _dumps(obj: Any) -> str:

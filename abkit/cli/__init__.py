@@ -1,13 +1,16 @@
-"""The `abkit` command line. Each area registers its commands on the shared app."""
+"""The `abkit` command line. Each area's module registers its commands on the shared app when imported."""
 
-from abkit.cli import core  # noqa: F401  (registers commands)
+from abkit.cli import (  # noqa: F401  (importing a module registers its commands)
+    analysis,
+    core,
+    data,
+    demo,
+    generate,
+    report,
+    simulate,
+    text,
+    train,
+)
 from abkit.cli.app import app
-
-for _module in ("data", "analysis", "generate", "train", "simulate", "text", "report", "demo"):
-    try:
-        __import__(f"abkit.cli.{_module}")
-    except ModuleNotFoundError as _exc:  # an area not yet present in this checkout
-        if _exc.name != f"abkit.cli.{_module}":
-            raise
 
 __all__ = ["app"]

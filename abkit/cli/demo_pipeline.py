@@ -129,8 +129,8 @@ def _daily_history(spec: Spec, con: Any, days: int) -> int:
 
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
     from abkit.warehouse import connect, set_experiment_state
-    from experiments.analysis.analyze import analyze, store_result
     from abkit.world.catalog import make_catalog
+    from experiments.analysis.analyze import analyze, store_result
     from experiments.simulate.pipeline import simulate_into
     from experiments.simulate.population import write_users
     from experiments.simulate.traffic import SimOptions

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from abkit.metrics import METRICS, MetricDef
 from abkit.warehouse import check_identifier
+from experiments.analysis.clean_sql import CLEANED_TABLES, clean_columns, clean_slots
 
 SQL_DIR = Path(__file__).with_name("sql")
 Attribution = Literal["join", "window"]
@@ -295,22 +296,16 @@ def arm_stats(layout: StatsLayout, *, dimension: int | None = None, rel: Relatio
 
 # --- raw log files: validation and deduplication (engines that skip `abkit ingest`) ---------
 
-# Columns of the cleaned tables (the warehouse columns the analysis reads).
-CLEAN_COLUMNS = {
-    "exposures": ("event_id", "ts", "experiment", "user_id", "item_id", "arm", "reason_id", "fallback", "extra"),
-    "events": ("event_id", "ts", "user_id", "item_id", "type",
-               "CASE WHEN type = 'order' AND revenue IS NULL THEN CAST(0 AS DOUBLE) ELSE revenue END AS revenue",
-               "order_id", "extra"),
-}
+# Columns of the cleaned tables (the warehouse columns the analysis reads), from abkit/schema.py.
+CLEAN_COLUMNS = {t: tuple(clean_columns(t)) for t in CLEANED_TABLES}
 
 
 def clean_ranked(table: str, source: str, parse_ts: str) -> Query:
     """Every raw row of ``source`` typed, with the reason it is unusable and its copy number.
 
     ``parse_ts`` is a fixed expression from the engine's code (never user text)."""
-    if table not in CLEAN_COLUMNS:
-        raise KeyError(f"no cleaning SQL for {table!r}")
-    fragment = render(load_sql(f"clean_{table}"), {"source": check_identifier(source), "parse_ts": parse_ts})
+    slots = {**clean_slots(table, parse_ts), "source": check_identifier(source)}
+    fragment = render(load_sql("clean_table"), slots)
     return _bind(f"clean_{table}", f"WITH\n{fragment}\nSELECT * FROM ranked", {})
 
 

@@ -5,7 +5,7 @@
         print(report.total)        # read = accepted + quarantined + duplicates
 
 DuckDB reads every file itself (no pandas round trip). Per file, one SELECT types and validates
-every row (see ``ingest_sql.stage_select``; CSV/JSONL rows are parsed once into a temporary
+every row (see ``experiments/ingest/sql.py``, ``stage_select``; CSV/JSONL rows are parsed once into a temporary
 stage, Parquet is simply re-scanned); rows that break the schema go to ``quarantine``
 (table_name, file, line, raw, reason) and the rest are appended to the table with an anti-join
 on the key, so re-ingesting is a no-op and no index is needed. Counts per file: read =
@@ -45,8 +45,9 @@ from pathlib import Path
 import duckdb
 
 from abkit.errors import AbkitError
+from abkit.schema import LOG_TABLES, LogTable
 from abkit.warehouse import check_identifier, ensure_schema, transaction
-from experiments.ingest.sql import SCHEMAS, TableSchema, TypeProblem, as_text, is_nested, stage_select
+from experiments.ingest.sql import TypeProblem, as_text, is_nested, stage_select
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -107,8 +108,8 @@ def ingest_files(
     ``atomic``: run all files in one transaction (set False when the caller holds one).
     Raises IngestError for a file-level problem; the transaction is then rolled back.
     """
-    if table not in SCHEMAS:
-        raise IngestError(f"unknown table {table!r} (one of {', '.join(SCHEMAS)})")
+    if table not in LOG_TABLES:
+        raise IngestError(f"unknown table {table!r} (one of {', '.join(LOG_TABLES)})")
     paths = [Path(f) for f in files]
     if not paths:
         raise IngestError("no files to ingest")
@@ -125,9 +126,9 @@ def ingest_files(
     try:
         if atomic:
             with transaction(con):
-                reports = [_ingest_one(con, SCHEMAS[table], p, now) for p in paths]
+                reports = [_ingest_one(con, LOG_TABLES[table], p, now) for p in paths]
         else:
-            reports = [_ingest_one(con, SCHEMAS[table], p, now) for p in paths]
+            reports = [_ingest_one(con, LOG_TABLES[table], p, now) for p in paths]
     finally:
         con.execute("SET TimeZone = ?", [saved[0]])
         con.execute(f"SET preserve_insertion_order = {'true' if saved[1] else 'false'}")
@@ -160,7 +161,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _ingest_one(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path, now: dt.datetime) -> FileReport:
+def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, now: dt.datetime) -> FileReport:
     fmt = _format(path)
     _drop_temps(con)
     try:
@@ -187,7 +188,7 @@ def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load(
-    con: duckdb.DuckDBPyConnection, schema: TableSchema, src: _Source, validated: str, file: str, fmt: str,
+    con: duckdb.DuckDBPyConnection, schema: LogTable, src: _Source, validated: str, file: str, fmt: str,
     now: dt.datetime,
 ) -> FileReport:
     """Count, quarantine and append one file's validated rows. Parquet is re-scanned (cheaper than
@@ -281,7 +282,7 @@ def _line_expression(con: duckdb.DuckDBPyConnection, header: int) -> str:
 
 # --- sources ----------------------------------------------------------------------------------
 def _map_columns(
-    path: Path, schema: TableSchema, names: list[str], types: list[str]
+    path: Path, schema: LogTable, names: list[str], types: list[str]
 ) -> tuple[dict[str, tuple[str, str]], list[int]]:
     """Known fields -> (c<i>, type); indexes of extra columns. Duplicate names are an error."""
     seen: set[str] = set()
@@ -314,7 +315,7 @@ def _extra_and_raw(names: list[str], types: list[str], extras: list[int], first:
     return f"CAST(struct_pack({picked}) AS MAP(VARCHAR, VARCHAR))", raw, params
 
 
-def _parquet_source(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> _Source:
+def _parquet_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) -> _Source:
     try:
         desc = con.execute(
             "DESCRIBE SELECT * FROM read_parquet($path, file_row_number = true)", {"path": str(path)}
@@ -354,7 +355,7 @@ def _read_csv_header(path: Path, delim: str) -> list[str]:
     return [c.strip() for c in row]
 
 
-def _csv_source(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> _Source:
+def _csv_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) -> _Source:
     delim = "\t" if ".tsv" in [s.lower() for s in path.suffixes] else ","
     names = _read_csv_header(path, delim)
     for i, n in enumerate(names):
@@ -382,7 +383,7 @@ def _pointer(key: str) -> str:
     return "/" + key.replace("~", "~0").replace("/", "~1")
 
 
-def _jsonl_source(con: duckdb.DuckDBPyConnection, schema: TableSchema, path: Path) -> _Source:
+def _jsonl_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) -> _Source:
     con.execute("SET preserve_insertion_order = true")
     con.execute(
         """CREATE TEMP TABLE _abkit_raw AS SELECT row_number() OVER () - 1 AS __ord, raw

@@ -1,4 +1,6 @@
-"""SQL building blocks of ingestion: the per-table field schema and the typed/validated select.
+"""SQL building blocks of ingestion: the typed and validated select of one file's rows.
+
+The tables, their fields and row checks come from ``abkit/schema.py``.
 
 Every stage reads from a *source relation* with columns ``__ord`` (0-based record ordinal),
 ``__raw`` (the raw line where there is one, else NULL), ``__bad`` (a reason the whole record
@@ -10,106 +12,8 @@ appear in data (the ``extra`` map, the quarantined raw row), are bound parameter
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from abkit.schema import Column, LogTable, row_checks
 from abkit.warehouse import check_identifier
-
-EVENT_TYPES = ("click", "cart", "order", "refund")
-
-
-@dataclass(frozen=True)
-class Field:
-    name: str
-    kind: str  # id | text | ts | double | bool | json | enum
-    required: bool = False  # column must exist and every row must have a value
-
-
-@dataclass(frozen=True)
-class TableSchema:
-    name: str
-    key: str
-    fields: tuple[Field, ...]
-    # extra row checks, in order: (SQL condition over typed columns, reason)
-    checks: tuple[tuple[str, str], ...] = ()
-    # (SQL condition, warning key): rows kept but counted as a data-quality warning
-    warnings: tuple[tuple[str, str], ...] = ()
-    # typed column -> SQL replacing it after validation (e.g. an order's null revenue -> 0)
-    fixes: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def required(self) -> list[str]:
-        return [f.name for f in self.fields if f.required]
-
-    @property
-    def names(self) -> list[str]:
-        return [f.name for f in self.fields]
-
-
-SCHEMAS: dict[str, TableSchema] = {
-    "exposures": TableSchema(
-        "exposures",
-        "event_id",
-        (
-            Field("event_id", "id", True),
-            Field("ts", "ts", True),
-            Field("experiment", "text", True),
-            Field("user_id", "id", True),
-            Field("item_id", "id", True),
-            Field("arm", "text", True),
-            Field("reason_id", "id"),
-            Field("fallback", "bool"),
-        ),
-    ),
-    "events": TableSchema(
-        "events",
-        "event_id",
-        (
-            Field("event_id", "id", True),
-            Field("ts", "ts", True),
-            Field("user_id", "id", True),
-            Field("item_id", "id", True),
-            Field("type", "enum", True),
-            Field("revenue", "double"),
-            Field("order_id", "id"),
-        ),
-        checks=(("revenue < 0", "negative revenue"),),
-        warnings=(("type = 'order' AND revenue IS NULL", "order without revenue (stored as 0)"),),
-        fixes={"revenue": "CASE WHEN type = 'order' AND revenue IS NULL THEN 0.0 ELSE revenue END"},
-    ),
-    "reasons": TableSchema(
-        "reasons",
-        "reason_id",
-        (
-            Field("reason_id", "id", True),
-            Field("experiment", "text"),
-            Field("arm", "text"),
-            Field("item_id", "id", True),
-            Field("segment", "text"),
-            Field("text", "text", True),
-            Field("generator", "text"),
-            Field("model_version", "text"),
-            Field("created_at", "ts"),
-        ),
-    ),
-    "items": TableSchema(
-        "items",
-        "item_id",
-        (
-            Field("item_id", "id", True),
-            Field("category", "text"),
-            Field("brand", "text"),
-            Field("title", "text"),
-            Field("price", "double"),
-            Field("discount", "double"),
-            Field("attributes", "json"),
-        ),
-        checks=(
-            ("price < 0", "negative price"),
-            ("discount < 0 OR discount >= 1", "discount outside [0, 1)"),
-        ),
-    ),
-    "users": TableSchema("users", "user_id", (Field("user_id", "id", True), Field("segment", "text"))),
-}
 
 _TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE", "TIMESTAMP_US")
 _TEXT_TYPES = ("VARCHAR", "JSON")
@@ -132,11 +36,10 @@ class TypeProblem(ValueError):
     """A whole column has a type the field cannot take (a file-level error)."""
 
 
-def typed_expr(f: Field, col: str | None, duck_type: str) -> tuple[str, str | None]:
+def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | None]:
     """(typed SQL expression, SQL condition meaning 'value present but unparseable' or None)."""
     if col is None:
-        sql_type = {"ts": "TIMESTAMP", "double": "DOUBLE", "bool": "BOOLEAN", "json": "JSON"}.get(f.kind, "VARCHAR")
-        return f"CAST(NULL AS {sql_type})", None
+        return f"CAST(NULL AS {f.duckdb_type})", None
     text = as_text(col, duck_type)
     if f.kind == "id":
         return (f"NULLIF({text}, '')" if not f.required else text), None
@@ -180,12 +83,8 @@ def typed_expr(f: Field, col: str | None, duck_type: str) -> tuple[str, str | No
     raise AssertionError(f.kind)
 
 
-_BAD_REASON = {"ts": "unparseable {}", "double": "{} is not a number", "bool": "{} is not a boolean",
-               "json": "bad JSON {}"}
-
-
 def stage_select(
-    schema: TableSchema,
+    schema: LogTable,
     columns: dict[str, tuple[str, str]],
     raw_sql: str,
     source_sql: str,
@@ -195,24 +94,17 @@ def stage_select(
     columns: field name -> (source column ``c<i>``, DuckDB type); absent fields are missing.
     Output columns: ord, the schema's fields, extra, reason, warn, raw.
     """
-    typed, bad_checks = [], []
+    typed, bad = [], {}
     for f in schema.fields:
         col, duck_type = columns.get(f.name, (None, "VARCHAR"))
         try:
-            expr, bad = typed_expr(f, col, duck_type)
+            expr, unparseable = typed_expr(f, col, duck_type)
         except TypeProblem as exc:
             raise TypeProblem(f"column {f.name!r} {exc}") from None
         typed.append(f"{expr} AS {check_identifier(f.name)}")
-        if bad is not None:  # before "missing": an unparseable value also types as NULL
-            bad_checks.append((bad, _BAD_REASON[f.kind].format(f.name)))
-        if f.required:
-            empty = f" OR {f.name} = ''" if f.kind in ("id", "text", "enum") else ""
-            bad_checks.append((f"{f.name} IS NULL{empty}", f"missing {f.name}"))
-        if f.kind == "enum":
-            allowed = ", ".join(f"'{t}'" for t in EVENT_TYPES)
-            bad_checks.append((f"{f.name} NOT IN ({allowed})", f"unknown event {f.name}"))
-    bad_checks.extend(schema.checks)
-    whens = " ".join(f"WHEN {cond} THEN '{reason}'" for cond, reason in bad_checks)
+        if unparseable is not None:  # checked before "missing": an unparseable value also types as NULL
+            bad[f.name] = unparseable
+    whens = " ".join(f"WHEN {c.condition} THEN '{c.reason}'" for c in row_checks(schema, bad))
     warn = " OR ".join(f"({cond})" for cond, _ in schema.warnings) or "false"
     out_cols = [f"{schema.fixes.get(n, n)} AS {n}" for n in schema.names]
     # Validation conditions reference the typed columns by name, so they live one level up.

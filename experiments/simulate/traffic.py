@@ -39,6 +39,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from abkit.errors import AbkitError
+from abkit.schema import EVENT_TYPES as SCHEMA_EVENT_TYPES
+from abkit.schema import LOG_TABLES
 from abkit.spec import Spec
 from experiments.simulate import textfeatures as tf
 from experiments.simulate.truth import DelayModel, TruthAccumulator, attribution_probs
@@ -570,16 +572,9 @@ def user_outcomes(w: World, ch: Chunk) -> pd.DataFrame:
 
 # --- Arrow tables in the contract schemas -------------------------------------------------------
 
-EXPOSURE_SCHEMA = pa.schema([
-    ("event_id", pa.string()), ("ts", pa.timestamp("us")), ("experiment", pa.string()),
-    ("user_id", pa.string()), ("item_id", pa.string()), ("arm", pa.string()),
-    ("reason_id", pa.string()), ("fallback", pa.bool_()), ("platform", pa.string()),
-])
-EVENT_SCHEMA = pa.schema([
-    ("event_id", pa.string()), ("ts", pa.timestamp("us")), ("user_id", pa.string()),
-    ("item_id", pa.string()), ("type", pa.string()), ("revenue", pa.float64()), ("order_id", pa.string()),
-])
-EVENT_TYPES = np.array(["click", "cart", "order", "refund"], dtype=object)
+EXPOSURE_SCHEMA = LOG_TABLES["exposures"].arrow_schema(("platform", pa.string()))
+EVENT_SCHEMA = LOG_TABLES["events"].arrow_schema()
+EVENT_TYPES = np.array(SCHEMA_EVENT_TYPES, dtype=object)  # codes 0..3 below index this order
 
 
 def _ids(prefix: str, n: int) -> pa.Array:

@@ -119,9 +119,9 @@ def evaluate_model(model_dir: str | Path, *, n_items: int = 300, k: int = 4, see
                    settings: dict[str, Any] | None = None, log: Callable[[str], None] = print,
                    write: bool = True) -> dict[str, Any]:
     """Measure the quality bars on held-out items; merge them into metadata.json as 'quality'."""
-    from abkit.world.catalog import make_catalog
     from abkit.text.compliance import default_checker
     from abkit.text.faithfulness import FaithfulnessChecker
+    from abkit.world.catalog import make_catalog
     from generators.corpus import build_corpus
     from generators.neural.artifact import update_metadata
     from generators.neural.generator import NeuralGenerator

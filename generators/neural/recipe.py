@@ -8,6 +8,7 @@ rows; the quality bars (evaluate.py) use held-out items only.
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from pathlib import Path
@@ -95,7 +96,7 @@ def train_generator(out: str | Path, *, corpus_items: int = 36000, heldout_items
                    "command": f"abkit train-generator --corpus-items {corpus_items} --out {out} "
                               f"--steps {cfg.steps} --seed {cfg.seed} --personas-per-item {personas_per_item}"},
         "training": {**record, "wall_seconds_total": round(time.perf_counter() - t0, 1),
-                     "machine": f"{platform.machine()} {platform.system()}, {__import__('os').cpu_count()} cores"},
+                     "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} cores"},
         "params": record["params"],
         "validation": val_nll,
         "heldout_item_ids": sorted(held_ids),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,16 +11,26 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from abkit import warehouse
 from abkit.warehouse import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     TABLES,
     WarehouseError,
     check_identifier,
     connect,
+    current_coverage,
+    ensure_schema,
     experiment_states,
+    record_coverage,
     set_experiment_state,
     transaction,
 )
+
+FIXTURE_V1 = Path(__file__).parent / "fixtures" / "warehouse_v1.duckdb.gz"
+# version-1 table -> its name now
+V1_TABLES = {t: t for t in ("exposures", "events", "reasons", "items", "users", "quarantine", "results")}
+V1_TABLES["experiment_state"] = "lifecycle"
 
 
 def test_creates_every_table_once(tmp_path: Path) -> None:
@@ -46,13 +58,14 @@ def test_not_an_abkit_database(tmp_path: Path) -> None:
         connect(db, read_only=True)
 
 
-def test_newer_schema_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read_only", [False, True])
+def test_newer_schema_refused(tmp_path: Path, read_only: bool) -> None:
     db = tmp_path / "w.duckdb"
     con = connect(db)
     con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION + 5])
     con.close()
     with pytest.raises(WarehouseError, match="newer than this abkit"):
-        connect(db)
+        connect(db, read_only=read_only)
 
 
 def test_lock_conflict_is_one_line(tmp_path: Path) -> None:
@@ -93,3 +106,149 @@ def test_experiment_lifecycle(tmp_path: Path) -> None:
     assert [r[:2] for r in experiment_states(con)] == [("exp", "running")]
     with pytest.raises(WarehouseError):
         set_experiment_state(con, "exp", "exploded")
+
+
+# --- migrations ------------------------------------------------------------------------------
+
+def _v1_copy(tmp_path: Path) -> Path:
+    """A fresh copy of the warehouse commit 5e8505e wrote (schema version 1)."""
+    db = tmp_path / "v1.duckdb"
+    with gzip.open(FIXTURE_V1, "rb") as src, db.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    return db
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> list[tuple]:
+    return sorted(map(repr, con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()))
+
+
+def _catalog(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+        "ORDER BY table_name, ordinal_position").fetchall()
+    out: dict[str, list[tuple]] = {}
+    for table, *col in rows:
+        out.setdefault(table, []).append(tuple(col))
+    return out
+
+
+def _constraints(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return sorted(con.execute(
+        "SELECT table_name, constraint_type, constraint_text FROM duckdb_constraints()").fetchall())
+
+
+def test_migrations_are_numbered_from_2_without_gaps() -> None:
+    assert sorted(MIGRATIONS) == list(range(2, SCHEMA_VERSION + 1))
+
+
+def test_v1_fixture_migrates_keeping_every_row(tmp_path: Path) -> None:
+    db = _v1_copy(tmp_path)
+    old = duckdb.connect(str(db), read_only=True)
+    assert old.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+    before = {}
+    for v1, now in V1_TABLES.items():
+        cols = [r[0] for r in old.execute(f"DESCRIBE {v1}").fetchall()]
+        before[now] = (cols, _rows(old, v1, cols))
+    old.close()
+    assert all(rows for _, rows in before.values())  # the fixture has rows in every table
+
+    con = connect(db)
+    versions = con.execute("SELECT version FROM schema_version ORDER BY applied_at, rowid").fetchall()
+    assert [v for (v,) in versions] == list(range(1, SCHEMA_VERSION + 1))
+    for table, (cols, rows) in before.items():
+        assert _rows(con, table, cols) == rows, table
+    assert con.execute("SELECT count(*) FROM lifecycle WHERE actor IS NOT NULL").fetchone() == (0,)
+    assert [r[:2] for r in experiment_states(con)] == [("reasons_v1", "running")]
+    set_experiment_state(con, "reasons_v1", "stopped", actor="ana")
+    assert con.execute("SELECT actor FROM lifecycle WHERE state = 'stopped'").fetchone() == ("ana",)
+    migrated, migrated_constraints = _catalog(con), _constraints(con)
+    con.close()
+
+    fresh = connect(tmp_path / "fresh.duckdb")
+    assert migrated == _catalog(fresh)  # same tables, columns, order, types and NOT NULLs as a new file
+    assert migrated_constraints == _constraints(fresh)
+    fresh.close()
+    ro = connect(db, read_only=True)  # migrated: read-only opens work again
+    assert ro.execute("SELECT count(*) FROM events").fetchone() == (4,)
+    ro.close()
+
+
+def test_read_only_open_of_an_old_file_is_a_one_line_error(tmp_path: Path) -> None:
+    db = _v1_copy(tmp_path)
+    with pytest.raises(WarehouseError) as info:
+        connect(db, read_only=True)
+    msg = str(info.value)
+    assert "\n" not in msg and "version 1 is older" in msg and "read-write" in msg
+    check = duckdb.connect(str(db), read_only=True)  # untouched, and not left locked
+    assert check.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+    check.close()
+
+
+def test_migrations_run_in_order_from_any_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _v1_copy(tmp_path)
+    monkeypatch.setattr(warehouse, "SCHEMA_VERSION", 3)
+    con = connect(db)
+    assert warehouse.schema_version(con) == 3
+    assert warehouse.has_table(con, "coverage_steps") and not warehouse.has_table(con, "analysis_state")
+    monkeypatch.undo()
+    ensure_schema(con)  # 3 -> latest applies only the later steps
+    assert [v for (v,) in con.execute("SELECT version FROM schema_version ORDER BY rowid").fetchall()] == \
+        list(range(1, SCHEMA_VERSION + 1))
+    assert warehouse.has_table(con, "text_labels")
+
+
+def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    con = connect(_v1_copy(tmp_path))
+    catalog = _catalog(con)
+    n_versions = con.execute("SELECT count(*) FROM schema_version").fetchone()
+    ensure_schema(con)  # nothing left to do
+    for version in sorted(MIGRATIONS):  # each step re-run on its own result changes nothing
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+    assert _catalog(con) == catalog
+    assert con.execute("SELECT count(*) FROM schema_version").fetchone() == n_versions
+    assert con.execute("SELECT count(*) FROM lifecycle").fetchone() == (2,)
+
+
+def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _v1_copy(tmp_path)
+    broken = dict(MIGRATIONS)
+    broken[SCHEMA_VERSION] = (*MIGRATIONS[SCHEMA_VERSION], "ALTER TABLE no_such_table ADD COLUMN x INTEGER")
+    monkeypatch.setattr(warehouse, "MIGRATIONS", broken)
+    with pytest.raises(duckdb.CatalogException):
+        connect(db)
+    monkeypatch.undo()
+    con = duckdb.connect(str(db))
+    assert warehouse.schema_version(con) == SCHEMA_VERSION - 1
+    assert not warehouse.has_table(con, "text_labels")  # the failed step's other statements rolled back
+    con.close()
+    con = connect(db)  # fixed code finishes the job
+    assert warehouse.schema_version(con) == SCHEMA_VERSION
+    assert con.execute("SELECT count(*) FROM events").fetchone() == (4,)
+
+
+def test_schema_created_inside_a_callers_transaction_rolls_back_with_it() -> None:
+    con = duckdb.connect()
+    con.execute("BEGIN TRANSACTION")
+    ensure_schema(con)
+    con.execute("ROLLBACK")
+    assert not warehouse.has_table(con, "exposures")
+
+
+# --- rollout coverage ----------------------------------------------------------------------------
+
+def test_coverage_history_latest_step_wins(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    assert current_coverage(con, "exp") is None
+    record_coverage(con, "exp", 0.05, phase=1, hash_seed="exp", actor="ana", reason="canary")
+    record_coverage(con, "other", 1.0, phase=3, hash_seed=None, actor=None, reason=None)
+    with transaction(con):  # same now(): insertion order decides
+        record_coverage(con, "exp", 0.2, phase=2, hash_seed="exp", actor="ana", reason="ramp")
+        record_coverage(con, "exp", 0.5, phase=3, hash_seed="exp", actor="bo", reason="ramp")
+    assert current_coverage(con, "exp") == 0.5
+    assert current_coverage(con, "other") == 1.0
+    assert con.execute("SELECT count(*) FROM coverage_steps WHERE experiment = 'exp'").fetchone() == (3,)
+    for bad in (0.0, -0.1, 1.5, float("nan")):
+        with pytest.raises(WarehouseError, match="coverage must be in"):
+            record_coverage(con, "exp", bad, phase=4, hash_seed=None, actor=None, reason=None)
+    assert current_coverage(con, "exp") == 0.5

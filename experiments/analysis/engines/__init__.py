@@ -12,9 +12,10 @@ API. sqlglot was tried and rejected: duckdb→spark rewrote ``percentile_cont(p)
 into ``PERCENTILE_APPROX`` (different winsorizing caps), which breaks exact parity silently.
 
 Raw logs never went through ``abkit ingest``, so validation and deduplication live in shared SQL
-too (experiments/analysis/sql/clean_*.sql: typed rows, the first failed check as the reason, and
-``row_number() OVER (PARTITION BY event_id ...)`` keeping one copy); the same files run on
-DuckDB over Parquet and on Spark, and tests/spark/ checks both against the ingest path. Over
+too (experiments/analysis/sql/clean_table.sql, its slots generated from abkit/schema.py: typed
+rows, the first failed check as the reason, and ``row_number() OVER (PARTITION BY event_id ...)``
+keeping one copy); the same SQL runs on DuckDB over Parquet and on Spark, and
+tests/experiments/analysis/engines/test_spark_parity.py checks both against the ingest path. Over
 the warehouse (ingested tables) DuckDB skips that stage: ingest already enforced it.
 
     from experiments.analysis.engines import SparkEngine, Sources, analyze_sources

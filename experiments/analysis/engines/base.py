@@ -17,10 +17,10 @@ from typing import Any, Protocol, runtime_checkable
 import pandas as pd
 
 from abkit.errors import AbkitError
+from abkit.schema import LOG_TABLES, Column
 from experiments.analysis import queries as q
-from experiments.ingest.sql import SCHEMAS, Field
 
-RAW_TABLES = ("exposures", "events", "reasons", "items", "users")
+RAW_TABLES = tuple(LOG_TABLES)
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$")
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
@@ -82,8 +82,8 @@ class Sources:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def schema_fields(table: str) -> tuple[Field, ...]:
-    return SCHEMAS[table].fields
+def schema_fields(table: str) -> tuple[Column, ...]:
+    return LOG_TABLES[table].fields
 
 
 def is_path(location: str) -> bool:
@@ -137,7 +137,7 @@ class LoadedSources:
 
 def load_sources(engine: Engine, sources: Sources) -> LoadedSources:
     """Raw tables → relations; exposures and events go through the shared cleaning SQL
-    (experiments/analysis/sql/clean_*.sql) and are materialized once, deduplicated and validated."""
+    (experiments/analysis/sql/clean_table.sql) and are materialized once, deduplicated and validated."""
     counts: dict[str, dict[str, int]] = {}
     locations = {t: None if loc is None else check_location(t, loc) for t, loc in sources.as_dict().items()}
     for table, location in locations.items():

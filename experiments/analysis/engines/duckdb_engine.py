@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from abkit.schema import KIND_TYPES
 from abkit.warehouse import check_identifier
 from experiments.analysis import queries as q
 from experiments.analysis.engines.base import EngineError, is_path, missing_required, schema_fields
@@ -15,8 +16,8 @@ from experiments.analysis.engines.base import EngineError, is_path, missing_requ
 # The session runs with TimeZone = UTC, so text with an offset ('...+08:00', '...Z') and
 # TIMESTAMPTZ columns become naive UTC; a plain TRY_CAST(text AS TIMESTAMP) would drop the offset.
 _PARSE_TS = "CAST(TRY_CAST(ts AS TIMESTAMPTZ) AS TIMESTAMP)"
-_SQL_TYPES = {"ts": "TIMESTAMP", "double": "DOUBLE", "bool": "BOOLEAN"}
 _NESTED = ("STRUCT", "MAP", "UNION", "LIST")
+_EXTRA_TYPE = KIND_TYPES["map"].duckdb
 
 
 class DuckDBEngine:
@@ -57,9 +58,9 @@ class DuckDBEngine:
         check_identifier(name)
         self.con.execute("SET TimeZone = 'UTC'")
         if location is None:
-            exprs = [duckdb.ConstantExpression(None).cast(_SQL_TYPES.get(f.kind, "VARCHAR")).alias(f.name)
+            exprs = [duckdb.ConstantExpression(None).cast(f.duckdb_type).alias(f.name)
                      for f in schema_fields(table)]
-            exprs.append(duckdb.ConstantExpression(None).cast("MAP(VARCHAR, VARCHAR)").alias("extra"))
+            exprs.append(duckdb.ConstantExpression(None).cast(_EXTRA_TYPE).alias("extra"))
             self.con.sql("SELECT 1 WHERE false").select(*exprs).create_view(name, replace=True)
             self._kinds[name] = "VIEW"
             return
@@ -79,7 +80,7 @@ class DuckDBEngine:
                     expr = duckdb.FunctionExpression("to_json", expr)
                 exprs.append(expr.alias(f.name))
             else:
-                exprs.append(duckdb.ConstantExpression(None).cast(_SQL_TYPES.get(f.kind, "VARCHAR")).alias(f.name))
+                exprs.append(duckdb.ConstantExpression(None).cast(f.duckdb_type).alias(f.name))
         others = [(c, str(t)) for c, t in zip(rel.columns, rel.types, strict=True) if c not in known]
         if others:
             keys = duckdb.FunctionExpression("list_value", *[duckdb.ConstantExpression(c) for c, _ in others])
@@ -89,7 +90,7 @@ class DuckDBEngine:
                 for c, t in others])
             extra = duckdb.FunctionExpression("map", keys, values)
         else:
-            extra = duckdb.ConstantExpression(None).cast("MAP(VARCHAR, VARCHAR)")
+            extra = duckdb.ConstantExpression(None).cast(_EXTRA_TYPE)
         exprs.append(extra.alias("extra"))
         rel.select(*exprs).create_view(name, replace=True)
         self._kinds[name] = "VIEW"

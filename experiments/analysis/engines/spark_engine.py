@@ -20,11 +20,12 @@ from typing import Any
 
 import pandas as pd
 
+from abkit.schema import KIND_TYPES
 from abkit.warehouse import check_identifier
 from experiments.analysis import queries as q
 from experiments.analysis.engines.base import EngineError, is_path, missing_required, schema_fields
 
-_SPARK_TYPES = {"ts": "timestamp", "double": "double", "bool": "boolean"}
+_EXTRA_TYPE = KIND_TYPES["map"].spark
 # Forced: the SQL treats timestamps as naive UTC. Spark cannot read Parquet TIMESTAMP(NANOS) — what
 # pandas and Arrow write by default — as a timestamp; with nanosAsLong it reads them as INT64
 # nanoseconds since the epoch (UTC), which load_source turns back into timestamps.
@@ -156,8 +157,8 @@ class SparkEngine:
         check_identifier(name)
         fields = schema_fields(table)
         if location is None:
-            cols = [F.lit(None).cast(_SPARK_TYPES.get(f.kind, "string")).alias(f.name) for f in fields]
-            cols.append(F.lit(None).cast("map<string,string>").alias("extra"))
+            cols = [F.lit(None).cast(f.spark_type).alias(f.name) for f in fields]
+            cols.append(F.lit(None).cast(_EXTRA_TYPE).alias("extra"))
             self.spark.range(0).select(*cols).createOrReplaceTempView(name)
             return
         df = self._read(table, location)
@@ -177,7 +178,7 @@ class SparkEngine:
                     c = _nanos_to_timestamp(c)
                 cols.append(c.alias(f.name))
             else:
-                cols.append(F.lit(None).cast(_SPARK_TYPES.get(f.kind, "string")).alias(f.name))
+                cols.append(F.lit(None).cast(f.spark_type).alias(f.name))
         others = [c for c in df.columns if c not in known]
         if others:
             pairs = []
@@ -186,7 +187,7 @@ class SparkEngine:
                 pairs += [F.lit(c), value]
             extra = F.create_map(*pairs)
         else:
-            extra = F.lit(None).cast("map<string,string>")
+            extra = F.lit(None).cast(_EXTRA_TYPE)
         cols.append(extra.alias("extra"))
         df.select(*cols).createOrReplaceTempView(name)
 

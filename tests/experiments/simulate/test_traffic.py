@@ -14,9 +14,9 @@ import pytest
 from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, compare, srm_test
 from abkit.warehouse import connect
+from abkit.world.catalog import make_catalog
 from experiments.ingest.files import ingest_files
 from experiments.simulate import textfeatures as tf
-from abkit.world.catalog import make_catalog
 from experiments.simulate.pipeline import simulate_into
 from experiments.simulate.population import make_users
 from experiments.simulate.traffic import SimOptions, build_world, chunk_tables, iter_chunks, user_outcomes

@@ -1,4 +1,4 @@
-"""The synthetic world: catalog and user population (determinism, schema, realism checks)."""
+"""The synthetic world's catalog (determinism, schema, realism checks)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from abkit.world import vocab
 from abkit.world.catalog import make_catalog, write_catalog
-from experiments.simulate.population import iter_users, make_users, write_users
 
 
 @pytest.fixture(scope="module")
@@ -70,25 +69,6 @@ def test_catalog_parquet_round_trip(tmp_path: Path, catalog: pd.DataFrame) -> No
     path = write_catalog(catalog, tmp_path / "items.parquet")
     back = pd.read_parquet(path)
     pd.testing.assert_frame_equal(back, catalog)
-
-
-def test_users(tmp_path: Path) -> None:
-    users = make_users(20_000, seed=3)
-    pd.testing.assert_frame_equal(users, make_users(20_000, seed=3))
-    assert users["user_id"].iloc[123] == "u0000123" and users["user_id"].is_unique
-    assert set(users["segment"]) == set(vocab.SEGMENTS)
-    assert set(users["platform"]) == {"ios", "android", "web", "miniapp"}
-    assert users["is_new"].dtype == bool and 0.15 < users["is_new"].mean() < 0.25
-    act = users["activity"]
-    assert (act > 0).all() and act.quantile(0.999) > 10 * act.median()  # heavy tail
-    assert (users.loc[users["is_new"], "pre_sessions"] == 0).all()
-    ret = users.loc[~users["is_new"]]
-    assert np.corrcoef(ret["activity"], ret["pre_sessions"])[0, 1] > 0.5
-    # Chunked streaming gives the same users as one frame.
-    pd.testing.assert_frame_equal(pd.concat(list(iter_users(20_000, seed=3, chunk_size=7_000)), ignore_index=True),
-                                  users)
-    path = write_users(20_000, tmp_path / "users.parquet", seed=3)
-    pd.testing.assert_frame_equal(pd.read_parquet(path), users)
 
 
 @pytest.mark.slow

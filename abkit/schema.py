@@ -1,0 +1,328 @@
+"""The warehouse tables, written once: names, columns, types, required flags and event types.
+
+Everything else derives from this module: the DuckDB DDL (``abkit/warehouse.py``), ingest's typed
+and validated select (``experiments/ingest/sql.py``), the cleaning SQL that engines run over raw
+log files (``experiments/analysis/clean_sql.py`` filling ``experiments/analysis/sql/clean_table.sql``)
+and the simulator's Arrow schemas (``experiments/simulate/traffic.py``). The log columns are
+described for users in docs/interface.md.
+
+Two kinds of tables:
+
+* :data:`LOG_TABLES` — what users' log files supply (:class:`LogTable`): the fields, the key that
+  deduplicates rows, and the row checks. Stored with three bookkeeping columns (``extra``,
+  ``source_file``, ``ingested_at``).
+* :data:`OWN_TABLES` — what abkit itself writes (quarantine, results, lifecycle, ...).
+
+SQL snippets here (checks, fixes) are portable between DuckDB and Spark SQL and reference the
+typed columns by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
+import pyarrow as pa
+
+Kind = Literal["id", "text", "enum", "ts", "double", "bool", "json", "int", "bigint", "map"]
+
+EVENT_TYPES: tuple[str, ...] = ("click", "cart", "order", "refund")
+
+
+class KindTypes(NamedTuple):
+    duckdb: str
+    spark: str
+    arrow: pa.DataType
+
+
+# A kind is what a value means; these are its types in each place it is stored or read.
+KIND_TYPES: dict[str, KindTypes] = {
+    "id": KindTypes("VARCHAR", "string", pa.string()),
+    "text": KindTypes("VARCHAR", "string", pa.string()),
+    "enum": KindTypes("VARCHAR", "string", pa.string()),
+    "ts": KindTypes("TIMESTAMP", "timestamp", pa.timestamp("us")),
+    "double": KindTypes("DOUBLE", "double", pa.float64()),
+    "bool": KindTypes("BOOLEAN", "boolean", pa.bool_()),
+    "json": KindTypes("JSON", "string", pa.string()),
+    "int": KindTypes("INTEGER", "int", pa.int32()),
+    "bigint": KindTypes("BIGINT", "bigint", pa.int64()),
+    "map": KindTypes("MAP(VARCHAR, VARCHAR)", "map<string,string>", pa.map_(pa.string(), pa.string())),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. ``required``: NOT NULL in the warehouse; for a log field also "the file must
+    have the column and every row a non-empty value". ``values``: the allowed values of an enum."""
+
+    name: str
+    kind: Kind
+    required: bool = False
+    values: tuple[str, ...] = ()
+
+    @property
+    def duckdb_type(self) -> str:
+        return KIND_TYPES[self.kind].duckdb
+
+    @property
+    def spark_type(self) -> str:
+        return KIND_TYPES[self.kind].spark
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return KIND_TYPES[self.kind].arrow
+
+    def ddl(self) -> str:
+        return f"{self.name} {self.duckdb_type}" + (" NOT NULL" if self.required else "")
+
+
+class Check(NamedTuple):
+    """A row check: a SQL condition over the typed columns, and the reason given when it holds."""
+
+    condition: str
+    reason: str
+
+
+def _find(columns: tuple[Column, ...], name: str, missing: str) -> Column:
+    for c in columns:
+        if c.name == name:
+            return c
+    raise KeyError(missing)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: str | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return _find(self.columns, name, f"{self.name} has no column {name!r}")
+
+    def ddl(self) -> str:
+        """The column list of CREATE TABLE."""
+        parts = [c.ddl() for c in self.columns]
+        if self.primary_key:
+            parts.append(f"PRIMARY KEY ({self.primary_key})")
+        return ", ".join(parts)
+
+
+# Stored after the fields of every log table.
+LOG_BOOKKEEPING: tuple[Column, ...] = (
+    Column("extra", "map"),  # the file's columns beyond the schema (nested values as JSON text)
+    Column("source_file", "text"),
+    Column("ingested_at", "ts", True),
+)
+
+
+@dataclass(frozen=True)
+class LogTable:
+    """A table users' logs supply.
+
+    ``key`` deduplicates rows (first write wins). ``checks`` run after the per-field checks
+    (:func:`row_checks`); ``warnings`` keep the row but count it; ``fixes`` replace a typed
+    column after validation. ``copy_order`` picks which in-file copy of a key is kept where the
+    arrival order is unknown (raw files read by an engine); optional columns sort NULLS LAST.
+    """
+
+    name: str
+    key: str
+    fields: tuple[Column, ...]
+    checks: tuple[Check, ...] = ()
+    warnings: tuple[Check, ...] = ()
+    fixes: dict[str, str] = field(default_factory=dict)
+    copy_order: tuple[str, ...] = ()
+
+    @property
+    def required(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Column:
+        return _find(self.fields, name, f"{self.name} has no field {name!r}")
+
+    @property
+    def table(self) -> Table:
+        return Table(self.name, self.fields + LOG_BOOKKEEPING)
+
+    def arrow_schema(self, *extra: tuple[str, pa.DataType]) -> pa.Schema:
+        """The fields as an Arrow schema (+ ``extra`` columns a writer adds, e.g. platform)."""
+        return pa.schema([(f.name, f.arrow_type) for f in self.fields] + list(extra))
+
+
+LOG_TABLES: dict[str, LogTable] = {
+    t.name: t
+    for t in (
+        LogTable(
+            "exposures",
+            "event_id",
+            (
+                Column("event_id", "id", True),
+                Column("ts", "ts", True),
+                Column("experiment", "text", True),
+                Column("user_id", "id", True),
+                Column("item_id", "id", True),
+                Column("arm", "text", True),
+                Column("reason_id", "id"),
+                Column("fallback", "bool"),
+            ),
+            copy_order=("ts", "user_id", "item_id", "experiment", "arm", "reason_id"),
+        ),
+        LogTable(
+            "events",
+            "event_id",
+            (
+                Column("event_id", "id", True),
+                Column("ts", "ts", True),
+                Column("user_id", "id", True),
+                Column("item_id", "id", True),
+                Column("type", "enum", True, EVENT_TYPES),
+                Column("revenue", "double"),
+                Column("order_id", "id"),
+            ),
+            checks=(Check("revenue < 0", "negative revenue"),),
+            warnings=(Check("type = 'order' AND revenue IS NULL", "order without revenue (stored as 0)"),),
+            fixes={"revenue": "CASE WHEN type = 'order' AND revenue IS NULL THEN CAST(0 AS DOUBLE) ELSE revenue END"},
+            copy_order=("ts", "user_id", "item_id", "type", "revenue", "order_id"),
+        ),
+        LogTable(
+            "reasons",
+            "reason_id",
+            (
+                Column("reason_id", "id", True),
+                Column("experiment", "text"),
+                Column("arm", "text"),
+                Column("item_id", "id", True),
+                Column("segment", "text"),
+                Column("text", "text", True),
+                Column("generator", "text"),
+                Column("model_version", "text"),
+                Column("created_at", "ts"),
+            ),
+        ),
+        LogTable(
+            "items",
+            "item_id",
+            (
+                Column("item_id", "id", True),
+                Column("category", "text"),
+                Column("brand", "text"),
+                Column("title", "text"),
+                Column("price", "double"),
+                Column("discount", "double"),
+                Column("attributes", "json"),
+            ),
+            checks=(
+                Check("price < 0", "negative price"),
+                Check("discount < 0 OR discount >= 1", "discount outside [0, 1)"),
+            ),
+        ),
+        LogTable("users", "user_id", (Column("user_id", "id", True), Column("segment", "text"))),
+    )
+}
+
+EXPERIMENT_STATES: tuple[str, ...] = ("draft", "running", "stopped", "shipped", "rolled_back")
+TEXT_LABELS: tuple[str, ...] = ("faithful", "contradicting", "unsupported", "subjective", "banned")
+
+# abkit's own tables at the current SCHEMA_VERSION (abkit/warehouse.py migrates older files).
+OWN_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("quarantine", (
+            Column("table_name", "text", True),
+            Column("file", "text", True),
+            Column("line", "bigint"),
+            Column("raw", "text"),
+            Column("reason", "text", True),
+            Column("ingested_at", "ts", True),
+        )),
+        Table("results", (
+            Column("experiment", "text", True),
+            Column("computed_at", "ts", True),
+            Column("as_of", "ts"),
+            Column("result", "json", True),
+        )),
+        # One row per state change (EXPERIMENT_STATES); the latest row is the current state.
+        Table("lifecycle", (
+            Column("experiment", "text", True),
+            Column("state", "text", True),
+            Column("changed_at", "ts", True),
+            Column("note", "text"),
+            Column("actor", "text"),  # who: a token name, --user or the OS user
+        )),
+        # The history of rollout coverage; an experiment's current coverage is its latest row.
+        Table("coverage_steps", (
+            Column("experiment", "text", True),
+            Column("phase", "int", True),
+            Column("coverage", "double", True),
+            Column("hash_seed", "text"),
+            Column("step_at", "ts", True),
+            Column("actor", "text"),
+            Column("reason", "text"),
+        )),
+        # Incremental refresh: what an experiment's stored analysis covers.
+        Table("analysis_state", (
+            Column("experiment", "text"),
+            Column("spec_hash", "text"),
+            Column("watermark", "ts"),
+            Column("updated_at", "ts"),
+        ), primary_key="experiment"),
+        # Reviewers' labels of reason texts (TEXT_LABELS).
+        Table("text_labels", (
+            Column("experiment", "text"),
+            Column("arm", "text"),
+            Column("item_id", "id"),
+            Column("text", "text"),
+            Column("label", "text"),
+            Column("labeler", "text"),
+            Column("labeled_at", "ts"),
+            Column("note", "text"),
+        )),
+        Table("schema_version", (
+            Column("version", "int", True),
+            Column("applied_at", "ts", True),
+        )),
+    )
+}
+
+TABLES: dict[str, Table] = {**{t.name: t.table for t in LOG_TABLES.values()}, **OWN_TABLES}
+
+# Reason wording of a present-but-unusable value, by kind.
+_BAD_VALUE = {"ts": "unparseable {}", "double": "{} is not a number", "bool": "{} is not a boolean",
+              "json": "bad JSON {}"}
+
+
+def missing_condition(f: Column) -> str:
+    """SQL: the typed value counts as missing (text kinds: NULL or empty)."""
+    empty = f" OR {f.name} = ''" if f.kind in ("id", "text", "enum") else ""
+    return f"{f.name} IS NULL{empty}"
+
+
+def sql_list(values: tuple[str, ...]) -> str:
+    """Fixed values from this module as a SQL list literal (they contain no quotes)."""
+    if any("'" in v for v in values):
+        raise ValueError(f"quote in a schema value: {values}")
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def row_checks(table: LogTable, bad: dict[str, str]) -> list[Check]:
+    """The row checks in the order ingest and the cleaning SQL apply them; the first that holds
+    is the row's reason. Per field: ``bad[name]`` (a present value that does not parse, SQL that
+    differs by reader), missing (required fields), not an allowed value (enums); then the table's
+    own checks."""
+    out: list[Check] = []
+    for f in table.fields:
+        if f.name in bad:
+            out.append(Check(bad[f.name], _BAD_VALUE[f.kind].format(f.name)))
+        if f.required:
+            out.append(Check(missing_condition(f), f"missing {f.name}"))
+        if f.values:
+            out.append(Check(f"{f.name} NOT IN ({sql_list(f.values)})", f"unknown event {f.name}"))
+    return out + list(table.checks)
