@@ -58,6 +58,15 @@ def parse_duration(value: Any) -> dt.timedelta:
     raise ValueError(f"{value!r} is not a duration (use e.g. 30min, 1h, 24h, 14d)")
 
 
+def normalize_weights(weights: list[float]) -> list[float]:
+    """Positive weights scaled to sum to 1 (left as they are when they already do, to the last
+    bits, so that GrowthBook's SDK given the same numbers buckets identically)."""
+    total = math.fsum(weights)
+    if not (math.isfinite(total) and total > 0):
+        raise ValueError(f"weights must be positive finite numbers, got {weights}")
+    return list(weights) if abs(total - 1.0) <= 1e-12 else [w / total for w in weights]
+
+
 def check_metric(key: str) -> str:
     """A metric key of abkit.metrics, or a ValueError naming the known ones."""
     if key not in METRICS:
@@ -104,7 +113,8 @@ class Arm(_Model):
     """One arm of the experiment."""
 
     name: str = Field(min_length=1, description="Free text (Chinese is fine); unique within the spec.")
-    weight: float = Field(description="Share of enrolled users; positive, the weights sum to 1.")
+    weight: float = Field(description="Share of enrolled users: any positive number; the arms' weights are "
+                                      "normalized to sum to 1 (1:1 is valid).")
     generator: GeneratorSettings | None = Field(
         default=None, description="How the arm's texts are generated; null when they come from elsewhere.")
     description: str | None = Field(default=None, description="Free text for the report.")
@@ -112,8 +122,8 @@ class Arm(_Model):
     @field_validator("weight")
     @classmethod
     def _positive(cls, v: float) -> float:
-        if not v > 0:
-            raise ValueError("must be > 0")
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError("must be a positive number")
         return v
 
 
@@ -167,8 +177,10 @@ class Sequential(_Model):
     """Always-valid (sequential) inference, for looking at results while the experiment runs."""
 
     enabled: bool = Field(default=False, description="Decisions use always-valid p-values and intervals.")
-    tuning_n: int = Field(default=5000, gt=0,
-                          description="N*: total users at which the confidence sequence is tightest.")
+    tuning_n: int | None = Field(
+        default=None, gt=0,
+        description="N*: users of one comparison at which the confidence sequence is tightest; null = from the "
+                    "plan (planned users per arm × 2).")
 
 
 class Namespace(_Model):
@@ -326,9 +338,11 @@ class Spec(_Model):
         for i, n in enumerate(names):
             if n in names[:i]:
                 raise _KeyedError(f"arms[{i}].name", f"duplicate arm name {n!r}")
-        total = sum(a.weight for a in self.arms)
-        if abs(total - 1.0) > 1e-6:
-            raise _KeyedError("arms", f"weights must sum to 1 (they sum to {total:g})")
+        # any positive weights (1:1, 0.333 x 3) are normalized to sum to 1
+        weights = normalize_weights([a.weight for a in self.arms])
+        if weights != [a.weight for a in self.arms]:
+            arms = [a.model_copy(update={"weight": w}) for a, w in zip(self.arms, weights, strict=True)]
+            object.__setattr__(self, "arms", arms)  # frozen model: set once, during validation
         if self.control is not None and self.control not in names:
             raise _KeyedError("control", f"{self.control!r} is not an arm")
         if self.end <= self.start:
@@ -359,6 +373,7 @@ class Spec(_Model):
 
     @property
     def weights(self) -> list[float]:
+        """The arms' weights normalized to sum to 1 (as assignment and SRM use them)."""
         return [a.weight for a in self.arms]
 
     @property

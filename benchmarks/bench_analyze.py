@@ -181,7 +181,8 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
     """Run one phase in this (fresh) process; report seconds and peak RSS."""
     from abkit.spec import parse_spec
     from experiments.analysis import queries as q
-    from experiments.analysis.analyze import analyze, build_per_user
+    from experiments.analysis.analyze import analyze
+    from experiments.analysis.stages import build_per_user
 
     spec = parse_spec(dict(SPEC))
     rel = q.Relations(exposures="exposures_slice", events="events_slice") if sliced else q.Relations()
@@ -211,8 +212,8 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
             extra["users"] = con.execute(f"SELECT count(*) FROM {rel.per_user}").fetchone()[0]
         elif name in ("full", "full_slice"):
             result = analyze(spec, con, text_metrics=False, rel=rel)
-            extra["users"] = sum(result.data["users"].values())
-            extra["decision"] = result.data["decision"]["action"]
+            extra["users"] = sum(result.users.values())
+            extra["decision"] = result.decision.action
         else:
             raise ValueError(name)
         seconds = time.perf_counter() - t

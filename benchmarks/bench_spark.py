@@ -66,7 +66,7 @@ def write_logs(out: Path, n_exposures: int, threads: int) -> dict[str, int]:
 
 
 def _summary(result: Any) -> dict[str, Any]:
-    d = result.to_json_dict()
+    d = result.to_json()
     ctr = next(r for r in d["metrics"] if r["metric"] == "ctr")
     return {"users": d["users"], "ctr_rel_lift": ctr["rel_lift"], "ctr_p_value": ctr["p_value"],
             "input_rows": d.get("input_rows")}
@@ -92,8 +92,9 @@ def main() -> None:
     from abkit.spec import parse_spec
     from abkit.warehouse import connect
     from experiments.analysis.analyze import analyze
-    from experiments.analysis.engines import DuckDBEngine, Sources, analyze_sources
+    from experiments.analysis.engines import DuckDBEngine, Sources
     from experiments.analysis.engines.spark_engine import SparkEngine
+    from experiments.analysis.sources import analyze_sources
     from experiments.ingest.files import ingest_files
 
     ba = _bench_analyze()

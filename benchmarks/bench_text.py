@@ -24,11 +24,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from abkit.world import vocab
 from abkit.text.arm_metrics import arm_text_metrics
 from abkit.text.compliance import ALLOWLIST, BANNED_TERMS
 from abkit.text.normalize import normalize
 from abkit.text.numeric import _PATTERNS, extract_numeric
+from abkit.world import vocab
 
 CONNECT = ["，", "、", "，还", "，而且", "，同时"]
 CTA = ["快来看看", "值得入手", "放心买", "赶紧收藏", ""]

@@ -40,6 +40,7 @@ import numpy as np
 
 from abkit.atomic import atomic_path
 from abkit.errors import AbkitError
+from abkit.spec import normalize_weights
 
 if TYPE_CHECKING:
     from abkit.spec import Spec
@@ -236,7 +237,10 @@ def in_namespace(ids: IdsLike, name: str, low: float, high: float) -> np.ndarray
 
 
 def bucket_ranges(weights: Sequence[float], coverage: float = 1.0) -> list[tuple[float, float]]:
-    """The SDK's ``getBucketRanges``: same float operations in the same order."""
+    """The SDK's ``getBucketRanges``: same float operations in the same order, on the weights
+    normalized to sum to 1 (abkit.spec.normalize_weights; the SDK itself would replace weights that
+    do not sum to about 1 with equal weights, so only normalized weights are compatible)."""
+    weights = normalize_weights(list(weights))
     coverage = min(max(coverage, 0.0), 1.0)
     cumulative = 0.0
     ranges = []

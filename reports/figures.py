@@ -1,10 +1,11 @@
-"""One function per report figure: result data in, a plotly Figure out (also fine in a notebook).
+"""One function per report figure: parts of an abkit.result.AnalysisResult in, a plotly Figure out
+(also fine in a notebook).
 
 Every string that came from users or models (arm names, segment values, feature levels) is
 HTML-escaped before it reaches plotly, because plotly renders a subset of HTML tags in labels.
 
     from reports import figures
-    figures.forest_plot(result).show()
+    figures.forest_plot(AnalysisResult.from_json(data)).show()
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
+from abkit.result import (
+    AnalysisResult,
+    ArmPlanning,
+    ArmText,
+    BreakdownRow,
+    DailyPoint,
+    MetricRow,
+    TextFeatureRow,
+)
+from abkit.stats.power import power_at
 from reports.festivals import flag_days
 from reports.i18n import metric_label, tr
 
@@ -51,35 +62,27 @@ def _pct(v: float | None, digits: int = 1) -> str:
     return "—" if v is None else f"{v * 100:+.{digits}f}%"
 
 
-def significant(row: Mapping[str, Any], alpha: float) -> bool:
-    """Significance is decided by ``p_value_adjusted`` alone (docs/interface.md, Analysis JSON)."""
-    p = row.get("p_value_adjusted")
-    return _finite(p) and p < alpha
-
-
-def forest_plot(result: Mapping[str, Any], *, lang: str = "zh", alpha: float = 0.05) -> go.Figure:
-    """Relative lift with its CI for every metric × arm (and arm-vs-arm comparison) row."""
-    rows = [r for r in result.get("metrics", []) if _finite(r.get("rel_lift"), r.get("rel_ci_low"), r.get("rel_ci_high"))]
-    labels = [
-        f"{metric_label(r['metric'], lang)} · {esc(r['arm'])} vs {esc(r.get('baseline', result.get('control', '')))}"
-        for r in rows
-    ]
-    sig = [significant(r, alpha) for r in rows]
+def forest_plot(result: AnalysisResult, *, lang: str = "zh") -> go.Figure:
+    """Relative lift with its CI for every metric × arm (and arm-vs-arm comparison) row; green: significant
+    after the family's correction, as the analysis decided."""
+    rows = [r for r in result.metrics if _finite(r.rel_lift, r.rel_ci_low, r.rel_ci_high)]
+    labels = [f"{metric_label(r.metric, lang)} · {esc(r.arm)} vs {esc(r.baseline)}" for r in rows]
     fig = go.Figure(
         go.Scatter(
-            x=[r["rel_lift"] for r in rows],
+            x=[r.rel_lift for r in rows],
             y=labels,
             mode="markers",
-            marker={"size": 10, "color": [SIG_COLOR if s else NONSIG_COLOR for s in sig], "symbol": "diamond"},
+            marker={"size": 10, "color": [SIG_COLOR if r.significant else NONSIG_COLOR for r in rows],
+                    "symbol": "diamond"},
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": [r["rel_ci_high"] - r["rel_lift"] for r in rows],
-                "arrayminus": [r["rel_lift"] - r["rel_ci_low"] for r in rows],
+                "array": [_gap(r.rel_ci_high, r.rel_lift) for r in rows],
+                "arrayminus": [_gap(r.rel_lift, r.rel_ci_low) for r in rows],
                 "thickness": 2,
                 "width": 5,
             },
-            customdata=[[_pct(r["rel_ci_low"]), _pct(r["rel_ci_high"]), r.get("p_value_adjusted")] for r in rows],
+            customdata=[[_pct(r.rel_ci_low), _pct(r.rel_ci_high), r.p_value_adjusted] for r in rows],
             hovertemplate="%{y}<br>%{x:+.2%} [%{customdata[0]}, %{customdata[1]}]<br>adj. p = %{customdata[2]}<extra></extra>",
             showlegend=False,
         )
@@ -90,14 +93,13 @@ def forest_plot(result: Mapping[str, Any], *, lang: str = "zh", alpha: float = 0
     return _layout(fig, tr("forest", lang), height=max(320, 34 * len(rows) + 110))
 
 
-def srm_figure(result: Mapping[str, Any], *, lang: str = "zh") -> go.Figure:
+def _gap(a: float | None, b: float | None) -> float:
+    return (a or 0.0) - (b or 0.0)
+
+
+def srm_figure(observed: Mapping[str, int], expected: Mapping[str, float], *, lang: str = "zh") -> go.Figure:
     """Observed vs expected analysis users per arm."""
-    srm = result.get("srm") or {}
-    observed = srm.get("observed") or result.get("users") or {}
-    expected = srm.get("expected") or {}
     arms = list(observed)
-    if isinstance(expected, Sequence) and not isinstance(expected, str):  # the analysis lists them in arm order
-        expected = dict(zip(arms, expected, strict=False)) if len(expected) == len(arms) else {}
     fig = go.Figure()
     fig.add_bar(name=esc(tr("observed", lang)), x=[esc(a) for a in arms], y=[observed[a] for a in arms], marker_color=COLORS[0])
     if expected:
@@ -123,36 +125,34 @@ def _parse_ts(value: Any, tz: str) -> dt.datetime | None:
 
 
 def cumulative_lift(
-    history: Sequence[Mapping[str, Any]],
+    history: Sequence[AnalysisResult],
     *,
     metric: str,
     baseline: str,
     timezone: str = "UTC",
     lang: str = "zh",
 ) -> go.Figure:
-    """Relative lift of ``metric`` over time from stored results, with the sequential band when present.
-
-    Each history entry is a past result (docs/interface.md, Analysis JSON shape) with ``as_of`` or ``computed_at``.
-    """
-    series: dict[str, list[tuple[dt.datetime, dict[str, Any]]]] = {}
+    """Relative lift of ``metric`` over time from stored results (each at its ``as_of`` or
+    ``computed_at``), with the sequential band when every point has one."""
+    series: dict[str, list[tuple[dt.datetime, MetricRow]]] = {}
     for res in history:
-        t = _parse_ts(res.get("as_of") or res.get("computed_at"), timezone)
+        t = _parse_ts(res.time, timezone)
         if t is None:
             continue
-        for r in res.get("metrics", []):
-            if r.get("metric") == metric and r.get("baseline", baseline) == baseline and _finite(r.get("rel_lift")):
-                series.setdefault(r["arm"], []).append((t, r))
+        for r in res.metrics:
+            if r.metric == metric and r.baseline == baseline and _finite(r.rel_lift):
+                series.setdefault(r.arm, []).append((t, r))
     fig = go.Figure()
     sequential = False
     for i, (arm, pts) in enumerate(series.items()):
         pts.sort(key=lambda p: p[0])
         color = COLORS[(i + 1) % len(COLORS)]
         xs = [p[0] for p in pts]
-        lo_key, hi_key = "rel_ci_low", "rel_ci_high"
-        if all(_finite(p[1].get("seq_rel_ci_low"), p[1].get("seq_rel_ci_high")) for p in pts):
-            lo_key, hi_key, sequential = "seq_rel_ci_low", "seq_rel_ci_high", True
-        band = [(x, p[1].get(lo_key), p[1].get(hi_key)) for x, p in zip(xs, pts, strict=True)
-                if _finite(p[1].get(lo_key), p[1].get(hi_key))]
+        seq = all(_finite(p[1].seq_rel_ci_low, p[1].seq_rel_ci_high) for p in pts)
+        sequential = sequential or seq
+        bounds = [(p[1].seq_rel_ci_low, p[1].seq_rel_ci_high) if seq else (p[1].rel_ci_low, p[1].rel_ci_high)
+                  for p in pts]
+        band = [(x, lo, hi) for x, (lo, hi) in zip(xs, bounds, strict=True) if _finite(lo, hi)]
         if band:
             fig.add_scatter(
                 x=[b[0] for b in band] + [b[0] for b in reversed(band)],
@@ -160,7 +160,7 @@ def cumulative_lift(
                 fill="toself", fillcolor=color, opacity=0.15, line={"width": 0},
                 hoverinfo="skip", showlegend=False, name=esc(arm),
             )
-        fig.add_scatter(x=xs, y=[p[1]["rel_lift"] for p in pts], mode="lines+markers", name=esc(arm),
+        fig.add_scatter(x=xs, y=[p[1].rel_lift for p in pts], mode="lines+markers", name=esc(arm),
                         line={"color": color}, hovertemplate="%{x}<br>%{y:+.2%}<extra>" + esc(arm) + "</extra>")
     fig.add_hline(y=0, line_dash="dash", line_color="#444")
     fig.update_yaxes(tickformat="+.0%")
@@ -170,7 +170,7 @@ def cumulative_lift(
 
 
 def daily_trends(
-    daily: Sequence[Mapping[str, Any]],
+    daily: Sequence[DailyPoint],
     *,
     metric: str,
     timezone: str = "UTC",
@@ -180,13 +180,13 @@ def daily_trends(
     """Daily value of ``metric`` per arm (dates in the spec's time zone), holidays and promotion days shaded."""
     by_arm: dict[str, list[tuple[dt.date, float]]] = {}
     for r in daily:
-        if r.get("metric") != metric or not _finite(r.get("value")):
+        if r.metric != metric or r.value is None or not _finite(r.value):
             continue
         try:
-            day = dt.date.fromisoformat(str(r["date"])[:10])
-        except (KeyError, ValueError):
+            day = dt.date.fromisoformat(r.date[:10])
+        except ValueError:
             continue
-        by_arm.setdefault(str(r.get("arm")), []).append((day, float(r["value"])))
+        by_arm.setdefault(r.arm, []).append((day, float(r.value)))
     fig = go.Figure()
     for i, (arm, pts) in enumerate(by_arm.items()):
         pts.sort()
@@ -208,22 +208,23 @@ def daily_trends(
     return _layout(fig, f"{tr('daily', lang)} · {metric_label(metric, lang)} ({timezone})", height=360)
 
 
-def segment_heatmap(rows: Sequence[Mapping[str, Any]], *, lang: str = "zh", alpha: float = 0.05) -> go.Figure:
-    """Relative lift per segment (rows) × metric/arm (columns); ★ marks significance after the family's correction."""
-    rows = [r for r in rows if _finite(r.get("rel_lift"))]
-    ylabels = list(dict.fromkeys(f"{esc(r.get('dimension', ''))}: {esc(r.get('value', r.get('segment', '')))}" for r in rows))
-    xlabels = list(dict.fromkeys(f"{esc(r['metric'])} · {esc(r['arm'])}" for r in rows))
+def segment_heatmap(rows: Sequence[BreakdownRow], *, lang: str = "zh", alpha: float = 0.05) -> go.Figure:
+    """Relative lift per segment (rows) × metric/arm (columns); ★ marks significance after the family's
+    correction (the analysis' ``significant``)."""
+    rows = [r for r in rows if _finite(r.rel_lift)]
+    ylabels = list(dict.fromkeys(f"{esc(r.dimension)}: {esc(r.value)}" for r in rows))
+    xlabels = list(dict.fromkeys(f"{esc(r.metric)} · {esc(r.arm)}" for r in rows))
     z: list[list[float | None]] = [[None] * len(xlabels) for _ in ylabels]
     text: list[list[str]] = [[""] * len(xlabels) for _ in ylabels]
     hover: list[list[str]] = [[""] * len(xlabels) for _ in ylabels]
     for r in rows:
-        i = ylabels.index(f"{esc(r.get('dimension', ''))}: {esc(r.get('value', r.get('segment', '')))}")
-        j = xlabels.index(f"{esc(r['metric'])} · {esc(r['arm'])}")
-        star = "★" if significant(r, alpha) else ""
-        z[i][j] = r["rel_lift"]
-        text[i][j] = f"{_pct(r['rel_lift'])}{star}"
-        hover[i][j] = (f"{_pct(r.get('rel_ci_low'))} … {_pct(r.get('rel_ci_high'))}, "
-                       f"adj. p = {r.get('p_value_adjusted')} ({esc(r.get('family', ''))})")
+        i = ylabels.index(f"{esc(r.dimension)}: {esc(r.value)}")
+        j = xlabels.index(f"{esc(r.metric)} · {esc(r.arm)}")
+        star = "★" if r.significant else ""
+        z[i][j] = r.rel_lift
+        text[i][j] = f"{_pct(r.rel_lift)}{star}"
+        hover[i][j] = (f"{_pct(r.rel_ci_low)} … {_pct(r.rel_ci_high)}, "
+                       f"adj. p = {r.p_value_adjusted} ({esc(r.family)})")
     bound = max([abs(v) for row in z for v in row if v is not None] or [0.05])
     fig = go.Figure(
         go.Heatmap(
@@ -240,52 +241,49 @@ def segment_heatmap(rows: Sequence[Mapping[str, Any]], *, lang: str = "zh", alph
 TEXT_BARS = ("distinct_2_at_n", "self_bleu", "personalization", "unfaithful_rate", "ad_law_violation_rate")
 
 
-def text_metrics_figure(diversity: Mapping[str, Mapping[str, Any]], *, lang: str = "zh") -> go.Figure:
+def text_metrics_figure(diversity: Mapping[str, ArmText], *, lang: str = "zh") -> go.Figure:
     """Text diversity and compliance per arm, side by side."""
-    keys = [k for k in TEXT_BARS if any(_finite(v.get(k)) for v in diversity.values())]
+    values = {arm: v.values() for arm, v in diversity.items()}
+    keys = [k for k in TEXT_BARS if any(_finite(v.get(k)) for v in values.values())]
     fig = go.Figure()
-    for i, (arm, vals) in enumerate(diversity.items()):
+    for i, (arm, vals) in enumerate(values.items()):
         fig.add_bar(name=esc(arm), x=keys, y=[vals.get(k) if _finite(vals.get(k)) else None for k in keys],
                     marker_color=COLORS[i % len(COLORS)], texttemplate="%{y:.3f}", textposition="outside")
     fig.update_layout(barmode="group")
     return _layout(fig, tr("diversity", lang), height=340)
 
 
-def text_feature_figure(features: Sequence[Mapping[str, Any]], *, metric: str = "ctr", lang: str = "zh") -> go.Figure:
+def text_feature_figure(features: Sequence[TextFeatureRow], *, metric: str = "ctr", lang: str = "zh") -> go.Figure:
     """``metric`` by text feature level per arm, with user-clustered CIs (associations, not effects)."""
-    rows = [r for r in features if r.get("metric") == metric and _finite(r.get("value"))]
+    rows = [r for r in features if r.metric == metric and _finite(r.value)]
     fig = go.Figure()
-    arms = list(dict.fromkeys(str(r.get("arm")) for r in rows))
+    arms = list(dict.fromkeys(r.arm for r in rows))
     for i, arm in enumerate(arms):
-        pts = [r for r in rows if str(r.get("arm")) == arm]
+        pts = [r for r in rows if r.arm == arm]
         fig.add_scatter(
-            x=[[esc(r.get("feature")) for r in pts], [esc(r.get("level")) for r in pts]],
-            y=[r["value"] for r in pts], mode="markers", name=esc(arm), marker={"size": 9, "color": COLORS[i % len(COLORS)]},
+            x=[[esc(r.feature) for r in pts], [esc(r.level) for r in pts]],
+            y=[r.value for r in pts], mode="markers", name=esc(arm), marker={"size": 9, "color": COLORS[i % len(COLORS)]},
             error_y={"type": "data", "symmetric": False,
-                     "array": [(r["ci_high"] - r["value"]) if _finite(r.get("ci_high")) else 0 for r in pts],
-                     "arrayminus": [(r["value"] - r["ci_low"]) if _finite(r.get("ci_low")) else 0 for r in pts]},
+                     "array": [_gap(r.ci_high, r.value) if _finite(r.ci_high) else 0 for r in pts],
+                     "arrayminus": [_gap(r.value, r.ci_low) if _finite(r.ci_low) else 0 for r in pts]},
         )
     fig.update_yaxes(tickformat=".1%")
     return _layout(fig, f"{tr('text_features', lang)} · {metric_label(metric, lang)}", height=380)
 
 
-def power_curve(
-    *, se_rel: float, users_per_arm: float, mde: float, alpha: float, target_power: float,
-    lang: str = "zh", arm: str = "",
-) -> go.Figure:
-    """Power at the MDE as the sample grows (SE shrinks as 1/√n), with the sample reached marked."""
-    from reports.planning import power_at_mde, users_needed
-
-    need = users_needed(se_rel=se_rel, users_per_arm=users_per_arm, mde=mde, alpha=alpha, power=target_power)
-    top = max(users_per_arm, need) * 1.6
+def power_curve(plan: ArmPlanning, *, mde: float, alpha: float, target_power: float, lang: str = "zh") -> go.Figure:
+    """Power at the MDE as the sample grows (per-user variance fixed, SE shrinking as 1/√n), with the
+    sample reached and the sample needed (both from the analysis' planning block) marked."""
+    n0, need = plan.users_per_arm, plan.users_needed
+    variance = plan.se_rel * plan.se_rel * n0 / 2  # per-user variance on the relative scale (baseline 1)
+    top = max(n0, need) * 1.6
     ns = [top * k / 60 for k in range(1, 61)]
-    ps = [power_at_mde(se_rel=se_rel * math.sqrt(users_per_arm / n), mde=mde, alpha=alpha) for n in ns]
-    fig = go.Figure(go.Scatter(x=ns, y=ps, mode="lines", name=esc(arm), line={"color": COLORS[0]}))
-    now = power_at_mde(se_rel=se_rel, mde=mde, alpha=alpha)
-    fig.add_scatter(x=[users_per_arm], y=[now], mode="markers+text", marker={"size": 11, "color": COLORS[1]},
-                    text=[f"{now:.0%}"], textposition="top left", showlegend=False)
+    ps = [power_at(n, "mean", 1.0, mde, alpha=alpha, variance=variance) for n in ns]
+    fig = go.Figure(go.Scatter(x=ns, y=ps, mode="lines", name=esc(plan.arm), line={"color": COLORS[0]}))
+    fig.add_scatter(x=[n0], y=[plan.power], mode="markers+text", marker={"size": 11, "color": COLORS[1]},
+                    text=[f"{plan.power:.0%}"], textposition="top left", showlegend=False)
     fig.add_hline(y=target_power, line_dash="dot", line_color="#444")
     fig.add_vline(x=need, line_dash="dot", line_color=COLORS[2])
     fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=esc(tr("power_axis", lang)))
     fig.update_xaxes(title_text=esc(tr("users_per_arm", lang)))
-    return _layout(fig, f"{tr('planning', lang)} · {esc(arm)} (MDE {mde:.1%})", height=320, showlegend=False)
+    return _layout(fig, f"{tr('planning', lang)} · {esc(plan.arm)} (MDE {mde:.1%})", height=320, showlegend=False)

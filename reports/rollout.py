@@ -9,10 +9,10 @@ never gets the winner stays aside so the long-term effect can be analyzed later.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from abkit.result import AnalysisResult
 from abkit.spec import Spec
 
 RAMP: tuple[tuple[float, int], ...] = ((0.05, 1), (0.25, 2), (0.50, 3), (1.00, 7))  # (coverage, min days)
@@ -48,10 +48,10 @@ def _guardrail_watch(spec: Spec) -> tuple[list[str], list[str]]:
     return text, metric
 
 
-def rollout_plan(spec: Spec, result: Mapping[str, Any]) -> RolloutPlan | None:
+def rollout_plan(spec: Spec, result: AnalysisResult) -> RolloutPlan | None:
     """The ramp for the shipped arm, or None when the decision is not `ship`."""
-    decision = result.get("decision") or {}
-    if decision.get("action") != "ship" or not decision.get("arm"):
+    decision = result.decision
+    if decision.action != "ship" or not decision.arm:
         return None
     text, metric = _guardrail_watch(spec)
     safety = ["SRM", "fallback rate", *text]
@@ -62,8 +62,8 @@ def rollout_plan(spec: Spec, result: Mapping[str, Any]) -> RolloutPlan | None:
         RolloutStep(RAMP[3][0], RAMP[3][1], [*safety, *metric, spec.primary_metric, "holdout comparison"]),
     ]
     return RolloutPlan(
-        arm=str(decision["arm"]),
-        control=str(result.get("control") or spec.control_arm),
+        arm=decision.arm,
+        control=result.control or spec.control_arm,
         seed=f"{spec.seed}_rollout",
         holdout=spec.holdout if spec.holdout > 0 else DEFAULT_HOLDOUT,
         steps=steps,
@@ -103,10 +103,10 @@ def describe(plan: RolloutPlan, lang: str = "zh") -> list[str]:
     return head + steps + tail
 
 
-def next_steps(spec: Spec, result: Mapping[str, Any], lang: str = "zh") -> list[str]:
+def next_steps(spec: Spec, result: AnalysisResult, lang: str = "zh") -> list[str]:
     """What to do when the decision is not `ship` (plain text)."""
-    action = (result.get("decision") or {}).get("action")
-    planned = result.get("planned_users_per_arm") or spec.planned_users_per_arm
+    action = result.decision.action
+    planned = result.planned_users_per_arm or spec.planned_users_per_arm
     zh = lang == "zh"
     if action == "stop":
         return ["停止实验并排查原因；修复后以新的哈希种子开启新阶段重新实验，不要在原实验中调整权重。" if zh else

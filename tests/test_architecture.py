@@ -27,9 +27,7 @@ def _lint_imports(contract: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("contract", [
     "core",
-    pytest.param("siblings", marks=pytest.mark.xfail(strict=False, reason=(
-        "reports/source.py still imports experiments.analysis; the typed-result work removes it "
-        "(the lead deletes this mark after merging it)"))),
+    "siblings",
     "top",
     pytest.param("text-any-catalog", marks=pytest.mark.xfail(strict=True, reason="until issue 13 lands")),
 ])
@@ -110,9 +108,7 @@ def test_cycle_finder_finds_cycles() -> None:
 
 
 @pytest.mark.parametrize("package", [
-    "abkit", pytest.param("experiments", marks=pytest.mark.xfail(strict=False, reason=(
-        "experiments/analysis: analyze <-> engines.base <-> blocks; the orchestrator split removes it "
-        "(the lead deletes this mark after merging it)"))),
+    "abkit", "experiments",
     "generators", "reports",
 ])
 def test_no_import_cycles_inside(graph: grimp.ImportGraph, package: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from abkit.cli.app import app, user_errors
+from abkit.result import AnalysisResult
 
 
 def _parse_ts(value: str | None) -> dt.datetime | None:
@@ -27,7 +28,7 @@ def _parse_ts(value: str | None) -> dt.datetime | None:
 def analyze(
     spec: Path = typer.Argument(..., help="Experiment spec (YAML)."),
     db: Path = typer.Option(Path("abkit.duckdb"), help="DuckDB warehouse file."),
-    json_out: Path = typer.Option(None, "--json", help="Write the docs/interface.md, Analysis JSON JSON here."),
+    json_out: Path = typer.Option(None, "--json", help="Write the analysis JSON (docs/interface.md, Analysis JSON) here."),
     dimension: list[str] = typer.Option([], "--dimension", help="Breakdown by this exposure/user column (repeatable)."),
     as_of: str = typer.Option(None, "--as-of", help="Analyze the data as it stood at this UTC timestamp."),
     show_sql: bool = typer.Option(False, "--show-sql", help="Print the SQL (with bound values) and exit."),
@@ -48,8 +49,9 @@ def analyze(
     rows are validated and deduplicated by the same SQL on either engine, and nothing is stored."""
     from abkit.spec import load_spec
     from abkit.warehouse import connect
-    from experiments.analysis.analyze import analysis_sql, store_result
+    from experiments.analysis.analyze import analysis_sql
     from experiments.analysis.analyze import analyze as run_analysis
+    from experiments.analysis.store import store_result
 
     s = load_spec(spec)
     t = _parse_ts(as_of)
@@ -82,7 +84,8 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
                    **locations):
     """Analyze raw log files on DuckDB (in memory) or Spark; nothing is stored."""
     from abkit.errors import AbkitError
-    from experiments.analysis.engines import Sources, analyze_sources
+    from experiments.analysis.engines import Sources
+    from experiments.analysis.sources import analyze_sources
 
     if locations["exposures"] is None or locations["events"] is None:
         raise AbkitError(f"--engine {engine} reads raw logs: give both --exposures PATH and --events PATH")
@@ -109,22 +112,15 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
         con.close()
 
 
-def _print_and_write(result, json_out: Path | None) -> None:
+def _print_and_write(result: AnalysisResult, json_out: Path | None) -> None:
     import json
 
-    from rich.console import Console
+    from experiments.analysis.console import print_result
 
-    from experiments.analysis.analyze import render_breakdown
-
-    console = Console()
-    console.print(result.rich_table())
-    for name in result.data.get("breakdowns", {}):
-        console.print(render_breakdown(result.data, name))
-    for note in result.data.get("notes", []):
-        console.print(f"note: {note}", markup=False)
+    print_result(result)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.to_json_dict(), ensure_ascii=False, indent=2, allow_nan=False),
+        json_out.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2, allow_nan=False),
                             encoding="utf-8")
         typer.echo(f"wrote {json_out}")
 

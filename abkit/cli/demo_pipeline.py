@@ -114,7 +114,8 @@ def _pilot_plan(spec: Spec, opts: DemoOptions, reasons: Any, items_path: Path, u
 
 def _daily_history(spec: Spec, con: Any, days: int) -> int:
     """As-of analyses at the end of each day (cumulative lift history for the report)."""
-    from experiments.analysis.analyze import analyze, store_result
+    from experiments.analysis.analyze import analyze
+    from experiments.analysis.store import store_result
 
     start, end = spec.window_utc()
     n = 0
@@ -128,14 +129,15 @@ def _daily_history(spec: Spec, con: Any, days: int) -> int:
 
 
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
+    from abkit.cli.report import report_from_warehouse
     from abkit.warehouse import connect, set_experiment_state
     from abkit.world.catalog import make_catalog
-    from experiments.analysis.analyze import analyze, store_result
+    from experiments.analysis.analyze import analyze
+    from experiments.analysis.store import store_result
     from experiments.simulate.pipeline import simulate_into
     from experiments.simulate.population import write_users
     from experiments.simulate.traffic import SimOptions
     from generators.runner import run_generate
-    from reports.build import report_from_warehouse
 
     console = console or make_console()
     spec = load_spec(opts.spec_path)
@@ -191,7 +193,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
             history = _daily_history(spec, con, days)
             result = analyze(spec, con, dimensions=["platform", "segment"])
             store_result(con, result)
-            data = result.to_json_dict()
+            data = result.to_json()
             atomic_write_text(out / "result.json", json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False))
             set_experiment_state(con, spec.key, "stopped", f"analysis: {data['decision']['action']}")
             console.print(f"      {history} daily snapshots + final; decision: {data['decision']['action']}")

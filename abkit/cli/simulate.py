@@ -105,5 +105,6 @@ def aa_cmd(
     typer.echo(f"{'metric':<20} {'FPR':>7} {'95% CI':>17}")
     for m, rate in result["false_positive_rate"].items():
         lo, hi = result["false_positive_ci"][m]
-        typer.echo(f"{m:<20} {rate:>7.3f}  [{lo:.3f}, {hi:.3f}]")
+        shown = "n/a" if rate is None else f"{rate:.3f}"  # None: no run could be tested (too few events)
+        typer.echo(f"{m:<20} {shown:>7}  [{lo:.3f}, {hi:.3f}]")
     typer.echo(f"written to {json_out}")

@@ -6,7 +6,16 @@ from abkit.stats.multiplicity import adjust_pvalues
 from abkit.stats.noninferiority import NonInferiority, noninferiority, shown_worse
 from abkit.stats.power import days_needed, mde_at, power_at, sample_size_per_arm
 from abkit.stats.ratio import RatioInterval, ratio_interval, ratio_variance
-from abkit.stats.sequential import SequentialResult, confidence_sequence, sequential, sequential_p_value
+from abkit.stats.sequential import (
+    SequentialDesign,
+    SequentialResult,
+    confidence_sequence,
+    one_sided_bound,
+    one_sided_p_value,
+    sequential,
+    sequential_p_value,
+)
+from abkit.stats.significance import significance
 from abkit.stats.srm import SrmResult, srm_test
 from abkit.stats.types import SufficientStats, TestResult
 from abkit.stats.util import finite_or_none
@@ -14,6 +23,7 @@ from abkit.stats.util import finite_or_none
 __all__ = [
     "NonInferiority",
     "RatioInterval",
+    "SequentialDesign",
     "SequentialResult",
     "SrmResult",
     "SufficientStats",
@@ -26,6 +36,8 @@ __all__ = [
     "finite_or_none",
     "mde_at",
     "noninferiority",
+    "one_sided_bound",
+    "one_sided_p_value",
     "power_at",
     "ratio_interval",
     "ratio_variance",
@@ -33,5 +45,6 @@ __all__ = [
     "sequential",
     "sequential_p_value",
     "shown_worse",
+    "significance",
     "srm_test",
 ]

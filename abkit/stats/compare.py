@@ -4,6 +4,11 @@ Dispatch: a ratio metric when `sum_d` is present (delta method over users), a me
 otherwise. Then CUPED with θ pooled over the two arms (when asked and a covariate varies), Welch's
 t-test on the absolute difference with Welch–Satterthwaite df, and the relative lift by the delta
 method (or a log-ratio interval). Anything that cannot be estimated is None with a `warning`.
+
+Below the small-sample rule of `abkit.stats.smallsample` (e.g. fewer than 10 users with an event
+in an arm) the normal approximation is not used: a proportion gets Fisher's exact p and score
+intervals, a ratio or mean null p and intervals; either way `small_sample` is True and the row
+cannot decide anything by itself (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,16 @@ from typing import Literal
 from abkit.stats.cuped import adjust, covariate_usable, pooled_theta
 from abkit.stats.means import mean_moments, welch
 from abkit.stats.ratio import ratio_moments
-from abkit.stats.relative import delta_relative, log_relative
+from abkit.stats.relative import ROUNDOFF, delta_relative, log_relative
+from abkit.stats.smallsample import (
+    MIN_EVENTS,
+    Kind,
+    below_rule,
+    fisher_exact_p,
+    infer_kind,
+    mover_ratio,
+    newcombe_difference,
+)
 from abkit.stats.types import SufficientStats, TestResult
 from abkit.stats.util import finite_or_none, t_quantile
 
@@ -44,11 +58,15 @@ def compare(
     alpha: float = 0.05,
     cuped: bool = True,
     relative_ci: RelativeCI = "delta",
+    kind: Kind | None = None,
+    min_events: float = MIN_EVENTS,
 ) -> TestResult:
     """Treatment vs control (docs/interface.md, Metrics): values raw, lifts CUPED-adjusted, p from Welch's t.
 
     `rel_lift` = adjusted difference / raw control value; its CI is two-sided at `alpha` with the
     t quantile at the Welch df (matches gbstats 0.8.0 / tea-tasting 1.14 to 6 decimals).
+    `kind` ('mean', 'proportion', 'ratio') is inferred from the sums when None (0/1 values are a
+    proportion); `min_events` is the small-sample rule's threshold (0 turns the rule off).
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
@@ -57,16 +75,29 @@ def compare(
     if control.is_ratio != treatment.is_ratio:
         raise ValueError("control and treatment must both be ratio metrics or both be means")
     ratio = control.is_ratio
+    kind = kind or infer_kind(control, treatment)
+    if (kind == "ratio") != ratio:
+        raise ValueError(f"kind {kind!r} does not match the sufficient statistics (sum_d present: {ratio})")
     c_val, t_val = _raw_value(control), _raw_value(treatment)
-    extra: dict = {"kind": "ratio" if ratio else "mean", "n_control": control.n, "n_treatment": treatment.n,
-                   "alpha": alpha, "rel_ci_method": relative_ci}
+    extra: dict = {"kind": "ratio" if ratio else "mean", "metric_kind": kind, "n_control": control.n,
+                   "n_treatment": treatment.n, "alpha": alpha, "rel_ci_method": relative_ci}
     warnings = [w for w in (_unestimable(control, "control"), _unestimable(treatment, "treatment")) if w]
     if warnings:
         return TestResult(finite_or_none(c_val), finite_or_none(t_val), None, None, None, None, None, None,
-                          None, warning=" ".join(warnings), extra=extra)
+                          None, warning=" ".join(warnings), extra=extra, small_sample=True)
 
     moments = ratio_moments if ratio else mean_moments
     mc, mt = moments(control), moments(treatment)
+    rule = below_rule(control, treatment, kind, min_events) if min_events > 0 else None
+    if rule is None and kind != "proportion" and min_events > 0 and min(mc.var_l, mt.var_l) <= 0:
+        arm = "control" if mc.var_l <= 0 else "treatment"
+        rule = (f"The {arm} arm has zero variance in this metric, so the normal approximation cannot be "
+                f"trusted and this row cannot decide anything by itself.")
+    if rule is not None:
+        assert c_val is not None and t_val is not None
+        if kind == "proportion":
+            return _small_proportion(control, treatment, alpha, rule, extra)
+        return _without_interval(c_val, t_val, rule, extra)
     theta, x_pool, use_cuped = 0.0, 0.0, False
     if cuped and covariate_usable(control) and covariate_usable(treatment):
         pooled = pooled_theta(control, treatment)
@@ -82,7 +113,7 @@ def compare(
     extra["adj_treatment_value"] = finite_or_none(at.value)
 
     se = df = p = q = abs_lo = abs_hi = None
-    if var > 0:
+    if var > ROUNDOFF * var_raw and var > 0:
         se, df, p = welch(diff, ac.var, at.var, mc.n, mt.n)
         q = t_quantile(1 - alpha / 2, df)
         abs_lo, abs_hi = diff - q * se, diff + q * se
@@ -94,7 +125,9 @@ def compare(
         warnings.append("The control value is zero, so the relative lift is undefined.")
     else:
         rel, rel_se = delta_relative(at.value, ac.value, mc.value, at.var, ac.var, ac.cov_raw, mc.var_l / mc.n)
-        if q is not None and relative_ci == "delta":
+        if q is not None and rel_se is None:
+            warnings.append("The relative lift's standard error is round-off of zero, so it has no interval.")
+        elif q is not None and rel_se is not None and relative_ci == "delta":
             rel_lo, rel_hi = rel - q * rel_se, rel + q * rel_se
         elif q is not None:
             if at.value > 0 and ac.value > 0:
@@ -123,5 +156,30 @@ def compare(
         theta=f(theta) if use_cuped else None,
         warning=" ".join(warnings) or None,
         extra=extra,
-        rel_se=f(rel_se) if rel_se is not None and rel_se > 0 else None,
+        rel_se=f(rel_se),
     )
+
+
+def _without_interval(c_val: float, t_val: float, warning: str, extra: dict) -> TestResult:
+    """A ratio or mean below the small-sample rule: point estimates, no p-value, no interval."""
+    f = finite_or_none
+    rel = t_val / c_val - 1 if c_val else None
+    return TestResult(f(c_val), f(t_val), f(t_val - c_val), None, None, f(rel), None, None, None,
+                      warning=warning, extra=extra, small_sample=True)
+
+
+def _small_proportion(control: SufficientStats, treatment: SufficientStats, alpha: float, warning: str,
+                      extra: dict) -> TestResult:
+    """A proportion below the rule: Fisher's exact p, Newcombe's interval of the difference and the
+    MOVER-R interval of the ratio (abkit.stats.smallsample); raw values, no CUPED."""
+    k_c, k_t, n_c, n_t = int(control.sum_y), int(treatment.sum_y), control.n, treatment.n
+    p_c, p_t = k_c / n_c, k_t / n_t
+    lo, hi = newcombe_difference(k_t, n_t, k_c, n_c, alpha)
+    ratio = mover_ratio(k_t, n_t, k_c, n_c, alpha)
+    extra.update(p_method="fisher_exact", abs_ci_method="newcombe", rel_ci_method="mover_wilson")
+    f = finite_or_none
+    return TestResult(
+        control_value=p_c, treatment_value=p_t, abs_lift=p_t - p_c, abs_ci_low=f(lo), abs_ci_high=f(hi),
+        rel_lift=f(p_t / p_c - 1) if p_c > 0 else None,
+        rel_ci_low=f(ratio[0] - 1) if ratio else None, rel_ci_high=f(ratio[1] - 1) if ratio else None,
+        p_value=fisher_exact_p(k_t, n_t, k_c, n_c), warning=warning, extra=extra, small_sample=True)

@@ -8,7 +8,8 @@ Two-sample normal approximation, equal arms, two-sided test at `alpha`:
 - mean and ratio: n = (z_{1-α/2} + z_{power})² · 2σ² / δ², δ = baseline·mde_rel, with σ² the
   per-user variance (sd² for a mean; for a ratio the delta-method variance of its linearization,
   `ratio_variance(historical_stats)`). Cohen's d = 0.2 gives 392.44 (closed form).
-Sample sizes are returned unrounded; plan with math.ceil.
+Sample sizes are returned unrounded; plan with math.ceil. `critical_value` replaces z_{1-α/2}
+(e.g. an always-valid sequence's critical value, abkit/planning.py).
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ def _resolve(kind: Kind, baseline: float | None, variance: float | None,
     return baseline, variance
 
 
-def _z_alpha(alpha: float, two_sided: bool) -> float:
+def _z_alpha(alpha: float, two_sided: bool, critical_value: float | None = None) -> float:
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    if critical_value is not None:
+        if not critical_value > 0:
+            raise ValueError(f"critical_value must be positive, got {critical_value}")
+        return critical_value
     return normal_quantile(1 - alpha / 2 if two_sided else 1 - alpha)
 
 
@@ -78,6 +83,7 @@ def _sds(baseline: float, mde_rel: float, variance: float | None) -> tuple[float
 def sample_size_per_arm(
     kind: Kind, baseline: float | None, mde_rel: float, *, alpha: float = 0.05, power: float = 0.8,
     variance: float | None = None, historical: SufficientStats | None = None, two_sided: bool = True,
+    critical_value: float | None = None,
 ) -> float:
     """Users per arm to detect a relative change `mde_rel` (formulas in the module docstring)."""
     if mde_rel == 0 or not math.isfinite(mde_rel):
@@ -86,19 +92,20 @@ def sample_size_per_arm(
         raise ValueError(f"power must be in (0, 1), got {power}")
     baseline, variance = _resolve(kind, baseline, variance, historical)
     delta, s0, s1 = _sds(baseline, mde_rel, variance)
-    return (_z_alpha(alpha, two_sided) * s0 + normal_quantile(power) * s1) ** 2 / delta**2
+    return (_z_alpha(alpha, two_sided, critical_value) * s0 + normal_quantile(power) * s1) ** 2 / delta**2
 
 
 def power_at(
     n_per_arm: float, kind: Kind, baseline: float | None, mde_rel: float, *, alpha: float = 0.05,
     variance: float | None = None, historical: SufficientStats | None = None, two_sided: bool = True,
+    critical_value: float | None = None,
 ) -> float:
     """Power with n users per arm (both rejection tails counted when two-sided)."""
     if n_per_arm <= 0:
         raise ValueError("n_per_arm must be positive")
     baseline, variance = _resolve(kind, baseline, variance, historical)
     delta, s0, s1 = _sds(baseline, mde_rel, variance)
-    za = _z_alpha(alpha, two_sided)
+    za = _z_alpha(alpha, two_sided, critical_value)
     shift = abs(delta) * math.sqrt(n_per_arm)
     pw = normal_cdf((shift - za * s0) / s1)
     return pw + normal_cdf((-shift - za * s0) / s1) if two_sided else pw

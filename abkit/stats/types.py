@@ -66,6 +66,13 @@ class TestResult:
     warning: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     rel_se: float | None = None  # standard error of rel_lift (delta method); tests/bounds reuse it
+    # below the small-sample rule (abkit.stats.smallsample): never decides, ships or passes by itself
+    small_sample: bool = False
+
+    @property
+    def estimable(self) -> bool:
+        """True when the normal approximation holds and the relative lift has a standard error."""
+        return not self.small_sample and self.rel_se is not None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

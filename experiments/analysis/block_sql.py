@@ -1,6 +1,6 @@
 """SQL of the optional analysis blocks (text features, daily trends, text samples).
 
-Same conventions as experiments/queries.py, whose loaders and snippets this reuses: files in
+Same conventions as experiments/analysis/queries.py, whose loaders and snippets this reuses: files in
 experiments/analysis/sql/, ``{slot}`` markers filled with code-made SQL and validated identifiers only,
 every value bound as ``$name``. Attribution is per_user.sql's (``attribution_<mode>.sql``);
 anchored_events.sql ties each attributed event to the exposure that anchors it.
@@ -8,10 +8,7 @@ anchored_events.sql ties each attributed event to the exposure that anchors it.
 
 from __future__ import annotations
 
-import time
 from typing import Any
-
-import pandas as pd
 
 from experiments.analysis import queries as q
 
@@ -58,12 +55,3 @@ def block_query(name: str, p: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATI
     if "{anchored_events}" in sql:
         slots["anchored_events"] = _anchored_events(p, rel)
     return q._bind(name, q.render(sql, slots), {**p.values(), **(values or {})})
-
-
-def run_frame(engine: Any, query: q.Query, log: list | None = None) -> pd.DataFrame:
-    """Run on an engine (experiments.analysis.engines) and return the DataFrame; (query, seconds) goes to ``log``."""
-    t = time.perf_counter()
-    frame = engine.frame(query)
-    if log is not None:
-        log.append((query, time.perf_counter() - t))
-    return frame

@@ -19,8 +19,8 @@ import pandas as pd
 
 from abkit.spec import Spec
 from experiments.analysis import queries as q
-from experiments.analysis.block_sql import block_query, run_frame
-from experiments.analysis.engines.base import as_engine
+from experiments.analysis.block_sql import block_query
+from experiments.analysis.engines.base import Engine
 
 # metric -> (daily numerator, daily denominator or None); CTR first (the usual primary metric).
 DAILY_METRICS: dict[str, tuple[str, str | None]] = {
@@ -32,15 +32,12 @@ DAILY_METRICS: dict[str, tuple[str, str | None]] = {
 }
 
 
-def daily_frame(spec: Spec, engine: Any, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
-                log: list | None = None) -> pd.DataFrame:
+def daily_frame(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS) -> pd.DataFrame:
     """Per (arm, day): new_users, exposures, clicks, orders and their cum_* running totals.
 
-    ``engine``: an experiments.analysis.engines Engine (or a DuckDB connection). Needs the per-user table
-    ``rel.per_user`` (built by analyze / build_per_user)."""
-    engine = as_engine(engine)
+    Needs the per-user table ``rel.per_user`` (experiments/analysis/stages.py)."""
     query = block_query("daily_stats", params, rel, values={"timezone": spec.timezone}, engine=engine.name)
-    return run_frame(engine, query, log)
+    return engine.frame(query)
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -69,7 +66,6 @@ def daily_rows(frame: pd.DataFrame, arms: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-def daily_block(spec: Spec, engine: Any, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
-                log: list | None = None) -> list[dict[str, Any]]:
+def daily_block(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS) -> list[dict[str, Any]]:
     """The ``daily`` block of the analysis result (reports/build.py renders one figure per metric)."""
-    return daily_rows(daily_frame(spec, engine, params, rel, log), spec.arm_names)
+    return daily_rows(daily_frame(spec, engine, params, rel), spec.arm_names)

@@ -11,19 +11,17 @@ from typing import Any
 
 from abkit.spec import Spec
 from experiments.analysis import queries as q
-from experiments.analysis.block_sql import block_query, run_frame
-from experiments.analysis.engines.base import as_engine
+from experiments.analysis.block_sql import block_query
+from experiments.analysis.engines.base import Engine
 
 
-def sample_block(spec: Spec, engine: Any, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
-                 log: list | None = None, *,
+def sample_block(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS, *,
                  per_group: int = 3) -> list[dict[str, Any]]:
     """The ``samples`` block: [{"arm", "segment", "item_id", "title", "reason_id", "text",
     "reason_segment", "exposures"}], arms in spec order. Needs ``rel.per_user``."""
-    engine = as_engine(engine)
     query = block_query("text_samples", params, rel, values={"seed": spec.key, "per_group": int(per_group)},
                         engine=engine.name)
-    frame = run_frame(engine, query, log)
+    frame = engine.frame(query)
     pos = {a: i for i, a in enumerate(spec.arm_names)}
     frame = frame[frame["arm"].isin(pos)]
     frame = frame.assign(_pos=frame["arm"].map(pos)).sort_values("_pos", kind="stable").drop(columns="_pos")

@@ -26,8 +26,8 @@ from abkit.spec import Spec
 from abkit.stats.ratio import ratio_interval
 from abkit.stats.types import SufficientStats
 from experiments.analysis import queries as q
-from experiments.analysis.block_sql import FEATURES_TABLE, block_query, run_frame
-from experiments.analysis.engines.base import as_engine
+from experiments.analysis.block_sql import FEATURES_TABLE, block_query
+from experiments.analysis.engines.base import Engine
 
 FEATURES = ("mentions_promo", "mentions_priority_aspect", "length_bucket", "unfaithful")
 NOTE = ("association, not a causal effect: text features vary within users and with items "
@@ -44,7 +44,7 @@ def _level(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(b.isna(), UNKNOWN, np.where(b.fillna(False), "yes", "no")), index=values.index)
 
 
-def _catalog(engine: Any, item_ids: pd.Series, rel: q.Relations) -> pd.DataFrame:
+def _catalog(engine: Engine, item_ids: pd.Series, rel: q.Relations) -> pd.DataFrame:
     engine.register("abkit_feature_items", pd.DataFrame({"item_id": item_ids.drop_duplicates().astype(str)})
                     .reset_index(drop=True))
     try:
@@ -69,19 +69,16 @@ def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({k: v.astype("string") for k, v in cols.items()})
 
 
-def feature_stats(spec: Spec, engine: Any, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
-                  log: list | None = None) -> pd.DataFrame:
+def feature_stats(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS) -> pd.DataFrame:
     """Per (arm, feature, level): n users and the sums of text_feature_stats.sql.
 
-    ``engine``: an experiments.analysis.engines Engine (or a DuckDB connection). Needs the per-user table
-    ``rel.per_user`` (built by analyze / build_per_user)."""
-    engine = as_engine(engine)
-    keys = run_frame(engine, block_query("text_feature_keys", params, rel, engine=engine.name), log)
+    Needs the per-user table ``rel.per_user`` (experiments/analysis/stages.py)."""
+    keys = engine.frame(block_query("text_feature_keys", params, rel, engine=engine.name))
     if keys.empty:
         return pd.DataFrame()
     engine.register(FEATURES_TABLE, feature_table(keys, _catalog(engine, keys["item_id"], rel)))
     try:
-        return run_frame(engine, block_query("text_feature_stats", params, rel, engine=engine.name), log)
+        return engine.frame(block_query("text_feature_stats", params, rel, engine=engine.name))
     finally:
         engine.drop(FEATURES_TABLE)
 
@@ -114,7 +111,6 @@ def feature_rows(frame: pd.DataFrame, arms: list[str], alpha: float) -> list[dic
     return rows
 
 
-def text_feature_block(spec: Spec, engine: Any, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
-                       log: list | None = None) -> list[dict[str, Any]]:
+def text_feature_block(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS) -> list[dict[str, Any]]:
     """The ``text_features`` block of the analysis result (reports/build.py renders it)."""
-    return feature_rows(feature_stats(spec, engine, params, rel, log), spec.arm_names, spec.alpha)
+    return feature_rows(feature_stats(spec, engine, params, rel), spec.arm_names, spec.alpha)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abkit.spec import SpecError, load_spec, parse_duration
+from abkit.spec import SpecError, load_spec, parse_duration, parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "experiments").glob("*.yaml"))
@@ -62,8 +62,10 @@ def test_chinese_arm_names_and_control(tmp_path: Path) -> None:
     ("change", "expected"),
     [
         ({"key": "Bad-Key"}, "key: must match [a-z0-9_]+"),
-        ({"arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0}]}, "arms[1].weight: must be > 0"),
-        ({"arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.4}]}, "arms: weights must sum to 1"),
+        ({"arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0}]}, "arms[1].weight: must be a positive number"),
+        ({"arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": -1}]}, "arms[1].weight: must be a positive number"),
+        ({"arms": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": float("inf")}]},
+         "arms[1].weight: must be a positive number"),
         ({"arms": [{"name": "a", "weight": 0.5}, {"name": "a", "weight": 0.5}]}, "arms[1].name: duplicate arm name"),
         ({"end": "2026-10-01"}, "end: must be after start"),
         ({"primary_metric": "gmv"}, "primary_metric: unknown metric 'gmv'"),
@@ -120,3 +122,23 @@ def test_cli_validate_exit_code(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "abkit", "validate", str(bad)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "alpha" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("weights, expected", [
+    ([1, 1], [0.5, 0.5]),
+    ([0.333, 0.333, 0.333], [1 / 3] * 3),
+    ([1, 2, 7], [0.1, 0.2, 0.7]),
+    ([0.5, 0.4], [5 / 9, 4 / 9]),
+    ([0.1, 0.2, 0.7], [0.1, 0.2, 0.7]),  # already summing to 1: the exact numbers are kept
+])
+def test_weights_are_normalized(weights, expected):
+    spec = parse_spec({**BASE, "arms": [{"name": f"a{i}", "weight": w} for i, w in enumerate(weights)]})
+    assert spec.weights == pytest.approx(expected, rel=1e-12) and abs(sum(spec.weights) - 1) < 1e-12
+    assert [a.weight for a in spec.arms] == spec.weights  # every reader of the arms sees them normalized
+    if weights == [0.1, 0.2, 0.7]:
+        assert spec.weights == weights
+
+
+def test_sequential_tuning_n_defaults_to_the_plan():
+    assert parse_spec(BASE).sequential.tuning_n is None
+    assert parse_spec({**BASE, "sequential": {"enabled": True, "tuning_n": 40000}}).sequential.tuning_n == 40000

@@ -32,7 +32,7 @@ def test_python_api_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         except Exception as exc:  # name the block that failed
             raise AssertionError(f"{DOC.name} block {i} failed: {exc!r}\n{code}") from exc
     # the page promises these: a decision, a frame per comparison, a report file
-    assert namespace["result"].decision["action"] in {"ship", "keep_running", "stop", "no_decision"}
+    assert namespace["result"].decision.action in {"ship", "keep_running", "stop", "no_decision"}
     assert set(namespace["frame"]["metric"]) >= {"ctr", "cvr", "conversion_rate", "orders_per_user",
                                                   "revenue_per_user"}
     assert (tmp_path / "report.html").stat().st_size > 10_000

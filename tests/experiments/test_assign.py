@@ -115,6 +115,8 @@ def test_float_boundary_bucket_belongs_to_the_sdk_arm() -> None:
     {"weights": [0.5, 0.5], "coverage": 0.4},
     {"weights": [1 / 3] * 3, "seed": "种子", "namespace": {"name": "ns1", "range": [0.2, 0.7]}},
     {"weights": [0.3, 0.7], "hash_version": 1, "coverage": 0.9},
+    {"weights": [1, 2, 7]},  # any positive weights: the spec normalizes them; the SDK gets those
+    {"weights": [0.333, 0.333, 0.333], "coverage": 0.8},
 ])
 def test_full_experiment_equals_growthbook_run(kw) -> None:
     spec = make_spec(**kw)
@@ -221,3 +223,8 @@ def test_cli_assign_csv_and_parquet(tmp_path: Path) -> None:
     r = _abkit("assign", str(spec), "--users", str(bad), "--out", "x.csv", cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "user_id" in r.stderr and "nouser.csv" in r.stderr
+
+
+def test_unnormalized_weights_assign_like_their_normalized_form() -> None:
+    assert bucket_ranges([1, 1]) == bucket_ranges([0.5, 0.5])
+    assert assign_index(IDS, make_spec([1, 3])).tolist() == assign_index(IDS, make_spec([0.25, 0.75])).tolist()

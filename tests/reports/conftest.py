@@ -1,4 +1,5 @@
-"""Shared report fixtures: a realistic docs/interface.md, Analysis JSON result, its history, and an XSS-laden variant."""
+"""Shared report fixtures: a realistic analysis result (docs/interface.md, Analysis JSON), its history,
+and an XSS-laden variant, as typed results (abkit/result.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from abkit.result import AnalysisResult
 from abkit.spec import Spec, parse_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,13 +35,29 @@ def spec() -> Spec:
 
 
 @pytest.fixture
-def result() -> dict[str, Any]:
+def result_data() -> dict[str, Any]:
     return json.loads((FIXTURES / "result.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
-def history() -> list[dict[str, Any]]:
+def result(result_data: dict[str, Any]) -> AnalysisResult:
+    return AnalysisResult.from_json(result_data)
+
+
+@pytest.fixture
+def history_data() -> list[dict[str, Any]]:
     return json.loads((FIXTURES / "history.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def history(history_data: list[dict[str, Any]]) -> list[AnalysisResult]:
+    return [AnalysisResult.from_json(h) for h in history_data]
+
+
+@pytest.fixture
+def sql() -> str:
+    """The SQL appendix the CLI passes (the fixture result stores it under ``sql``)."""
+    return str(json.loads((FIXTURES / "result.json").read_text(encoding="utf-8"))["sql"]["attribution"])
 
 
 def _rename(obj: Any, names: dict[str, str]) -> Any:
@@ -68,20 +86,26 @@ def xss_spec() -> Spec:
 
 
 @pytest.fixture
-def xss_result(result: dict[str, Any]) -> dict[str, Any]:
-    r = _rename(copy.deepcopy(result), NAMES)
+def xss_result(result_data: dict[str, Any]) -> AnalysisResult:
+    r = _rename(copy.deepcopy(result_data), NAMES)
     r["decision"]["reasons"] = [*r["decision"]["reasons"], f"理由 {XSS_SCRIPT}", f"reason {XSS_IMG}", XSS_BREAKOUT]
     r["samples"].append({"arm": ARM_SCRIPT, "segment": XSS_IMG, "item_id": XSS_BREAKOUT, "text": f"好物{XSS_SCRIPT}"})
     r["breakdowns"]["platform"][0]["value"] = XSS_IMG
     r["notes"] = [XSS_BREAKOUT]
-    r["sql"] = {"attribution": f"SELECT '{XSS_BREAKOUT}'"}
     r["metrics"][0]["warning"] = XSS_IMG
-    return r
+    r["guardrails"][0]["warning"] = XSS_SCRIPT
+    r["text_guardrails"][0]["rule"] = XSS_IMG
+    return AnalysisResult.from_json(r)
 
 
 @pytest.fixture
-def xss_history(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return _rename(copy.deepcopy(history), NAMES)
+def xss_sql() -> str:
+    return f"SELECT '{XSS_BREAKOUT}'"
+
+
+@pytest.fixture
+def xss_history(history_data: list[dict[str, Any]]) -> list[AnalysisResult]:
+    return [AnalysisResult.from_json(h) for h in _rename(copy.deepcopy(history_data), NAMES)]
 
 
 @pytest.fixture

@@ -43,10 +43,10 @@ def _open(browser, path: Path):
     return page, errors, requests
 
 
-def test_report_renders_inert_and_readable(browser, tmp_path, xss_spec, xss_result, xss_history, payloads):
+def test_report_renders_inert_and_readable(browser, tmp_path, xss_spec, xss_result, xss_history, xss_sql, payloads):
     path = tmp_path / "report.html"
-    _, figs = render(xss_spec, xss_result, history=xss_history)
-    write_report(path, xss_spec, xss_result, history=xss_history)
+    _, figs = render(xss_spec, xss_result, history=xss_history, sql=xss_sql)
+    write_report(path, xss_spec, xss_result, history=xss_history, sql=xss_sql)
     page, errors, requests = _open(browser, path)
     try:
         assert errors == []
@@ -77,8 +77,8 @@ def test_report_renders_inert_and_readable(browser, tmp_path, xss_spec, xss_resu
         page.close()
 
 
-def test_english_report_opens_without_errors(browser, tmp_path, spec, result, history):
-    path = write_report(tmp_path / "en.html", spec, result, history=history, lang="en")
+def test_english_report_opens_without_errors(browser, tmp_path, spec, result, history, sql):
+    path = write_report(tmp_path / "en.html", spec, result, history=history, lang="en", sql=sql)
     page, errors, _ = _open(browser, path)
     try:
         assert errors == []
@@ -89,11 +89,11 @@ def test_english_report_opens_without_errors(browser, tmp_path, spec, result, hi
         page.close()
 
 
-def test_png_export_without_downloading_a_browser(tmp_path, result):
+def test_png_export_without_downloading_a_browser(tmp_path, result_data):
     """`abkit report --png` end to end, in its own process (playwright's sync API allows one per thread)."""
     pytest.importorskip("playwright.sync_api", reason="playwright not installed")
     src = tmp_path / "result.json"
-    src.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+    src.write_text(json.dumps(result_data, ensure_ascii=False), encoding="utf-8")
     spec = Path(__file__).resolve().parents[2] / "experiments" / "reason_three_arm.yaml"
     cmd = [sys.executable, "-c", "import abkit.cli.report; from abkit.cli.app import app; app()", "report", str(spec),
            "--db", str(tmp_path / "none.duckdb"), "--result", str(src), "--out", str(tmp_path / "r.html"),

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from plotly.offline import get_plotlyjs
 
+from abkit.result import AnalysisResult
 from reports.build import build_report, render
 
 
@@ -46,8 +47,8 @@ def test_self_contained_with_plotly_inlined_once(spec, result, history):
     assert len(get_plotlyjs()) < size < len(get_plotlyjs()) + 600_000, size
 
 
-def test_sections_in_order_with_banner_first(spec, result, history):
-    page = build_report(spec, result, history=history)
+def test_sections_in_order_with_banner_first(spec, result, history, sql):
+    page = build_report(spec, result, history=history, sql=sql)
     ids = [a.get("id") for n, a in _tags(page) if n in ("section", "div") and a.get("id") in {
         "decision", "health", "metrics", "forest", "time", "segments", "text", "planning", "method"}]
     assert ids == ["decision", "health", "metrics", "forest", "time", "segments", "text", "planning", "method"]
@@ -70,17 +71,18 @@ def test_english_labels_and_bad_lang(spec, result):
         build_report(spec, result, lang="fr")
 
 
-def test_missing_optional_blocks_render(spec, result):
-    minimal = {k: result[k] for k in ("experiment", "control", "window_utc", "users", "excluded_multi_arm_users",
-                                      "srm", "metrics", "diversity", "decision")}
-    page = build_report(spec, minimal)
+def test_missing_optional_blocks_render(spec, result_data):
+    minimal = {k: result_data[k] for k in ("experiment", "control", "window_utc", "users", "excluded_multi_arm_users",
+                                           "srm", "metrics", "diversity", "decision")}
+    page, figs = render(spec, AnalysisResult.from_json(minimal))
     assert "分析结果中没有此部分" in page  # absent blocks say so instead of failing
-    page = build_report(spec, {**minimal, "decision": {}, "metrics": []})
+    assert "power" not in figs and "daily_ctr" not in figs  # no planning or daily block: nothing computed here
+    page = build_report(spec, AnalysisResult.from_json({**minimal, "decision": {}, "metrics": []}))
     assert "暂无结论" in page
 
 
-def test_every_text_is_escaped(xss_spec, xss_result, xss_history, payloads):
-    page, figs = render(xss_spec, xss_result, history=xss_history)
+def test_every_text_is_escaped(xss_spec, xss_result, xss_history, xss_sql, payloads):
+    page, figs = render(xss_spec, xss_result, history=xss_history, sql=xss_sql)
     tags = _tags(page)
     assert not any(n == "img" for n, _ in tags), "an <img> payload became a tag"
     assert not any(k.startswith("on") for _, a in tags for k in a), "an event-handler attribute leaked"
@@ -93,3 +95,17 @@ def test_every_text_is_escaped(xss_spec, xss_result, xss_history, payloads):
     assert page.count("</script>") == 2 + len(figs)
     assert page.count("window.__xss") == page.count("window.__xss=") > 0
     assert "&lt;script&gt;window.__xss=2&lt;\\u002fscript&gt;" in page  # arm name in a figure's JSON, escaped
+
+
+def test_statistical_calls_are_read_from_the_result_not_recomputed(spec, result_data):
+    """Flip the analysis' own calls while leaving the numbers: the page must follow the calls."""
+    data = {**result_data}
+    data["metrics"] = [{**m, "ci_disagrees": False} for m in result_data["metrics"]]
+    page = build_report(spec, AnalysisResult.from_json(data), lang="en")
+    assert "p-value and CI disagree" not in page  # the fixture's conversion_rate row disagrees by its numbers
+    row = {**result_data["guardrails"][0], "non_inferior": False, "shown_worse": True}
+    data["guardrails"] = [row]
+    page = build_report(spec, AnalysisResult.from_json(data), lang="en")
+    assert row["bound"] > -row["margin"]  # by its CI it would pass; the analysis said it was shown worse
+    guard = page[page.index('id="text"'):]
+    assert guard.count('<span class="bad">FAIL</span>') == 1 + sum(g["passed"] is False for g in data["text_guardrails"])

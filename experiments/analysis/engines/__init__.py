@@ -18,16 +18,16 @@ keeping one copy); the same SQL runs on DuckDB over Parquet and on Spark, and
 tests/experiments/analysis/engines/test_spark_parity.py checks both against the ingest path. Over
 the warehouse (ingested tables) DuckDB skips that stage: ingest already enforced it.
 
-    from experiments.analysis.engines import SparkEngine, Sources, analyze_sources
+    from experiments.analysis.engines import SparkEngine, Sources
+    from experiments.analysis.sources import analyze_sources
     engine = SparkEngine.start({"spark.master": "local[*]"})
     result = analyze_sources(spec, engine, Sources(exposures="logs/exposures/", events="logs/events/*.parquet"))
 """
 
-from experiments.analysis.engines.base import Engine, EngineError, Sources, analyze_sources, as_engine, load_sources
-from experiments.analysis.engines.duckdb_engine import DuckDBEngine
+from experiments.analysis.engines.base import Engine, EngineError, Sources, load_sources
+from experiments.analysis.engines.duckdb_engine import DuckDBEngine, as_engine
 
-__all__ = ["DuckDBEngine", "Engine", "EngineError", "Sources", "SparkEngine", "analyze_sources", "as_engine",
-           "load_sources"]
+__all__ = ["DuckDBEngine", "Engine", "EngineError", "Sources", "SparkEngine", "as_engine", "load_sources"]
 
 
 def __getattr__(name: str):  # pyspark is optional: import the Spark engine only when asked for

@@ -33,8 +33,13 @@ class EngineError(AbkitError):
 class Engine(Protocol):
     """Runs the analysis SQL. ``parse_ts`` turns the raw column ``ts`` into a naive UTC timestamp."""
 
-    name: str
-    parse_ts: str
+    @property
+    def name(self) -> str:
+        """The engine's name (``duckdb``, ``spark``): picks the dialect of the few non-portable snippets."""
+
+    @property
+    def parse_ts(self) -> str:
+        """SQL turning the raw column ``ts`` into a naive UTC timestamp."""
 
     def materialize(self, query: q.Query, name: str) -> None:
         """Compute the query once and keep it under ``name`` (a temp table / cached view)."""
@@ -55,15 +60,6 @@ class Engine(Protocol):
         """Expose raw ``table`` rows at ``location`` (Parquet path/glob or catalog table; None: empty)
         as ``name`` with the schema's columns (missing optional ones NULL, required ones an error)
         and an ``extra`` string map of the other columns. No typing or validation here."""
-
-
-def as_engine(con: Any) -> Engine:
-    """An Engine as is; a DuckDB connection wrapped in :class:`DuckDBEngine`."""
-    if isinstance(con, Engine):
-        return con
-    from experiments.analysis.engines.duckdb_engine import DuckDBEngine
-
-    return DuckDBEngine(con)
 
 
 # --- raw inputs ---------------------------------------------------------------------------
@@ -160,32 +156,3 @@ def input_summary(counts: dict[str, dict[str, int]]) -> dict[str, dict[str, Any]
         out[table] = {"read": sum(c.values()), "accepted": c.get("accepted", 0),
                       "duplicates": c.get("duplicate", 0), "invalid": invalid}
     return out
-
-
-def analyze_sources(spec: Any, engine: Engine, sources: Sources, *, keep_tables: bool = False, **kwargs: Any) -> Any:
-    """`analyze` over raw log files: the result JSON gains ``input_rows`` (read / accepted /
-    duplicates / invalid by reason, per table), ``engine``, and a note when rows were excluded.
-    ``keep_tables`` keeps the stages and the cleaned relations (:func:`source_relations`)."""
-    from experiments.analysis.analyze import analyze
-
-    loaded = load_sources(engine, sources)
-    notes = []
-    if kwargs.get("text_metrics", True) and not loaded.given["reasons"]:
-        kwargs["text_metrics"] = False
-        notes.append("No --reasons given: text metrics (diversity) were skipped.")
-    try:
-        result = analyze(spec, engine, rel=loaded.rel, keep_tables=keep_tables, **kwargs)
-    finally:
-        if not keep_tables:
-            drop_sources(engine)
-    summary = input_summary(loaded.counts)
-    result.data["input_rows"] = summary
-    for table, s in summary.items():
-        bad = sum(s["invalid"].values())
-        if bad or s["duplicates"]:
-            reasons = ", ".join(f"{k} {v:,}" for k, v in s["invalid"].items())
-            notes.append(f"{table}: {s['read']:,} raw rows, {s['duplicates']:,} duplicates dropped, "
-                         f"{bad:,} invalid rows excluded" + (f" ({reasons})" if reasons else "") + ".")
-    result.data["notes"] = [*result.data.get("notes", []), *notes]
-    result.data["engine"] = engine.name
-    return result

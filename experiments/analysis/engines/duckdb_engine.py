@@ -11,7 +11,7 @@ import pandas as pd
 from abkit.schema import KIND_TYPES
 from abkit.warehouse import check_identifier
 from experiments.analysis import queries as q
-from experiments.analysis.engines.base import EngineError, is_path, missing_required, schema_fields
+from experiments.analysis.engines.base import Engine, EngineError, is_path, missing_required, schema_fields
 
 # The session runs with TimeZone = UTC, so text with an offset ('...+08:00', '...Z') and
 # TIMESTAMPTZ columns become naive UTC; a plain TRY_CAST(text AS TIMESTAMP) would drop the offset.
@@ -108,3 +108,10 @@ class DuckDBEngine:
             return self.con.read_parquet(path, union_by_name=True, hive_partitioning=True)
         except duckdb.Error as exc:
             raise EngineError(f"{location}: cannot read as Parquet ({str(exc).splitlines()[0]})") from None
+
+
+def as_engine(con: duckdb.DuckDBPyConnection | Engine) -> Engine:
+    """An Engine as is; a DuckDB connection wrapped in :class:`DuckDBEngine`."""
+    if isinstance(con, Engine):
+        return con
+    return DuckDBEngine(con)

@@ -1,7 +1,7 @@
 """The Spark engine: the same analysis SQL on Spark SQL, for logs too big for one machine.
 
     engine = SparkEngine.start({"spark.master": "spark://host:7077"})   # default local[*]
-    result = analyze_sources(spec, engine, Sources(exposures="s3a://logs/exposures/", events=...))
+    result = analyze_sources(spec, engine, Sources(exposures="s3a://logs/exposures/", events=...))  # experiments/analysis/sources.py
 
 The per-engine layer is thin: ``$name`` markers become Spark's ``:name`` named parameters
 (``spark.sql(text, args=...)``, Spark >= 3.4), naive datetimes are bound as UTC instants, and

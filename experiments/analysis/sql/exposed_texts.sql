@@ -11,3 +11,4 @@ JOIN (
     GROUP BY reason_id
 ) r ON r.reason_id = x.reason_id
 GROUP BY x.arm, x.item_id, r.text, r.segment
+ORDER BY x.arm, x.item_id, r.text, r.segment  -- a fixed order: the text metrics' examples are the first rows

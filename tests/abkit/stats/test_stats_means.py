@@ -71,14 +71,18 @@ def test_too_few_users():
 
 
 def test_zero_variance_both_arms():
-    r = compare(SufficientStats(10, 10.0, 10.0), SufficientStats(12, 12.0, 12.0))
+    # all users converted: below the small-sample rule (no users without the event) -> exact methods
+    small = compare(SufficientStats(10, 10.0, 10.0), SufficientStats(12, 12.0, 12.0))
+    assert small.small_sample and small.p_value == pytest.approx(1.0) and small.rel_se is None
+    # with the rule off, the normal path says no test is possible
+    r = compare(SufficientStats(10, 10.0, 10.0), SufficientStats(12, 12.0, 12.0), min_events=0)
     assert r.abs_lift == 0.0 and r.p_value is None and r.abs_ci_low is None and r.rel_ci_low is None
     assert "zero variance" in r.warning
     _json_clean(r)
 
 
 def test_zero_control_mean():
-    r = compare(SufficientStats(100, 0.0, 0.0), SufficientStats(100, 3.0, 3.0))
+    r = compare(SufficientStats(100, 0.0, 0.0), SufficientStats(100, 3.0, 3.0), min_events=0)
     assert r.rel_lift is None and r.rel_ci_low is None and r.rel_ci_high is None
     assert r.abs_lift == pytest.approx(0.03) and r.p_value is not None  # the absolute test still runs
     assert "control value is zero" in r.warning
@@ -86,7 +90,7 @@ def test_zero_control_mean():
 
 
 def test_log_interval_needs_positive_values():
-    r = compare(SufficientStats(3, -3.0, 5.0), SufficientStats(3, 3.0, 5.0), relative_ci="log")
+    r = compare(SufficientStats(3, -3.0, 5.0), SufficientStats(3, 3.0, 5.0), relative_ci="log", min_events=0)
     assert r.rel_ci_low is None and "positive" in r.warning
     assert r.p_value is not None
 

@@ -62,3 +62,55 @@ def test_sequential_row_fields():
     assert s.seq_p_value >= r.p_value
     empty = sequential(compare(SufficientStats(1, 1, 1), t), 3462)
     assert empty.seq_rel_ci_low is None and empty.seq_p_value is None
+
+
+def _gb_half(se, n, tuning_n, alpha):
+    """GrowthBook's asymptotic confidence-sequence half-width, written out independently."""
+    la = -2 * np.log(alpha)
+    rho2 = (la + np.log(la + 1)) / tuning_n
+    return se * np.sqrt(n) * np.sqrt(2 * (n * rho2 + 1) / (n * n * rho2) * np.log(np.sqrt(n * rho2 + 1) / alpha))
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.1])
+def test_one_sided_bound_is_one_side_at_twice_alpha(alpha):
+    from abkit.stats import one_sided_bound, one_sided_p_value
+
+    est, se, n, tn = 0.03, 0.01, 12_000, 20_000
+    lo = one_sided_bound(est, se, n, side="lower", tuning_n=tn, alpha=alpha)
+    hi = one_sided_bound(est, se, n, side="upper", tuning_n=tn, alpha=alpha)
+    half = _gb_half(se, n, tn, 2 * alpha)
+    assert (lo, hi) == pytest.approx((est - half, est + half), rel=1e-12)
+    two_sided_lo = confidence_sequence(est, se, n, tuning_n=tn, alpha=alpha)[0]
+    fixed_lo = est - 1.6448536 * se if alpha == 0.05 else est - 1.2815516 * se
+    assert two_sided_lo < lo < fixed_lo  # alpha is not split in two, yet wider than fixed-horizon
+    for e in np.linspace(-0.01, 0.06, 36):
+        p = one_sided_p_value(float(e), se, n, tuning_n=tn, alpha=alpha)
+        assert (p < alpha) is bool(one_sided_bound(float(e), se, n, side="lower", tuning_n=tn, alpha=alpha) > 0)
+    assert one_sided_p_value(half, se, n, tuning_n=tn, alpha=alpha) == pytest.approx(alpha, rel=1e-9)
+
+
+def test_sequential_guardrail_bounds():
+    from abkit.stats import SequentialDesign, noninferiority, shown_worse
+
+    r = compare(SufficientStats(20_000, 200_000.0, 200_000.0 * 10 + 20_000 * 16.0),
+                SufficientStats(20_000, 196_000.0, 196_000.0 * 9.8 + 20_000 * 16.0))
+    design = SequentialDesign(40_000, 40_000)
+    half = _gb_half(r.rel_se, 40_000, 40_000, 0.1)
+    ni = noninferiority(r, 0.02, sequential=design)
+    assert ni.bound == pytest.approx(r.rel_lift - half, rel=1e-12)
+    assert ni.passed is (ni.bound > -0.02) is (ni.p_value < 0.05)
+    fixed = noninferiority(r, 0.02)
+    assert fixed.bound > ni.bound  # the always-valid bound is the wider one
+    down = noninferiority(r, 0.02, higher_is_better=False, sequential=design)
+    assert down.bound == pytest.approx(r.rel_lift + half, rel=1e-12)
+    margin = -(r.rel_lift + half) - 1e-6  # the upper bound sits just below -margin
+    assert shown_worse(r, margin, sequential=design) is True
+    assert shown_worse(r, margin + 2e-6, sequential=design) is False
+
+
+def test_tuning_n_none_falls_back_to_gbstats_default():
+    from abkit.stats.sequential import DEFAULT_TUNING_N
+
+    assert confidence_sequence(0.1, 0.02, 9000) == confidence_sequence(0.1, 0.02, 9000, tuning_n=DEFAULT_TUNING_N)
+    small = sequential(compare(SufficientStats(100, 2, 2), SufficientStats(100, 0, 0)), 200)
+    assert small.seq_p_value is None and small.seq_rel_ci_low is None

@@ -10,7 +10,7 @@ import pytest
 
 from abkit.warehouse import connect
 from experiments.analysis import queries as q
-from experiments.analysis.analyze import per_user_frame
+from experiments.analysis.stages import per_user_frame
 
 COLS = ["user_id", "arm", "exposures", "clicks", "carts", "orders", "revenue", "net_revenue",
         "refunded_orders", "converted", "pre_clicks", "pre_carts", "pre_orders", "pre_revenue", "pre_converted"]

@@ -10,9 +10,11 @@ import pytest
 
 from abkit.spec import parse_spec
 from abkit.warehouse import connect
-from experiments.analysis.analyze import analyze, build_per_user, per_user_frame
+from experiments.analysis.analyze import analyze
 from experiments.analysis.block_sql import block_query
 from experiments.analysis.daily import daily_block, daily_frame
+from experiments.analysis.engines import DuckDBEngine
+from experiments.analysis.stages import build_per_user, per_user_frame
 
 SPEC = {"key": "d1", "arms": [{"name": "control", "weight": 0.5}, {"name": "treat", "weight": 0.5}],
         "start": "2026-11-01", "end": "2026-11-04", "primary_metric": "ctr"}
@@ -22,7 +24,7 @@ def _frame(db, spec, **kw) -> pd.DataFrame:
     con = connect(db)
     try:
         params = build_per_user(spec, con, **kw)
-        df = daily_frame(spec, con, params)
+        df = daily_frame(spec, DuckDBEngine(con), params)
     finally:
         con.close()
     df["day"] = pd.to_datetime(df["day"]).dt.strftime("%Y-%m-%d")
@@ -87,7 +89,7 @@ def test_block_rows_shape_and_values(trap_db, spec_from):
     spec = spec_from()
     con = connect(trap_db)
     try:
-        rows = daily_block(spec, con, build_per_user(spec, con))
+        rows = daily_block(spec, DuckDBEngine(con), build_per_user(spec, con))
     finally:
         con.close()
     json.dumps(rows, allow_nan=False)
@@ -123,7 +125,7 @@ def test_totals_match_the_per_user_table(random_world, spec_from, attribution):
 def test_analyze_result_has_daily_without_text_metrics(trap_db, spec_from):
     con = connect(trap_db)
     try:
-        d = analyze(spec_from(), con, text_metrics=False).to_json_dict()
+        d = analyze(spec_from(), con, text_metrics=False).to_json()
     finally:
         con.close()
     json.dumps(d, allow_nan=False)

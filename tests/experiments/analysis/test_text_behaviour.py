@@ -16,11 +16,13 @@ from scipy import stats as sps
 
 from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, ratio_interval
-from abkit.warehouse import connect
-from experiments.analysis.analyze import analyze, build_per_user
-from experiments.analysis.blocks import BLOCKS
-from experiments.analysis.samples import sample_block
 from abkit.text.features import text_features
+from abkit.warehouse import connect
+from experiments.analysis.analyze import analyze
+from experiments.analysis.blocks import BLOCKS
+from experiments.analysis.engines import DuckDBEngine
+from experiments.analysis.samples import sample_block
+from experiments.analysis.stages import build_per_user
 from experiments.analysis.text_behaviour import FEATURES, text_feature_block
 
 SPEC = {"key": "tb1", "arms": [{"name": "control", "weight": 0.5}, {"name": "treat", "weight": 0.5}],
@@ -82,7 +84,7 @@ def _block(db, spec, **kw):
     con = connect(db)
     try:
         params = build_per_user(spec, con, **kw)
-        return text_feature_block(spec, con, params)
+        return text_feature_block(spec, DuckDBEngine(con), params)
     finally:
         con.close()
 
@@ -265,10 +267,10 @@ def test_samples_are_seeded_and_grouped(tiny_db):
     con = connect(tiny_db)
     try:
         params = build_per_user(spec, con)
-        first = sample_block(spec, con, params)
-        again = sample_block(spec, con, params)
-        one = sample_block(spec, con, params, per_group=1)
-        other_seed = sample_block(parse_spec({**SPEC, "key": "tb2"}), con, params, per_group=1)
+        first = sample_block(spec, DuckDBEngine(con), params)
+        again = sample_block(spec, DuckDBEngine(con), params)
+        one = sample_block(spec, DuckDBEngine(con), params, per_group=1)
+        other_seed = sample_block(parse_spec({**SPEC, "key": "tb2"}), DuckDBEngine(con), params, per_group=1)
     finally:
         con.close()
     assert first == again
@@ -289,7 +291,7 @@ def test_analyze_carries_blocks_and_json_has_no_nan(tiny_db):
         res = analyze(parse_spec(dict(SPEC)), con)
     finally:
         con.close()
-    d = res.to_json_dict()
+    d = res.to_json()
     json.dumps(d, allow_nan=False)
     assert d["text_features"] and d["samples"] and d["daily"]
     assert "association" in d["text_features_note"]
@@ -305,7 +307,7 @@ def test_a_failing_block_becomes_a_note(tiny_db):
             res = analyze(parse_spec(dict(SPEC)), con, text_metrics=True)
     finally:
         con.close()
-    assert "text_features" not in res.data and "samples" not in res.data and res.data["daily"]
-    assert any("text_features block could not be computed" in n for n in res.data["notes"])
+    assert "text_features" not in res.to_json() and "samples" not in res.to_json() and res.to_json()["daily"]
+    assert any("text_features block could not be computed" in n for n in res.to_json()["notes"])
     assert {"text_features", "samples"} <= {b for w in caught for b in BLOCKS if repr(b) in str(w.message)}
-    assert res.data["metrics"]
+    assert res.to_json()["metrics"]

@@ -197,7 +197,7 @@ def test_truth_file_has_the_contract_metrics_and_a_few_percent_ctr_lift(simulate
 
 def test_numpy_outcomes_match_the_analysis_sql(simulated_db, items, reasons):
     """The per-user sufficient-statistics path equals the analysis's per-user SQL on the same logs."""
-    from experiments.analysis.analyze import per_user_frame
+    from experiments.analysis.stages import per_user_frame
 
     spec, con, *_ = simulated_db
     sql = per_user_frame(spec, con).set_index("user_id")
@@ -237,7 +237,7 @@ def test_srm_bug_is_flagged(stressed):
     from experiments.analysis.analyze import analyze
 
     spec, con, out = stressed
-    users = analyze(spec, con).to_json_dict()["users"]
+    users = analyze(spec, con).to_json()["users"]
     assert srm_test([users["control"], users["treatment"]], spec.weights).p_value < 0.001
     assert users["treatment"] < 0.95 * users["control"] and out.counts["users_lost_srm_bug"] > 0
 
