@@ -121,7 +121,10 @@ def _parse_ts(value: Any, tz: str) -> dt.datetime | None:
             return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    try:
+        return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    except OverflowError:  # e.g. 9999-12-31T20:00Z east of UTC: shown as stored, never a crash
+        return None
 
 
 def cumulative_lift(

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -55,7 +56,7 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
         for line in plain_table(columns, rows, right):
             con.print(line)
         return
-    table = Table(title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     for col in columns:
         table.add_column(col, justify="right" if col in right else "left", overflow="fold")
     for row in rows:

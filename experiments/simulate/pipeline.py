@@ -186,15 +186,16 @@ def load_reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> pd.DataFrame:
     ).df()
 
 
-def _require_reasons(spec: Spec, reasons: pd.DataFrame) -> None:
+def _require_reasons(spec: Spec, reasons: pd.DataFrame, *, world_added: bool) -> None:
     """Without texts every arm shows the same fallback (the item title): an A/A test by accident."""
     have = set(reasons["arm"].dropna())
     missing = [a for a in spec.arm_names if a not in have]
     if missing:
+        added = "; the generated catalog and users were stored, " if world_added else "; "
         raise AbkitError(
             f"no reasons for arm(s) {', '.join(map(repr, missing))} of {spec.key!r}: every exposure would show the "
-            "fallback text, so the arms would not differ (an A/A test by accident); run `abkit generate SPEC --db DB` "
-            "first (or `abkit ingest reasons`), or use --mode aa for an intended A/A test")
+            f"fallback text, so the arms would not differ (an A/A test by accident){added}run `abkit generate SPEC "
+            "--db DB` (or `abkit ingest reasons`) and simulate again, or use --mode aa for an intended A/A test")
 
 
 def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOptions, *, n_users: int | None = None,
@@ -204,9 +205,6 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     from abkit.world.catalog import make_catalog
     from experiments.simulate.population import write_users
 
-    reasons = load_reasons(con, spec)
-    if options.mode != "aa":
-        _require_reasons(spec, reasons)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ingested: dict[str, Any] = {}
@@ -217,6 +215,9 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     if _table_rows(con, "users") == 0:
         path = write_users(n_users or 20_000, out / "users.parquet", seed=options.seed)
         ingested["users"] = _ingest(con, "users", [str(path)])
+    reasons = load_reasons(con, spec)
+    if options.mode != "aa":  # the catalog and users stay: `abkit generate` needs the catalog
+        _require_reasons(spec, reasons, world_added=bool(ingested))
     world = build_world(spec, load_users(con, n_users), load_items(con), reasons, options)
     result = simulate_to_parquet(world, out, progress=progress)
     for table in ("exposures", "events", "events_late"):

@@ -384,13 +384,14 @@ def test_simulate_cli_writes_logs_and_truth(tmp_path):
     db, truth = tmp_path / "w.duckdb", tmp_path / "truth.json"
     args = ["simulate", str(spec_path), "--db", str(db), "--users", "1500", "--items", "300",
             "--seed", "3", "--truth", str(truth), "--duplicates", "0.02"]
-    # no texts in the warehouse: every arm would show the fallback (an A/A test by accident) — refused,
-    # before anything is written
+    # no texts in the warehouse: every arm would show the fallback (an A/A test by accident) — refused
+    # before any log is written; the world (catalog, users) stays for `abkit generate`
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 2 and "A/A test by accident" in refused.output
-    assert not truth.exists()
+    assert "catalog and users were stored" in refused.output and not truth.exists()
     with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM exposures").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM items").fetchone()[0] == 300
     res = CliRunner().invoke(app, [*args, "--mode", "aa"])  # an intended A/A test runs
     assert res.exit_code == 0, res.output
     t = json.loads(truth.read_text())
