@@ -236,6 +236,9 @@ class Spec(_Model):
         default=[], description="Extra [treatment, baseline] pairs between arms.")
     dimensions: list[str] = Field(default=[],
                                   description="Breakdown columns (exposure extra or user columns).")
+    max_breakdown_values: int = Field(
+        default=50, gt=0, description="Per breakdown dimension: the values with the most users kept; the rest "
+        "are pooled into one `(other: N values)` row (and a note says so).")
 
     alpha: float = Field(default=0.05, description="Significance level, between 0 and 0.5 (two-sided tests).")
     power: float = Field(default=0.8, gt=0, lt=1, description="Power used to size the experiment.")
