@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
+from rich.text import Text
+
 from abkit.result import AnalysisResult, MetricRow
 
 METRIC_COLUMNS = ("metric", "arm", "vs", "family", "control", "treatment", "rel lift", "rel CI", "p", "p adj",
@@ -73,3 +76,14 @@ def breakdown_rows(result: AnalysisResult, dimension: str,
                  "users": "/".join(f"{n:,}" for n in r.users.values())}
         rows.append([cells[c] for c in columns])
     return rows
+
+
+def metrics_table(result: AnalysisResult, columns: tuple[str, ...] = METRIC_COLUMNS) -> Table:
+    """The metric rows as a rich Table for any console: cells are ``Text``, never parsed as markup."""
+    table = Table(title=Text(header_lines(result)[0]), caption=Text("\n".join(decision_lines(result))),
+                  caption_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in NUMERIC_COLUMNS else "left", overflow="fold")
+    for row in metric_rows(result, columns):
+        table.add_row(*(Text(cell) for cell in row))
+    return table
