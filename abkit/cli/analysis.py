@@ -125,25 +125,27 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
 def print_result(result: AnalysisResult, console=None) -> None:
     """The analysis as text. A pipe or a log gets every column with full values; a terminal gets
     the compact columns, readable at 80 columns (everything else is in the JSON)."""
+    from rich.text import Text
+
     from abkit.cli.output import make_console, print_table
     from experiments.analysis import console as text
 
     con = console or make_console()
     compact = con.is_terminal and con.width < 160
     for line in text.header_lines(result):
-        con.print(line)
+        con.print(Text(line))
     metric_cols = text.COMPACT_METRIC_COLUMNS if compact else text.METRIC_COLUMNS
     print_table(None, metric_cols, text.metric_rows(result, metric_cols), right=text.NUMERIC_COLUMNS, console=con)
     for line in text.decision_lines(result):
-        con.print(line)
+        con.print(Text(line))
     breakdown_cols = text.COMPACT_BREAKDOWN_COLUMNS if compact else text.BREAKDOWN_COLUMNS
     for name in result.breakdowns:
         print_table(f"breakdown by {name} (family breakdown:{name})", breakdown_cols,
                     text.breakdown_rows(result, name, breakdown_cols), right=text.NUMERIC_COLUMNS, console=con)
     for note in result.notes:
-        con.print(f"note: {note}")
+        con.print(Text(f"note: {note}"))
     if compact:
-        con.print("(compact view: every column is in the --json output, or pipe this command)")
+        con.print(Text("(compact view: every column is in the --json output, or pipe this command)"))
 
 
 def _print_and_write(result: AnalysisResult, json_out: Path | None) -> None:

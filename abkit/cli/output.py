@@ -20,6 +20,7 @@ from typing import TextIO
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def make_console(*, stderr: bool = False, file: TextIO | None = None) -> Console:
@@ -51,16 +52,14 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     """A table: rich at a terminal (cells fold, never ``…``), plain aligned text otherwise."""
     con = console or make_console()
     if not con.is_terminal:
-        if title:
-            con.print(title)
-        for line in plain_table(columns, rows, right):
-            con.print(line)
+        for line in ([title] if title else []) + plain_table(columns, rows, right):
+            con.print(Text(line))
         return
-    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table = Table(title=Text(title) if title else None, box=box.SIMPLE_HEAD)
     for col in columns:
-        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_column(Text(col), justify="right" if col in right else "left", overflow="fold")
+    for row in rows:  # Text cells: never parsed as markup, whatever the console's settings
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     con.print(table)
 
 

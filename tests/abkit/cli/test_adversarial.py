@@ -8,6 +8,7 @@ write, leave every table of the warehouse unchanged (row count and a hash of eve
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +68,8 @@ def checksums(db: Path) -> dict[str, tuple[int, int]]:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
     """A small warehouse for TZ_SPEC: catalog, reasons for both bracketed arms, two days of traffic."""
+    import yaml
+
     from abkit.spec import parse_spec
     from abkit.warehouse import connect
     from abkit.world.catalog import make_catalog
@@ -74,7 +77,6 @@ def warehouse(tmp_path_factory) -> Path:
     from experiments.simulate.pipeline import simulate_into
     from experiments.simulate.traffic import SimOptions
     from generators.runner import run_generate
-    import yaml
 
     d = tmp_path_factory.mktemp("adv")
     spec = parse_spec(yaml.safe_load(TZ_SPEC))
@@ -136,6 +138,20 @@ CASES = [
     # --- input files (finding 6)
     Case("ingest-truncated-gzip", ["ingest", "events", "events.csv.gz", "--db", "{db}"], 2, "events.csv.gz",
          {"events.csv.gz": _gz_truncated()}),
+    Case("analyze-json-is-a-directory", ["analyze", "{spec}", "--db", "{db}", "--json", "outdir"], 2,
+         "outdir: is a directory", {"outdir/keep": "x"}),
+    Case("report-out-is-a-directory", ["report", "{spec}", "--db", "{db}", "--out", "outdir"], 2,
+         "outdir: is a directory", {"outdir/keep": "x"}),
+    # --- options (findings 1 and 6)
+    Case("memory-limit-not-a-size", ["analyze", "{spec}", "--db", "{db}", "--memory-limit", "abc"], 2,
+         "--memory-limit 'abc'"),
+    Case("memory-limit-zero", ["analyze", "{spec}", "--db", "{db}", "--memory-limit", "0"], 2, "--memory-limit '0'"),
+    Case("memory-limit-too-small", ["analyze", "{spec}", "--db", "{db}", "--memory-limit", "10MB"], 2,
+         "--memory-limit '10MB': too small"),
+    Case("as-of-year-one-east-of-utc", ["analyze", "{spec}", "--db", "{db}", "--as-of", "0001-01-01T00:00:00+05:00"],
+         2, "--as-of"),
+    Case("ingest-ts-range-reversed", ["ingest", "events", "e.csv", "--db", "{db}", "--ts-range",
+                                      "2100-01-01..2000-01-01"], 2, "--ts-range", {"e.csv": EVENTS_HEADER}),
     # --- silent traps (finding 12)
     Case("simulate-before-generate", ["simulate", "other.yaml", "--db", "{db}", "--users", "100"], 2,
          "A/A test by accident", {"other.yaml": spec_with(key="other")}),
@@ -297,3 +313,91 @@ def test_native_library_log_lines_are_dropped_in_a_pipe_and_the_rest_kept() -> N
     proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=60, check=True)
     assert proc.stderr == "abkit: error: kept [1/2]\nafter\n"
+
+
+# --- analysis output: brackets, pipes, a terminal, a full disk (findings 3, 4, 8), extreme data (1)
+
+def test_analyze_with_bracketed_arms_prints_them_and_writes_the_json(warehouse: Path, tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    db.write_bytes((warehouse / "w.duckdb").read_bytes())
+    out = tmp_path / "r.json"
+    proc = abkit("analyze", str(warehouse / "spec.yaml"), "--db", str(db), "--json", str(out),
+                 "--dimension", "platform", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert "neural[/x]" in proc.stdout and "control [beta]" in proc.stdout
+    assert json.loads(out.read_text(encoding="utf-8"))["control"] == "control [beta]"
+    # a pipe gets every column with full values: no ellipsis, the wide columns present
+    assert "…" not in proc.stdout
+    header = next(ln for ln in proc.stdout.splitlines() if ln.startswith("metric "))
+    assert header.split() == ["metric", "arm", "vs", "family", "control", "treatment", "rel", "lift", "rel", "CI",
+                              "p", "p", "adj", "CUPED", "VR", "note"]
+
+
+def test_the_terminal_table_is_readable_at_80_columns(warehouse: Path) -> None:
+    from rich.console import Console
+
+    from abkit.cli.analysis import print_result
+    from abkit.result import AnalysisResult
+    from abkit.spec import load_spec
+    from abkit.warehouse import connect
+    from experiments.analysis.analyze import analyze
+
+    con = connect(warehouse / "w.duckdb", read_only=True)
+    try:
+        result = analyze(load_spec(warehouse / "spec.yaml"), con, dimensions=["platform"], text_metrics=False)
+    finally:
+        con.close()
+    assert isinstance(result, AnalysisResult)
+    console = Console(force_terminal=True, width=80, record=True, color_system=None)
+    print_result(result, console)
+    text = console.export_text()
+    assert max(len(ln) for ln in text.splitlines()) <= 80
+    assert "…" not in text
+    for r in result.metrics:  # full numbers, not cut
+        if r.rel_lift is not None:
+            assert f"{r.rel_lift:+.2%}" in text
+
+
+def _enospc(*_args, **_kwargs):
+    import errno
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_keeps_the_previous_json_and_report(warehouse: Path, tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from abkit.cli import app
+
+    db = tmp_path / "w.duckdb"
+    db.write_bytes((warehouse / "w.duckdb").read_bytes())
+    spec = str(warehouse / "spec.yaml")
+    out, page = tmp_path / "r.json", tmp_path / "report.html"
+    out.write_text('{"previous": "good"}', encoding="utf-8")
+    page.write_text("<p>previous report</p>", encoding="utf-8")
+    monkeypatch.setattr(os, "write", _enospc)  # every byte the atomic writer tries to write
+    r = CliRunner().invoke(app, ["analyze", spec, "--db", str(db), "--json", str(out)])
+    assert r.exit_code == 2 and r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert r.stderr.strip().splitlines() == [f"abkit: error: {out}: cannot write (No space left on device); "
+                                              "any previous file is unchanged"]
+    r = CliRunner().invoke(app, ["report", spec, "--db", str(db), "--out", str(page)])
+    assert r.exit_code == 2 and "No space left on device" in r.stderr and r.stderr.count("\n") == 1
+    monkeypatch.undo()
+    assert out.read_text(encoding="utf-8") == '{"previous": "good"}'
+    assert page.read_text(encoding="utf-8") == "<p>previous report</p>"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_report_survives_a_timestamp_at_the_end_of_the_calendar(warehouse: Path, tmp_path: Path) -> None:
+    """An exposure at 9999-12-31T20:00Z (accepted with a widened --ts-range) in an Asia/Shanghai spec."""
+    db = tmp_path / "w.duckdb"
+    db.write_bytes((warehouse / "w.duckdb").read_bytes())
+    (tmp_path / "x.csv").write_text("event_id,ts,experiment,user_id,item_id,arm\n"
+                                    "late1,9999-12-31T20:00:00Z,adv,u_late,i1,neural[/x]\n", encoding="utf-8")
+    ing = abkit("ingest", "exposures", "x.csv", "--db", str(db), "--ts-range", "2000-01-01..9999-12-31T23:59:59",
+                cwd=tmp_path)
+    assert ing.returncode == 0 and "quarantined" in ing.stdout and "rows quarantined" not in ing.stdout, ing.stdout
+    proc = abkit("report", str(warehouse / "spec.yaml"), "--db", str(db), "--out", "r.html", "--refresh",
+                 cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "9999-12-31" in (tmp_path / "r.html").read_text(encoding="utf-8")
