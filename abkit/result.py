@@ -21,9 +21,10 @@ import copy
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads on first use: `abkit --help` stays fast
+    import pandas as pd
 
 _BOOKKEEPING = ("extra", "absent")
 
@@ -407,6 +408,8 @@ class AnalysisResult(Record):
 
 
 def _frame(records: Sequence[Record]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame([r.to_json() for r in records])
 
 

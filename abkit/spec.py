@@ -198,6 +198,27 @@ class Namespace(_Model):
         return v
 
 
+class Rollout(_Model):
+    """A guarded ramp (``abkit rollout``): coverage steps with fixed weights, each held for at
+    least ``min_days`` and ``min_users_per_arm`` before the next; a harmed guardrail or an SRM
+    sets coverage to 0 instead."""
+
+    steps: list[float] = Field(min_length=1, description="Increasing coverages in (0, 1], e.g. [0.05, 0.25, 0.5, 1].")
+    min_days: float = Field(default=1.0, gt=0, description="Days each step is held at least before the next.")
+    min_users_per_arm: int = Field(default=100, ge=0,
+                                   description="Users per arm each step needs at least before the next.")
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, v: list[float]) -> list[float]:
+        for i, s in enumerate(v):
+            if not 0 < s <= 1:
+                raise ValueError(f"[{i}]: {s:g} is not a coverage in (0, 1]")
+            if i and s <= v[i - 1]:
+                raise ValueError(f"[{i}]: {s:g} does not increase on {v[i - 1]:g}")
+        return v
+
+
 class Spec(_Model):
     """An experiment spec (YAML)."""
 
@@ -269,6 +290,8 @@ class Spec(_Model):
                                         description="File or table of the items the experiment recommends.")
     segments: list[str] | None = Field(
         default=None, description="User segments to generate for (default: all in the users table).")
+    rollout: Rollout | None = Field(
+        default=None, description="Guarded ramp of coverage for `abkit rollout`: steps, minimum days and users per step.")
 
     @field_validator("key")
     @classmethod

@@ -16,9 +16,12 @@ migrate it (open it read-write once, e.g. ``abkit ingest`` or ``abkit analyze``)
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,23 +139,33 @@ def connect(
     read_only: bool = False,
     memory_limit: str | None = None,
     temp_dir: str | None = None,
+    lock_wait: float = 5.0,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse. Read-write opens create the file and ensure the schema.
 
-    Lock conflicts and unreadable files become a one-line WarehouseError.
+    While another process holds the file's lock, retry for up to ``lock_wait`` seconds; then, and
+    for unreadable files, a one-line WarehouseError.
     """
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(f"{path}: no such database (ingest some logs first)")
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        msg = str(exc)
-        if "lock" in msg.lower():
-            raise WarehouseError(f"{path}: the database is in use by another process (DuckDB allows one writer)") from None
-        raise WarehouseError(f"{path}: cannot open database ({msg.splitlines()[0]})") from None
-    except duckdb.Error as exc:
-        raise WarehouseError(f"{path}: cannot open database ({str(exc).splitlines()[0]})") from None
+    deadline = time.monotonic() + lock_wait
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise WarehouseError(f"{path}: cannot open database ({msg.splitlines()[0]})") from None
+            if time.monotonic() + delay > deadline:
+                raise WarehouseError(
+                    f"{path}: the database is in use by another process (DuckDB allows one writer)") from None
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{path}: cannot open database ({str(exc).splitlines()[0]})") from None
+        time.sleep(delay)  # another process (an ingest, the web app's page) holds the file briefly
+        delay = min(delay * 2, 0.5)
     _configure(con, memory_limit, temp_dir)
     if not read_only:
         ensure_schema(con)
@@ -226,6 +239,20 @@ def experiment_states(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, st
     return [(str(e), str(s), str(t)) for e, s, t in rows]
 
 
+@dataclass(frozen=True)
+class CoverageStep:
+    """One step of an experiment's rollout: from ``step_at`` on, ``coverage`` of traffic (0 = rolled
+    back) is in the experiment, in ``phase`` with its own ``hash_seed``; who and why."""
+
+    experiment: str
+    phase: int
+    coverage: float
+    hash_seed: str | None
+    step_at: dt.datetime
+    actor: str | None
+    reason: str | None
+
+
 def record_coverage(
     con: duckdb.DuckDBPyConnection,
     experiment: str,
@@ -235,23 +262,30 @@ def record_coverage(
     hash_seed: str | None,
     actor: str | None,
     reason: str | None,
-) -> None:
-    """Append a rollout step: from now on ``coverage`` (0 < coverage <= 1) of traffic is in ``experiment``."""
-    if not 0 < coverage <= 1:
-        raise WarehouseError(f"coverage must be in (0, 1], got {coverage!r}")
+    at: dt.datetime | None = None,
+) -> CoverageStep:
+    """Append a rollout step: from ``at`` (default now, naive UTC) ``coverage`` (0 <= coverage <= 1;
+    0 rolls the experiment back) of traffic is in ``experiment``."""
+    if not 0 <= coverage <= 1:
+        raise WarehouseError(f"coverage must be in [0, 1], got {coverage!r}")
     if phase < 0:
         raise WarehouseError(f"phase must be >= 0, got {phase!r}")
+    when = at if at is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute(
         "INSERT INTO coverage_steps (experiment, phase, coverage, hash_seed, step_at, actor, reason)"
-        " VALUES (?, ?, ?, ?, now(), ?, ?)",
-        [experiment, phase, float(coverage), hash_seed, actor, reason],
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [experiment, phase, float(coverage), hash_seed, when, actor, reason],
     )
+    return CoverageStep(experiment, phase, float(coverage), hash_seed, when, actor, reason)
 
 
-def current_coverage(con: duckdb.DuckDBPyConnection, experiment: str) -> float | None:
-    """The coverage of the latest step recorded for ``experiment`` (None: never recorded)."""
+def current_coverage(con: duckdb.DuckDBPyConnection, experiment: str) -> CoverageStep | None:
+    """The latest step recorded for ``experiment`` (None: never recorded, or a warehouse without the table)."""
+    if not has_table(con, "coverage_steps"):
+        return None
     row = con.execute(
-        "SELECT coverage FROM coverage_steps WHERE experiment = ? ORDER BY step_at DESC, rowid DESC LIMIT 1",
+        "SELECT experiment, phase, coverage, hash_seed, step_at, actor, reason FROM coverage_steps"
+        " WHERE experiment = ? ORDER BY step_at DESC, rowid DESC LIMIT 1",
         [experiment],
     ).fetchone()
-    return None if row is None else float(row[0])
+    return None if row is None else CoverageStep(*row)

@@ -1,15 +1,17 @@
-"""Benchmark: score N reason texts with every per-arm text metric except self-BLEU.
+"""Benchmark: score N distinct (item, text) pairs with every per-arm text metric, self-BLEU sample included.
 
 Synthetic catalog + template-like reasons from abkit.world.vocab (with injected absolute terms and
-corrupted claims), then arm_text_metrics (distinct-n, entropy, repetition, lengths,
-compliance, faithfulness, coverage, personalization, exposure-weighted rates) over N
-(item, text, segment) rows: wall time and texts/second. Side by side, on the same subset of
-texts and in CPU seconds (robust on a shared machine): each component against a naive
-version -- a per-term `in` loop for banned terms, one regex per pattern plus an `in` test per
-lexicon value for claim extraction, Python sets of substrings for distinct-n.
+corrupted claims), then arm_text_metrics (distinct-n, entropy, self-BLEU on its 500-text sample,
+repetition, lengths, compliance, faithfulness, coverage, personalization, exposure-weighted rates)
+over N distinct (item, text, segment) rows: wall time, CPU seconds and texts/second. Side by side,
+on the same subset of texts and in CPU seconds (robust on a shared machine): each component
+against a naive version -- a per-term `in` loop for banned terms, one regex per pattern plus an
+`in` test per lexicon value for claim extraction, Python sets of substrings for distinct-n.
+``--baseline-ref REF`` also times the abkit package of git revision REF (e.g. the checker before
+a change) on the very same pairs, in a subprocess, and prints both.
 
-    python benchmarks/bench_text.py --n 1000000        # full
-    python benchmarks/bench_text.py --n 50000          # quick
+    python benchmarks/bench_text.py --n 1000000 --baseline-ref 5e8505e   # full, old vs new
+    python benchmarks/bench_text.py --n 50000                            # quick
 Ends with one JSON line.
 """
 
@@ -17,9 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +36,7 @@ from abkit.text.compliance import ALLOWLIST, BANNED_TERMS
 from abkit.text.normalize import normalize
 from abkit.text.numeric import _PATTERNS, extract_numeric
 from abkit.world import vocab
+from abkit.world.textlex import world_extension
 
 CONNECT = ["，", "、", "，还", "，而且", "，同时"]
 CTA = ["快来看看", "值得入手", "放心买", "赶紧收藏", ""]
@@ -55,13 +63,15 @@ def make_world(n_items: int, seed: int = 7) -> pd.DataFrame:
 
 
 def make_texts(items: pd.DataFrame, n: int, seed: int = 11) -> pd.DataFrame:
+    """``n`` rows with distinct (item_id, text) pairs."""
     rng = random.Random(seed)
     recs = items.to_dict("records")
     parsed = [json.loads(r["attributes"]) for r in recs]
     personas = list(vocab.PERSONAS)
     bad_terms = vocab.ABSOLUTE_TERMS
     item_col, text_col, seg_col = [], [], []
-    for _ in range(n):
+    seen: set[tuple[str, str]] = set()
+    while len(item_col) < n:
         k = rng.randrange(len(recs))
         attrs = parsed[k]
         persona = rng.choice(personas)
@@ -75,8 +85,12 @@ def make_texts(items: pd.DataFrame, n: int, seed: int = 11) -> pd.DataFrame:
         elif r < 0.06:
             body += "，限时" + rng.choice(["8折", "满199减30", "直降20元"])
         parts += [body, rng.choice(p["scenes"]), rng.choice(CTA)]
+        text = "，".join(x for x in parts if x)
+        if (recs[k]["item_id"], text) in seen:
+            continue
+        seen.add((recs[k]["item_id"], text))
         item_col.append(recs[k]["item_id"])
-        text_col.append("，".join(x for x in parts if x))
+        text_col.append(text)
         seg_col.append(persona)
     return pd.DataFrame({"item_id": item_col, "text": text_col, "segment": seg_col,
                          "exposures": np.random.default_rng(seed).integers(1, 50, n)})
@@ -85,7 +99,7 @@ def make_texts(items: pd.DataFrame, n: int, seed: int = 11) -> pd.DataFrame:
 # ------------------------------------------------------------------ naive baselines
 _TERMS = [(normalize(t), c) for c, ts in BANNED_TERMS.items() for t in ts]
 _ALLOW = [normalize(t) for t in ALLOWLIST]
-_REGEXES = [re.compile(p.replace("(?P<{a}>", "(").replace("(?P<{b}>", "(")) for _, _, p in _PATTERNS]
+_REGEXES = [re.compile(p.replace("(?P<{a}>", "(").replace("(?P<{b}>", "(").replace("(?P<{c}>", "(")) for _, _, p in _PATTERNS]
 _VALUES = sorted({normalize(v) for vs in vocab.value_lexicon().values() for v in vs}, key=len, reverse=True)
 
 
@@ -132,12 +146,46 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - w, time.process_time() - c
 
 
+_BASELINE_RUN = """
+import json, resource, sys, time
+import pandas as pd
+from abkit.text.arm_metrics import arm_text_metrics
+pairs = pd.read_parquet(sys.argv[1]); items = pd.read_parquet(sys.argv[2])
+jobs = None if sys.argv[3] == "auto" else int(sys.argv[3])
+w, c = time.perf_counter(), time.process_time()
+out = arm_text_metrics(pairs, items, seed="bench", sample_n=min(len(pairs), 1000), self_bleu_sample=500, jobs=jobs)
+wall, cpu = time.perf_counter() - w, time.process_time() - c
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"wall": wall, "cpu": cpu, "workers_cpu": ch.ru_utime + ch.ru_stime,
+                  "unfaithful_rate": out["unfaithful_rate"], "ad_law_violation_rate": out["ad_law_violation_rate"]}))
+"""
+
+
+def run_baseline(ref: str, pairs: pd.DataFrame, items: pd.DataFrame, jobs: int | None) -> dict:
+    """arm_text_metrics of git revision ``ref`` on the same pairs, in a fresh interpreter."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "abkit"], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        pairs.to_parquet(Path(tmp) / "pairs.parquet")
+        items.to_parquet(Path(tmp) / "items.parquet")
+        env = {**os.environ, "PYTHONPATH": tmp}
+        out = subprocess.run([sys.executable, "-c", _BASELINE_RUN, str(Path(tmp) / "pairs.parquet"),
+                              str(Path(tmp) / "items.parquet"), "auto" if jobs is None else str(jobs)],
+                             capture_output=True, text=True, env=env, cwd=tmp)
+    if out.returncode:
+        raise SystemExit(f"baseline {ref} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000, help="texts to score")
     ap.add_argument("--items", type=int, default=50_000)
     ap.add_argument("--baseline-n", type=int, default=100_000, help="texts for the component comparisons")
     ap.add_argument("--jobs", type=int, default=None, help="processes for pair scoring (default: auto)")
+    ap.add_argument("--self-bleu-sample", type=int, default=500, help="self-BLEU sample size (0 skips it)")
+    ap.add_argument("--baseline-ref", default=None, help="git revision whose abkit to time on the same pairs")
     args = ap.parse_args()
     t0 = time.perf_counter()
     items = make_world(args.items)
@@ -152,7 +200,7 @@ def main() -> None:
     nb = min(args.baseline_n, args.n)
     sub = pairs["text"].iloc[:nb].tolist()
     comp = default_checker()
-    faith = FaithfulnessChecker()
+    faith = FaithfulnessChecker(extension=world_extension())
     rows = []
 
     def ours_compliance(texts):
@@ -182,16 +230,25 @@ def main() -> None:
 
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     full, wall_s, cpu_s = timed(arm_text_metrics, pairs, items, seed="bench", sample_n=min(args.n, 1000),
-                                self_bleu_sample=0, jobs=args.jobs)
+                                self_bleu_sample=args.self_bleu_sample, jobs=args.jobs)
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     workers_cpu = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
+    base = run_baseline(args.baseline_ref, pairs, items, args.jobs) if args.baseline_ref else None
     print(f"{'component (CPU seconds, same texts)':40s} {'texts':>9s} {'ours':>8s} {'naive':>8s} {'speed-up':>9s}")
     for name, n, a, b in rows:
         print(f"{name:40s} {n:9d} {a:8.2f} {b:8.2f} {b / a:8.1f}x")
     print(f"flagged: ours {checks['compliance (banned terms)'][0]}, naive {checks['compliance (banned terms)'][1]}; "
           f"distinct-2 ours {checks['distinct-1..4'][0][2]:.5f}, naive {checks['distinct-1..4'][1][2]:.5f}")
-    print(f"all metrics but self-BLEU on {args.n} texts: wall {wall_s:.1f} s ({args.n / wall_s:.0f} texts/s), "
-          f"CPU: main process {cpu_s:.1f} s + scoring workers {workers_cpu:.1f} s")
+    print(f"all metrics (self-BLEU sample {args.self_bleu_sample}) on {args.n} distinct pairs: wall {wall_s:.1f} s "
+          f"({args.n / wall_s:.0f} texts/s), CPU: main process {cpu_s:.1f} s + scoring workers {workers_cpu:.1f} s")
+    if base is not None:
+        ours_cpu, base_cpu = cpu_s + workers_cpu, base["cpu"] + base["workers_cpu"]
+        print(f"\n{'arm_text_metrics, same pairs':32s} {'wall s':>8s} {'CPU s':>8s} {'unfaithful':>11s} {'ad-law':>8s}")
+        print(f"{'baseline ' + args.baseline_ref:32s} {base['wall']:8.1f} {base_cpu:8.1f} "
+              f"{base['unfaithful_rate']:11.4f} {base['ad_law_violation_rate']:8.4f}")
+        print(f"{'this tree':32s} {wall_s:8.1f} {ours_cpu:8.1f} {full['unfaithful_rate']:11.4f} "
+              f"{full['ad_law_violation_rate']:8.4f}")
+        print(f"CPU ratio this tree / baseline: {ours_cpu / base_cpu:.2f}x (wall {wall_s / base['wall']:.2f}x)")
     print(json.dumps({
         "benchmark": "text_metrics", "n": args.n, "wall_seconds": round(wall_s, 2), "texts_per_s": round(args.n / wall_s),
         "main_process_cpu_seconds": round(cpu_s, 2), "workers_cpu_seconds": round(workers_cpu, 2),
@@ -201,6 +258,11 @@ def main() -> None:
         **{f"{k.split(' ')[0].replace('-1..4', '')}_speedup": round(b / a, 2) for k, _, a, b in rows},
         "distinct_2": full["distinct_2"], "ad_law_violation_rate": full["ad_law_violation_rate"],
         "unfaithful_rate": full["unfaithful_rate"], "generate_seconds": round(gen_s, 2),
+        "self_bleu_sample": args.self_bleu_sample, "distinct_pairs": int(len(pairs)),
+        **({"baseline_ref": args.baseline_ref, "baseline_wall_seconds": round(base["wall"], 2),
+            "baseline_cpu_seconds": round(base["cpu"] + base["workers_cpu"], 2),
+            "cpu_ratio_vs_baseline": round((cpu_s + workers_cpu) / (base["cpu"] + base["workers_cpu"]), 3)}
+           if base else {}),
     }, ensure_ascii=False))
 
 

@@ -1,7 +1,8 @@
 """The candidate quality filter: compliance + faithfulness + form checks, and a deterministic choice.
 
-Uses the text-metrics package (abkit.text.compliance / faithfulness): banned 广告法
-terms with allowlist precedence, and claims contradicting the item's facts. On top of those, a
+Uses the one text checker (abkit.text.scoring.TextChecker, the same as lint-reasons and analyze)
+with the synthetic world's vocabulary passed in as an extension: banned 广告法 terms with
+allowlist precedence, and claims contradicting the item's facts. On top of those, a
 candidate must be complete (ended with <eos>), non-empty, in its length bucket (±2 chars of
 slack) and free of immediate stutters ("很很", "超值超值").
 
@@ -16,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from abkit.text.lengths import LENGTH_BUCKETS
+from abkit.text.lexicon import PRICE_ATTRIBUTE
 from abkit.world import vocab
 
 _STUTTER = re.compile(r"(.{1,4})\1")
@@ -66,23 +69,22 @@ class CandidateFilter:
     """Checks candidates against their item; build once (the checkers compile automatons)."""
 
     def __init__(self) -> None:
-        from abkit.text.compliance import default_checker
-        from abkit.text.faithfulness import FaithfulnessChecker
+        from abkit.text.scoring import TextChecker
+        from abkit.world.textlex import world_extension
 
-        self.compliance = default_checker()
-        self.faithfulness = FaithfulnessChecker()
+        self.checker = TextChecker.build(extension=world_extension())
 
     def check(self, text: str, item: Any, *, complete: bool = True, length: str | None = None,
               segment: str | None = None) -> CandidateCheck:
         """`item`: a ReasonRequest, dict or items row (anything abkit.text.items.as_item takes)."""
-        banned = [m.term for m in self.compliance.check(text, item)]
-        faith = self.faithfulness.check(text, item)
-        lo, hi = vocab.LENGTH_BUCKETS.get(length or "", (0, 10_000))
+        matches, faith = self.checker.check(text, item)
+        banned = [m.term for m in matches]
+        lo, hi = LENGTH_BUCKETS.get(length or "", (0, 10_000))
         n = len("".join(text.split()))
         aspect = None
         if segment is not None:
             attrs = dict(getattr(item, "attributes", None) or {})
-            aspect = vocab.top_aspect(segment, [*attrs, vocab.PRICE_ATTRIBUTE])
+            aspect = vocab.top_aspect(segment, [*attrs, PRICE_ATTRIBUTE])
         hit = aspect is not None and aspect in faith.covered | {c.attribute for c in faith.supported}
         return CandidateCheck(text=text, complete=complete, banned=banned,
                               contradicted=[c.surface for c in faith.contradicted],

@@ -14,7 +14,7 @@ analysis result" note. Nothing here reads a database or runs the analysis: `abki
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from abkit.spec import Spec
 from reports import figures as F
 from reports import html as H
 from reports.html import Markup, esc, tag
-from reports.i18n import action_label, check_lang, metric_label, tr
+from reports.i18n import action_label, check_lang, metric_label, text_metric_label, tr
 from reports.rollout import describe, next_steps, rollout_plan
 
 FAMILY_ORDER = {"primary": 0, "secondary": 1, "guardrail": 2, "comparison": 3}
@@ -201,16 +201,43 @@ def _status_cell(status: str, lang: str) -> Markup:
     return Markup(f'<span class="{cls}">{esc(tr(status, lang))}</span>')
 
 
+TEXT_TABLE_KEYS = ("texts", "distinct_1", "distinct_2", "distinct_2_at_n", "sample_n", "self_bleu", "personalization",
+                   "unfaithful_rate", "unsupported_rate", "subjective_rate", "ad_law_violation_rate", "mean_length")
+_FAITHFULNESS_KEYS = {"unfaithful_rate", "unsupported_rate", "subjective_rate", "attribute_coverage"}
+
+
+def _text_na_reason(values: Mapping[str, Any], key: str) -> str:
+    """Why a text metric has no value for an arm (the key of a ``text_na.*`` label)."""
+    if not values.get("texts"):
+        return "no_texts"
+    if key in _FAITHFULNESS_KEYS and values.get("pairs") and values.get("items_missing") == values.get("pairs"):
+        return "no_catalog"
+    if key == "self_bleu":
+        return "self_bleu_skipped"
+    if key == "personalization":
+        return "no_segments"
+    if key == "attribute_coverage":
+        return "no_attributes"
+    return "too_short"
+
+
+def _text_cell(values: Mapping[str, Any], key: str, lang: str) -> H.Cell:
+    """The value, or "—" with the reason it does not apply (never a misleading 0.000)."""
+    value = values.get(key)
+    if value is not None:
+        return _stat(value)
+    reason = tr(f"text_na.{_text_na_reason(values, key)}", lang)
+    return tag("span", [tr("text_na", lang), " ", tag("small", f"({reason})")], title=reason, class_="na")
+
+
 def _text_section(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str, Any]) -> Markup:
     content: list[H.Cell] = []
     diversity = result.diversity
     if diversity:
-        keys = ["texts", "distinct_1", "distinct_2", "distinct_2_at_n", "sample_n", "self_bleu", "personalization",
-                "unfaithful_rate", "ad_law_violation_rate", "mean_length"]
         values = {arm: v.values() for arm, v in diversity.items()}
-        keys = [k for k in keys if any(k in v for v in values.values())]
-        rows = [[arm] + [_stat(v.get(k)) for k in keys] for arm, v in values.items()]
-        content.append(H.table([tr("arm", lang), *keys], rows))
+        keys = [k for k in TEXT_TABLE_KEYS if any(k in v for v in values.values())]
+        rows = [[arm] + [_text_cell(v, k, lang) for k in keys] for arm, v in values.items()]
+        content.append(H.table([tr("arm", lang), *(text_metric_label(k, lang) for k in keys)], rows))
         figs["text_metrics"] = F.text_metrics_figure(diversity, lang=lang)
         content.append(H.figure(figs["text_metrics"], "fig-text-metrics"))
     else:

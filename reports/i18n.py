@@ -2,6 +2,7 @@
 
     tr("srm", "zh")            -> "样本比例检查 (SRM)"
     metric_label("ctr", "zh")  -> "点击率 (ctr)"
+    text_metric_label("self_bleu", "zh") -> "Self-BLEU（越低越多样）"
 """
 
 from __future__ import annotations
@@ -112,6 +113,37 @@ _LABELS: dict[str, tuple[str, str]] = {
     "min_days": ("最少天数", "Min. days"),
     "diversity": ("多样性", "Diversity"),
     "texts": ("文案数", "Texts"),
+    # text-quality table: one label per metric key of the diversity block (text_metric_label)
+    "text_metric.texts": ("文案数", "Distinct texts"),
+    "text_metric.pairs": ("商品-文案对数", "Item-text pairs"),
+    "text_metric.distinct_1": ("字级多样性 Distinct-1", "Distinct-1 (chars)"),
+    "text_metric.distinct_2": ("字级多样性 Distinct-2", "Distinct-2 (chars)"),
+    "text_metric.distinct_3": ("字级多样性 Distinct-3", "Distinct-3 (chars)"),
+    "text_metric.distinct_4": ("字级多样性 Distinct-4", "Distinct-4 (chars)"),
+    "text_metric.distinct_2_at_n": ("等样本量 Distinct-2", "Distinct-2 at equal N"),
+    "text_metric.sample_n": ("等样本量 N", "Equal-N sample size"),
+    "text_metric.entropy_4": ("4-gram 熵", "Entropy-4"),
+    "text_metric.self_bleu": ("Self-BLEU（越低越多样）", "Self-BLEU (lower = more diverse)"),
+    "text_metric.self_bleu_sample": ("Self-BLEU 样本数", "Self-BLEU sample"),
+    "text_metric.unique_reason_ratio": ("独特文案占比", "Unique-reason ratio"),
+    "text_metric.personalization": ("个性化程度", "Personalization"),
+    "text_metric.repetition_rate": ("重复/卡顿文案占比", "Repetition rate"),
+    "text_metric.mean_length": ("平均字数", "Mean length (chars)"),
+    "text_metric.unfaithful_rate": ("与商品属性矛盾占比", "Contradicts the item"),
+    "text_metric.unsupported_rate": ("无属性支撑的事实陈述占比", "Unsupported factual claims"),
+    "text_metric.subjective_rate": ("主观/风格描述占比", "Subjective / style claims"),
+    "text_metric.ad_law_violation_rate": ("广告法违规占比", "Ad-law violations"),
+    "text_metric.attribute_coverage": ("属性覆盖率", "Attribute coverage"),
+    "text_metric.promo_mention_rate": ("提及价格/促销占比", "Mentions price or promotion"),
+    "text_metric.items_missing": ("目录中缺失的商品数", "Items not in the catalog"),
+    # why a text-quality cell shows "—" instead of a number
+    "text_na": ("—", "—"),
+    "text_na.no_catalog": ("无商品目录，未做属性核对", "no item catalog: claims not checked"),
+    "text_na.no_texts": ("该组没有文案", "the arm served no texts"),
+    "text_na.self_bleu_skipped": ("未计算 Self-BLEU（样本为 0）", "self-BLEU not computed (sample 0)"),
+    "text_na.too_short": ("文案过短，无该阶 n-gram", "texts too short for this n-gram order"),
+    "text_na.no_segments": ("无人群字段，无法计算个性化", "no segment column: personalization not computed"),
+    "text_na.no_attributes": ("商品无属性，覆盖率不适用", "items have no attributes: coverage does not apply"),
 }
 
 
@@ -135,6 +167,11 @@ def metric_label(key: str, lang: str = "zh") -> str:
     if lang == "zh" and m is not None:
         return f"{m.label_zh} ({key})"
     return key
+
+
+def text_metric_label(key: str, lang: str = "zh") -> str:
+    """Readable name of a text-quality metric key (``text_metric.<key>``); unknown keys come back unchanged."""
+    return tr(f"text_metric.{key}", lang) if f"text_metric.{key}" in _LABELS else key
 
 
 def action_label(action: str | None, lang: str = "zh") -> str:

@@ -14,7 +14,7 @@ import grimp
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("abkit", "experiments", "generators", "reports")
+PACKAGES = ("abkit", "experiments", "generators", "reports", "serving", "webapp")
 
 
 def _lint_imports(contract: str) -> subprocess.CompletedProcess[str]:
@@ -29,7 +29,7 @@ def _lint_imports(contract: str) -> subprocess.CompletedProcess[str]:
     "core",
     "siblings",
     "top",
-    pytest.param("text-any-catalog", marks=pytest.mark.xfail(strict=True, reason="until issue 13 lands")),
+    "text-any-catalog",
 ])
 def test_import_contract(contract: str) -> None:
     proc = _lint_imports(contract)
@@ -108,8 +108,7 @@ def test_cycle_finder_finds_cycles() -> None:
 
 
 @pytest.mark.parametrize("package", [
-    "abkit", "experiments",
-    "generators", "reports",
+    "abkit", "experiments", "generators", "reports", "serving", "webapp",
 ])
 def test_no_import_cycles_inside(graph: grimp.ImportGraph, package: str) -> None:
     """No module imports itself through others, and sibling subpackages/modules (each with everything

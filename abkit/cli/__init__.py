@@ -7,9 +7,11 @@ from abkit.cli import (  # noqa: F401  (importing a module registers its command
     demo,
     generate,
     report,
+    serve,
     simulate,
     text,
     train,
+    ui,
 )
 from abkit.cli.app import app
 

@@ -9,11 +9,12 @@ import typer
 
 from abkit.cli.app import app, check_memory_limit, user_errors
 from abkit.result import AnalysisResult
-from abkit.schema import PLAUSIBLE
 
 
-def _parse_ts(value: str | None) -> dt.datetime | None:
+def _parse_ts(value: str | None, option: str = "--as-of") -> dt.datetime | None:
+    """An ISO 8601 option value as naive UTC (no offset = UTC); None stays None."""
     from abkit.errors import AbkitError
+    from abkit.schema import PLAUSIBLE
 
     if value is None:
         return None
@@ -21,11 +22,11 @@ def _parse_ts(value: str | None) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         t = t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
     except ValueError:
-        raise AbkitError(f"--as-of: {value!r} is not an ISO 8601 timestamp (e.g. 2026-11-08T00:00:00Z)") from None
+        raise AbkitError(f"{option}: {value!r} is not an ISO 8601 timestamp (e.g. 2026-11-08T00:00:00Z)") from None
     except OverflowError:  # e.g. 0001-01-01 with an offset east of UTC
         t = None
     if t is None or not PLAUSIBLE.ts_min <= t < PLAUSIBLE.ts_max:
-        raise AbkitError(f"--as-of: {value!r} is outside {PLAUSIBLE.ts_min:%Y-%m-%d} … {PLAUSIBLE.ts_max:%Y-%m-%d}")
+        raise AbkitError(f"{option}: {value!r} is outside {PLAUSIBLE.ts_min:%Y-%m-%d} … {PLAUSIBLE.ts_max:%Y-%m-%d}")
     return t
 
 

@@ -19,11 +19,30 @@ class LogTable(enum.StrEnum):
     users = "users"
 
 
+def expand_directories(paths: list[Path]) -> list[Path]:
+    """Directories (e.g. an `abkit serve` log directory) become their finished log files, sorted;
+    hidden and temporary names (parts still being written) are skipped."""
+    from abkit.errors import AbkitError
+    from experiments.ingest.files import FORMATS
+
+    out: list[Path] = []
+    for p in paths:
+        if not p.is_dir():
+            out.append(p)
+            continue
+        found = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                       and f.suffix.lower() != ".tmp" and f.name.lower().removesuffix(".gz").endswith(tuple(FORMATS)))
+        if not found:
+            raise AbkitError(f"{p}: no finished log files in this directory")
+        out.extend(found)
+    return out
+
+
 @app.command()
 @user_errors
 def ingest(
     table: Annotated[LogTable, typer.Argument(help="Target table.")],
-    files: Annotated[list[Path], typer.Argument(help="Parquet, CSV or JSON Lines files (.gz ok).")],
+    files: Annotated[list[Path], typer.Argument(help="Parquet, CSV or JSON Lines files (.gz ok), or directories of them (an `abkit serve` log directory).")],
     db: Annotated[Path, typer.Option("--db", help="DuckDB warehouse file.")] = Path("abkit.duckdb"),
     ts_range: Annotated[str, typer.Option(
         "--ts-range", help="Plausible timestamps FROM..TO (UTC, TO exclusive); rows outside are quarantined.")
@@ -38,7 +57,7 @@ def ingest(
 
     plausible = _plausible(ts_range, max_revenue)
     with open_warehouse(db) as con:
-        report = ingest_files(con, table.value, files, plausible=plausible)
+        report = ingest_files(con, table.value, expand_directories(files), plausible=plausible)
     counts = ("read", "accepted", "quarantined", "duplicates", "warnings")
     rows = [*report.files, report.total] if len(report.files) > 1 else report.files
     console = make_console()

@@ -18,7 +18,6 @@ from abkit.cli.app import app, user_errors
 from abkit.errors import AbkitError
 from abkit.result import AnalysisResult
 from abkit.spec import Spec, load_spec
-from abkit.warehouse import connect
 
 
 def read_result(path: Path) -> AnalysisResult:
@@ -46,6 +45,8 @@ def results_for_report(spec: Spec, db: Path, *, refresh: bool = False, result_js
         if given is None:
             raise AbkitError(f"{db}: no such database (ingest some logs first, or give --result FILE.json)")
         return given, []
+    from abkit.warehouse import connect
+
     con = connect(db, read_only=given is not None or not refresh)
     try:
         latest, history = load_result(con, spec.key)

@@ -19,9 +19,13 @@ def lint_reasons(
     db: Annotated[Path | None, typer.Option("--db", help="Warehouse whose items table is the catalog.")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write the findings as JSON.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print failing texts only.")] = False,
+    text_lexicon: Annotated[Path | None, typer.Option(
+        "--text-lexicon", help="YAML extension: synonym groups, value sets, subjective words, compliance terms "
+                               "(docs/text-evaluation.md).")] = None,
 ) -> None:
     """Check texts for banned absolute terms (广告法) and claims their item contradicts; exit 1 if any fails."""
     from abkit.errors import AbkitError
+    from abkit.text.extension import load_extension
     from abkit.text.lint import lint_texts
     from abkit.text.tables import read_items_db, read_table
 
@@ -33,7 +37,7 @@ def lint_reasons(
         catalog = read_table(items, required=["item_id"])
     elif db is not None:
         catalog = read_items_db(db, df["item_id"].tolist() if "item_id" in df.columns else [])
-    report = lint_texts(df, catalog)
+    report = lint_texts(df, catalog, load_extension(text_lexicon))
     for p in report.problems:
         if quiet and not p["fail"]:
             continue

@@ -19,11 +19,12 @@ import pandas as pd
 
 from abkit.text.compliance import CATEGORIES
 from abkit.text.diversity import diversity, length_stats, repetition
+from abkit.text.extension import TextExtension
 from abkit.text.faithfulness import FaithfulnessChecker
 from abkit.text.items import ItemFacts, items_by_id
 from abkit.text.ngrams import Encoded, NgramTable, encode_chars, entropy, ngram_table
 from abkit.text.personalization import personalization
-from abkit.text.scoring import PairScores, default_jobs, start_scoring
+from abkit.text.scoring import PairScores, TextChecker, default_jobs, start_scoring
 from abkit.text.selfbleu import seeded_sample, self_bleu
 
 NGRAM_ORDERS = (1, 2, 3, 4)
@@ -96,11 +97,13 @@ def arm_text_metrics(
     n_examples: int = 5,
     faithfulness: FaithfulnessChecker | None = None,
     jobs: int | None = None,
+    text_lexicon: TextExtension | None = None,
 ) -> dict[str, Any]:
     """The diversity-block entry of one arm (keys of docs/interface.md, Analysis JSON plus the extras in the module doc).
 
     ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes for
-    scoring pairs (default: 1, or 2 from 100k pairs on).
+    scoring pairs (default: 1, or 2 from 100k pairs on). ``text_lexicon``: a team's extension file
+    (used when no ``faithfulness`` checker is given).
     """
     grouped, rows = _prepare(pairs)
     catalog = items if isinstance(items, Mapping) else items_by_id(items)
@@ -110,8 +113,10 @@ def arm_text_metrics(
         return _clean(out)
 
     # pair scoring (the Python-heavy part) runs in worker processes while numpy does the rest
+    checker = TextChecker.build(catalog, text_lexicon) if faithfulness is None or text_lexicon is not None else None
     finish_scoring = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
-                                   faithfulness=faithfulness, jobs=default_jobs(len(grouped)) if jobs is None else jobs)
+                                   compliance=checker.compliance if checker else None,
+                                   faithfulness=faithfulness or (checker.faithfulness if checker else None), jobs=default_jobs(len(grouped)) if jobs is None else jobs)
     enc = encode_chars(texts)
     tables = {n: ngram_table(enc, n) for n in NGRAM_ORDERS}
     for n, table in tables.items():
@@ -130,6 +135,7 @@ def arm_text_metrics(
     out["ad_law_violation_rate"] = _rate(scores.violation)
     out["unfaithful_rate"] = _rate(scores.unfaithful)
     out["unsupported_rate"] = _rate(scores.unsupported)
+    out["subjective_rate"] = _rate(scores.subjective) if scores.subjective is not None else None
     out["attribute_coverage"] = _rate(scores.coverage)
     out["items_missing"] = int(np.isnan(scores.unfaithful).sum())
     out["violation_rate_by_category"] = {c: _rate(scores.categories[c]) for c in CATEGORIES}
@@ -162,6 +168,7 @@ def _weighted(grouped: pd.DataFrame, scores: PairScores, w: np.ndarray, texts: l
         "ad_law_violation_rate": _rate(scores.violation, w),
         "unfaithful_rate": _rate(scores.unfaithful, w),
         "unsupported_rate": _rate(scores.unsupported, w),
+        "subjective_rate": _rate(scores.subjective, w) if scores.subjective is not None else None,
         "attribute_coverage": _rate(scores.coverage, w),
         "mean_length": float(np.average(enc.lengths, weights=per_text)) if per_text.sum() else None,
         "top_text_share": float(per_text.max() / per_text.sum()) if per_text.sum() else None,

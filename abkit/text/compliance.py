@@ -7,6 +7,12 @@ item's own facts (brand, title, attribute values: "100%纯棉" on a 100%纯棉 i
 boast); of the remaining banned matches only the longest (not contained in another) are kept.
 ASCII terms (no.1, top1) must not be glued to other letters or digits.
 
+Category rules (adlaw_terms.json ``category_rules``) hold terms banned only for some item
+categories: health / efficacy claims (增强免疫力, 祛痘, 助眠 ...) for food, cosmetics and baby
+products, recognized by keywords in the item's category name (零食, 化妆品, 婴儿护理 ...). Plain
+medical claims (治疗, 根治, 消炎 ...) are banned for every category. A superlative softened by a
+qualifier (最畅销之一) is still reported: the qualifier does not make the claim provable.
+
 BANNED_TERMS / ALLOWLIST are plain lists so a decoder can mask them. Note the list holds one
 single-character term, 最: a decode-time mask must apply ALLOWLIST precedence (最近 stays legal).
 """
@@ -19,7 +25,9 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 import ahocorasick
+import numpy as np
 
+from abkit.text.extension import CategoryRule, TextExtension
 from abkit.text.items import ItemFacts, as_item
 from abkit.text.normalize import normalize, normalize_both
 
@@ -28,7 +36,10 @@ _DATA = json.loads(resources.files("abkit.text").joinpath("adlaw_terms.json").re
 BANNED_TERMS: dict[str, list[str]] = {cat: list(spec["terms"]) for cat, spec in _DATA["categories"].items()}
 CATEGORY_LABELS: dict[str, str] = {cat: spec["label"] for cat, spec in _DATA["categories"].items()}
 ALLOWLIST: list[str] = list(_DATA["allowlist"])
-CATEGORIES: tuple[str, ...] = tuple(BANNED_TERMS)
+CATEGORY_RULES: dict[str, CategoryRule] = {
+    name: CategoryRule(tuple(spec["applies_to"]), tuple(spec["terms"])) for name, spec in _DATA["category_rules"].items()}
+CATEGORY_LABELS.update({name: spec["label"] for name, spec in _DATA["category_rules"].items()})
+CATEGORIES: tuple[str, ...] = (*BANNED_TERMS, *CATEGORY_RULES)
 
 
 class Match(NamedTuple):
@@ -61,10 +72,24 @@ def _gap(spaced: str | None, k: int) -> bool:
 class ComplianceChecker:
     """Finds banned terms; ``check`` for one text, ``check_many`` for (text, item) batches."""
 
-    def __init__(self, extra_allow: Iterable[str] = (), extra_terms: dict[str, Sequence[str]] | None = None) -> None:
+    def __init__(self, extra_allow: Iterable[str] = (), extra_terms: dict[str, Sequence[str]] | None = None,
+                 extension: TextExtension | None = None) -> None:
+        """``extension``: a team's extension file (allow, banned, category_rules) on top of the built-ins."""
         self._auto = ahocorasick.Automaton()
+        extra_terms = {k: list(v) for k, v in (extra_terms or {}).items()}
+        extra_allow = list(extra_allow)
+        rules = dict(CATEGORY_RULES)
+        if extension is not None:
+            for cat, added in extension.banned.items():
+                extra_terms[cat] = [*extra_terms.get(cat, []), *added]
+            extra_allow += extension.allow
+            rules.update(extension.category_rules)
+        self.rules = {name: tuple(normalize(k) for k in rule.applies_to) for name, rule in rules.items()}
+        self._applies: dict[str, frozenset[str]] = {}
         entries: dict[str, tuple[str, str, bool]] = {}  # normalized key -> (term, category | "", ascii)
-        for cat, terms in list(BANNED_TERMS.items()) + list((extra_terms or {}).items()):
+        sources: list[tuple[str, Sequence[str]]] = [
+            *BANNED_TERMS.items(), *extra_terms.items(), *((n, r.terms) for n, r in rules.items())]
+        for cat, terms in sources:
             for term in terms:
                 key = normalize(term)
                 if key:
@@ -99,6 +124,11 @@ class ComplianceChecker:
         bans, allows = self._scan(norm, spaced)
         if not bans:
             return []
+        if any(b[3] in self.rules for b in bans):
+            applies = self._rules_for(item.category if item is not None else "")
+            bans = [b for b in bans if b[3] not in self.rules or b[3] in applies]
+            if not bans:
+                return []
         if item is not None:
             for fact in item.own_strings():
                 key = normalize(fact)
@@ -115,6 +145,26 @@ class ComplianceChecker:
         ]
         longest.sort()
         return [Match(term, cat, s, e) for s, e, term, cat in longest]
+
+    def flagged_candidates(self, norms: Sequence[str]) -> set[int]:
+        """Indices of the normalized texts in which any term or allowlisted compound occurs: one
+        Aho-Corasick pass over all texts joined by NUL (no term holds one), so the per-text check
+        runs only where something matched."""
+        if not norms:
+            return set()
+        joined = "\0".join(norms)
+        ends = np.cumsum([len(t) + 1 for t in norms])
+        hit_ends = np.fromiter((end for end, _ in self._auto.iter(joined)), dtype=np.int64)
+        return set(np.searchsorted(ends, hit_ends, side="right").tolist())
+
+    def _rules_for(self, category: str) -> frozenset[str]:
+        """The category rules that apply to an item category (none for an unknown category)."""
+        hit = self._applies.get(category)
+        if hit is None:
+            cat = normalize(category)
+            hit = frozenset(n for n, keys in self.rules.items() if cat and any(k and k in cat for k in keys))
+            self._applies[category] = hit
+        return hit
 
     def check(self, text: str, item: Any | None = None) -> list[Match]:
         """Banned terms in ``text`` (offsets in normalize(text)); the item's own facts are allowed."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from abkit.text.lengths import LENGTH_BUCKETS
 from abkit.text.ngrams import (
     Encoded,
     NgramTable,
@@ -70,6 +71,8 @@ def repetition(texts: Sequence[str] | None = None, *, enc: Encoded | None = None
     if n_texts == 0:
         return {"repetition_rate": None, "seq_rep_4": None}
     flagged = np.zeros(n_texts, dtype=bool)
+    if enc.codepoints is None:
+        raise ValueError("repetition needs the character encoding (encode_chars)")
     ids, cps = enc.ids, enc.codepoints
     t3 = tables.get(3) or ngram_table(enc, 3)
     digit = (cps >= 48) & (cps <= 57)  # 10000 is not a repetition
@@ -99,11 +102,9 @@ def repetition(texts: Sequence[str] | None = None, *, enc: Encoded | None = None
 
 
 def length_stats(lengths: np.ndarray, weights: np.ndarray | None = None) -> dict[str, Any]:
-    """Length (characters, whitespace removed) distribution and the S/M/L bucket shares (vocab)."""
+    """Length (characters, whitespace removed) distribution and the S/M/L bucket shares (lengths.py)."""
     if lengths.size == 0:
         return {"mean_length": None}
-    from abkit.world.vocab import LENGTH_BUCKETS
-
     w = np.ones(lengths.shape, float) if weights is None else weights.astype(float)
     out: dict[str, Any] = {
         "mean_length": float(np.average(lengths, weights=w)),

@@ -27,8 +27,10 @@ class ItemFacts:
         return None if self.price is None else self.price * (1.0 - self.discount)
 
     def own_strings(self) -> list[str]:
-        """Brand, title and attribute values: the item's own facts (allowlisted for this item)."""
-        return [s for s in (self.brand, self.title, *self.attributes.values()) if s]
+        """Brand, title (and its space-separated parts: "完美肌 王牌小白瓶" names the product 王牌小白瓶)
+        and attribute values: the item's own facts (allowlisted for this item)."""
+        parts = [p for p in self.title.split() if len(p) >= 2] if " " in self.title.strip() else []
+        return [s for s in (self.brand, self.title, *parts, *self.attributes.values()) if s]
 
 
 def _num(value: Any) -> float | None:

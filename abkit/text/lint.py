@@ -12,9 +12,9 @@ from typing import Any
 
 import pandas as pd
 
-from abkit.text.faithfulness import FaithfulnessChecker
+from abkit.text.extension import TextExtension
 from abkit.text.items import items_by_id
-from abkit.text.scoring import score_pairs
+from abkit.text.scoring import TextChecker
 
 
 @dataclass
@@ -34,16 +34,17 @@ class LintReport:
                 f"{self.unsupported} with unsupported claims; {self.no_item} without a catalog item")
 
 
-def lint_texts(df: pd.DataFrame, items: pd.DataFrame | None) -> LintReport:
-    """Lint the rows of ``df`` (columns text, optional item_id); line numbers are 1-based data rows."""
+def lint_texts(df: pd.DataFrame, items: pd.DataFrame | None, extension: TextExtension | None = None) -> LintReport:
+    """Lint the rows of ``df`` (columns text, optional item_id); line numbers are 1-based data rows.
+    ``extension``: a text-lexicon extension file's contents (--text-lexicon)."""
     catalog = items_by_id(items)
     has_item = "item_id" in df.columns
     texts = df["text"].tolist()
     ids = df["item_id"].tolist() if has_item else [None] * len(df)
     rep = LintReport(checked=len(df))
     ok_rows = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
-    scores = score_pairs([texts[i] for i in ok_rows], [ids[i] for i in ok_rows], catalog,
-                         faithfulness=FaithfulnessChecker(catalog.values()))
+    checker = TextChecker.build(catalog, extension)
+    scores = checker.score([texts[i] for i in ok_rows], [ids[i] for i in ok_rows], catalog)
     for i, t in enumerate(texts):
         if not (isinstance(t, str) and t.strip()):
             rep.empty += 1

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from abkit.text.compliance import CATEGORIES, ComplianceChecker, Match, default_checker
-from abkit.text.faithfulness import Claim, FaithfulnessChecker
-from abkit.text.items import ItemFacts
+from abkit.text.extension import TextExtension
+from abkit.text.faithfulness import Claim, FaithfulnessChecker, FaithResult
+from abkit.text.items import ItemFacts, as_item
 from abkit.text.normalize import normalize_both
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
 
@@ -33,10 +34,37 @@ class PairScores:
     unsupported: np.ndarray  # float 0/1, NaN when unknown
     coverage: np.ndarray  # float, NaN when unknown or the item has no attributes
     mentions_promo: np.ndarray  # bool
+    subjective: np.ndarray | None = None  # float 0/1: the text makes a style / opinion claim, NaN when unknown
     matches: dict[int, list[Match]] = field(default_factory=dict)
     contradicted: dict[int, list[Claim]] = field(default_factory=dict)
     unsupported_claims: dict[int, list[Claim]] = field(default_factory=dict)
     supported_claims: dict[int, list[Claim]] | None = None
+
+
+@dataclass
+class TextChecker:
+    """The one text checker of lint-reasons, the generators' candidate filter and analyze:
+    compliance + faithfulness built from the catalog and an optional extension."""
+
+    compliance: ComplianceChecker
+    faithfulness: FaithfulnessChecker
+
+    @classmethod
+    def build(cls, items: Mapping[str, ItemFacts] | Sequence[object] | None = None,
+              extension: TextExtension | None = None) -> TextChecker:
+        values = list(items.values()) if isinstance(items, Mapping) else list(items or [])
+        comp = default_checker() if extension is None else ComplianceChecker(extension=extension)
+        return cls(comp, FaithfulnessChecker(values, extension=extension))
+
+    def check(self, text: str, item: object) -> tuple[list[Match], FaithResult]:
+        """Banned terms and faithfulness of one text for one item (dict, row, request or ItemFacts)."""
+        facts = as_item(item)
+        return self.compliance.check(text, facts), self.faithfulness.check(text, facts)
+
+    def score(self, texts: Sequence[str], item_ids: Sequence[str | None], items: Mapping[str, ItemFacts], *,
+              keep_supported: bool = False, jobs: int = 1) -> PairScores:
+        return score_pairs(texts, item_ids, items, compliance=self.compliance, faithfulness=self.faithfulness,
+                           keep_supported=keep_supported, jobs=jobs)
 
 
 PARALLEL_MIN = 100_000  # below this many pairs a second process costs more than it saves
@@ -129,6 +157,7 @@ def _merge(parts: list[PairScores], edges: np.ndarray, keep_supported: bool) -> 
         np.concatenate([p.unsupported for p in parts]),
         np.concatenate([p.coverage for p in parts]),
         np.concatenate([p.mentions_promo for p in parts]),
+        np.concatenate([p.subjective for p in parts if p.subjective is not None]),
         supported_claims={} if keep_supported else None,
     )
     for offset, part in zip(edges[:-1], parts, strict=True):
@@ -150,15 +179,20 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
     unsupported = np.full(n, np.nan)
     coverage = np.full(n, np.nan)
     promo = np.zeros(n, dtype=bool)
-    out = PairScores(violation, {}, unfaithful, unsupported, coverage, promo,
+    subjective = np.full(n, np.nan)
+    out = PairScores(violation, {}, unfaithful, unsupported, coverage, promo, subjective,
                      supported_claims={} if keep_supported else None)
     profiles: dict[str, object] = {}
     check_norm = comp.check_normalized
     check_faith = faith.check_cased
-    for i, (text, item_id) in enumerate(zip(texts, item_ids, strict=True)):
-        cased, norm = normalize_both(text)
+    normalized = [normalize_both(text) for text in texts]
+    candidates = comp.flagged_candidates([norm for _, norm in normalized])
+    prepared = [faith.prepared(cased) if item_id is not None else ("", "")
+                for (cased, _), item_id in zip(normalized, item_ids, strict=True)]
+    mentions = faith.lexicon.mentions_many([low for _, low in prepared])
+    for i, ((cased, norm), item_id) in enumerate(zip(normalized, item_ids, strict=True)):
         item = items.get(item_id) if item_id is not None else None
-        found = check_norm(norm, item, cased)
+        found = check_norm(norm, item, cased) if i in candidates else None
         if found:
             violation[i] = True
             out.matches[i] = found
@@ -169,9 +203,11 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
         prof = profiles.get(item_id)
         if prof is None:
             prof = profiles[item_id] = faith.profile(item)
-        res = check_faith(cased, prof)
+        prep_cased, lowered = prepared[i]
+        res = check_faith(prep_cased, prof, mentions[i], lowered)
         unfaithful[i] = 1.0 if res.contradicted else 0.0
         unsupported[i] = 1.0 if res.unsupported else 0.0
+        subjective[i] = 1.0 if res.subjective else 0.0
         if res.n_attributes:
             coverage[i] = len(res.covered) / res.n_attributes
         if res.contradicted:

@@ -43,8 +43,9 @@ def seeded_sample(texts: Sequence[str], n: int, seed: str, purpose: str = "sampl
     return [uniq[i] for i in np.sort(idx)]
 
 
-def _other_max(gram_id: np.ndarray, text_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct (text, gram): its count and the max count of the gram in any other text."""
+def _other_max(gram_id: np.ndarray, text_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct (text, gram): its count, its count clipped by the gram's max count in any other text,
+    and its text id."""
     df = pd.DataFrame({"g": gram_id, "t": text_id})
     cnt = df.value_counts(sort=False).reset_index(name="c")
     cnt = cnt.sort_values(["g", "c"], ascending=[True, False], kind="stable").reset_index(drop=True)
@@ -72,7 +73,7 @@ def sentence_bleus(texts: Sequence[str]) -> np.ndarray:
     zero = np.zeros(k, dtype=bool)
     for n in range(1, MAX_ORDER + 1):
         table = ngram_table(enc, n)
-        num = np.zeros(k)
+        num: np.ndarray = np.zeros(k)
         if table.total:
             _c, clipped, t = _other_max(table.gram_id, table.text_id)
             num = np.bincount(t, weights=clipped, minlength=k)

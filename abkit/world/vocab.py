@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from abkit.text.lengths import LENGTH_BUCKETS, length_bucket  # noqa: F401  (re-exported: one definition, in abkit.text)
+
 # --------------------------------------------------------------------------------------------
 # Attributes shared by every category (values are verbatim surfaces)
 # --------------------------------------------------------------------------------------------
@@ -322,16 +324,6 @@ def top_aspect(persona: str, attributes: list[str]) -> str | None:
 
 BRAND_SYLLABLES_1: list[str] = list("澜屿栖沐禾森予芮朗素棠青岚野木初拾遇知溪汐半暖北南")
 BRAND_SYLLABLES_2: list[str] = list("屿舍川谷物集研造作坊记然语象光里叶间序白原朵")
-
-LENGTH_BUCKETS: dict[str, tuple[int, int]] = {"S": (8, 16), "M": (17, 32), "L": (33, 60)}
-
-
-def length_bucket(n_chars: int) -> str | None:
-    """S 8–16, M 17–32, L 33–60 characters (inclusive); None outside all buckets."""
-    for name, (lo, hi) in LENGTH_BUCKETS.items():
-        if lo <= n_chars <= hi:
-            return name
-    return None
 
 
 # Banned absolute terms (广告法 §9/§17 categories, docs/text.md, Compliance); our own selection.

@@ -61,8 +61,9 @@ def _catalog(engine: Engine, item_ids: pd.Series, rel: q.Relations) -> pd.DataFr
 def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Feature levels (strings) per (reason_id, item_id, segment) key of ``keys`` (which also holds text)."""
     from abkit.text.features import text_features
+    from abkit.world.textlex import segment_top_aspect
 
-    feats = text_features(keys[["item_id", "text", "segment"]], items)
+    feats = text_features(keys[["item_id", "text", "segment"]], items, segment_aspect=segment_top_aspect)
     merged = keys.merge(feats, on=["item_id", "text", "segment"], how="left", validate="many_to_one")
     cols = {"reason_id": merged["reason_id"], "item_id": merged["item_id"], "segment": merged["segment"]}
     cols.update({f: _level(merged[f]) for f in FEATURES})

@@ -198,10 +198,9 @@ def _require_reasons(spec: Spec, reasons: pd.DataFrame, *, world_added: bool) ->
             "--db DB` (or `abkit ingest reasons`) and simulate again, or use --mode aa for an intended A/A test")
 
 
-def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOptions, *, n_users: int | None = None,
-                  n_items: int = 2000, out_dir: str | os.PathLike[str], progress: bool = False,
-                  truth_path: str | os.PathLike[str] | None = None) -> SimOutput:
-    """Fill missing items/users, simulate the experiment, ingest the logs, write the truth."""
+def fill_world(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike[str], *, seed: int = 0,
+               n_users: int | None = None, n_items: int = 2000) -> dict[str, Any]:
+    """Generate and ingest a catalog / population where the items / users table is empty."""
     from abkit.world.catalog import make_catalog
     from experiments.simulate.population import write_users
 
@@ -210,11 +209,20 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     ingested: dict[str, Any] = {}
     if _table_rows(con, "items") == 0:
         path = out / "items.parquet"
-        make_catalog(n_items, options.seed).to_parquet(path, index=False)
+        make_catalog(n_items, seed).to_parquet(path, index=False)
         ingested["items"] = _ingest(con, "items", [str(path)])
     if _table_rows(con, "users") == 0:
-        path = write_users(n_users or 20_000, out / "users.parquet", seed=options.seed)
+        path = write_users(n_users or 20_000, out / "users.parquet", seed=seed)
         ingested["users"] = _ingest(con, "users", [str(path)])
+    return ingested
+
+
+def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOptions, *, n_users: int | None = None,
+                  n_items: int = 2000, out_dir: str | os.PathLike[str], progress: bool = False,
+                  truth_path: str | os.PathLike[str] | None = None) -> SimOutput:
+    """Fill missing items/users, simulate the experiment, ingest the logs, write the truth."""
+    out = Path(out_dir)
+    ingested = fill_world(con, out, seed=options.seed, n_users=n_users, n_items=n_items)
     reasons = load_reasons(con, spec)
     if options.mode != "aa":  # the catalog and users stay: `abkit generate` needs the catalog
         _require_reasons(spec, reasons, world_added=bool(ingested))
@@ -238,4 +246,4 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     return result
 
 
-__all__ = ["SimOutput", "simulate_into", "simulate_to_parquet", "load_items", "load_users", "load_reasons"]
+__all__ = ["SimOutput", "fill_world", "simulate_into", "simulate_to_parquet", "load_items", "load_users", "load_reasons"]

@@ -122,6 +122,7 @@ def evaluate_model(model_dir: str | Path, *, n_items: int = 300, k: int = 4, see
     from abkit.text.compliance import default_checker
     from abkit.text.faithfulness import FaithfulnessChecker
     from abkit.world.catalog import make_catalog
+    from abkit.world.textlex import world_extension
     from generators.corpus import build_corpus
     from generators.neural.artifact import update_metadata
     from generators.neural.generator import NeuralGenerator
@@ -147,7 +148,7 @@ def evaluate_model(model_dir: str | Path, *, n_items: int = 300, k: int = 4, see
     unconstrained, _ = gen.sample(requests, ids, {**s, "constrained": False})
     gen_seconds = time.perf_counter() - t0
 
-    judge, comp, faith = GoldJudge(), default_checker(), FaithfulnessChecker()
+    judge, comp, faith = GoldJudge(), default_checker(), FaithfulnessChecker(extension=world_extension())
     facts = {r.item_id: item_facts(r.price, r.discount, r.attributes) for r in requests}
     by_req = [req for req in requests for _ in range(k)]
 

@@ -6,6 +6,7 @@ import gzip
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -77,8 +78,27 @@ def test_lock_conflict_is_one_line(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
         with pytest.raises(WarehouseError) as info:
-            connect(db)
+            connect(db, lock_wait=0.3)
         assert "in use by another process" in str(info.value) and "\n" not in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_connect_waits_for_a_lock_released_in_time(tmp_path: Path) -> None:
+    """A short hold by another process (an ingest, the web app's page) is waited out, not an error."""
+    db = tmp_path / "w.duckdb"
+    connect(db).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb,time; c=duckdb.connect({str(db)!r}); print('ok', flush=True); "
+                               "time.sleep(1.0); c.close()"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        t0 = time.monotonic()
+        con = connect(db, read_only=True, lock_wait=20)
+        assert time.monotonic() - t0 > 0.5  # it only got in after the holder let go
+        con.close()
     finally:
         holder.kill()
         holder.wait()
@@ -245,10 +265,12 @@ def test_coverage_history_latest_step_wins(tmp_path: Path) -> None:
     with transaction(con):  # same now(): insertion order decides
         record_coverage(con, "exp", 0.2, phase=2, hash_seed="exp", actor="ana", reason="ramp")
         record_coverage(con, "exp", 0.5, phase=3, hash_seed="exp", actor="bo", reason="ramp")
-    assert current_coverage(con, "exp") == 0.5
-    assert current_coverage(con, "other") == 1.0
+    assert current_coverage(con, "exp").coverage == 0.5
+    assert current_coverage(con, "other").coverage == 1.0
     assert con.execute("SELECT count(*) FROM coverage_steps WHERE experiment = 'exp'").fetchone() == (3,)
-    for bad in (0.0, -0.1, 1.5, float("nan")):
+    for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(WarehouseError, match="coverage must be in"):
             record_coverage(con, "exp", bad, phase=4, hash_seed=None, actor=None, reason=None)
-    assert current_coverage(con, "exp") == 0.5
+    assert current_coverage(con, "exp").coverage == 0.5
+    record_coverage(con, "exp", 0.0, phase=3, hash_seed="exp", actor="cron", reason="rolled back")
+    assert current_coverage(con, "exp").coverage == 0.0

@@ -92,3 +92,40 @@ def test_figures_are_plotly_figures_with_the_right_traces(spec, result, history)
     power = F.power_curve(plan, mde=0.02, alpha=0.05, target_power=0.8)
     marker = power.data[1]
     assert list(marker.x) == [plan.users_per_arm] and marker.y[0] == pytest.approx(plan.power, rel=1e-9)
+
+
+def test_text_metric_labels_cover_the_diversity_block():
+    from abkit.spec import TEXT_METRICS
+    from reports.i18n import text_metric_label
+
+    for key in (*TEXT_METRICS, "subjective_rate", "texts"):
+        zh, en = text_metric_label(key, "zh"), text_metric_label(key, "en")
+        assert zh != key and en != key and zh != en, key  # a readable, translated name for every metric key
+    assert text_metric_label("not_a_metric", "zh") == "not_a_metric"
+
+
+def test_text_table_uses_readable_names_and_says_why_a_value_is_missing():
+    """The Chinese report shows translated metric names (no raw `distinct_1` / `self_bleu` headers)
+    and "—" with its reason where a value does not apply, never 0.000."""
+    from abkit.result import AnalysisResult
+    from abkit.spec import parse_spec
+    from reports.build import build_report
+
+    spec = parse_spec({"key": "t", "arms": [{"name": "control", "weight": 1}, {"name": "b", "weight": 1}],
+                       "start": "2026-11-01", "end": "2026-11-03", "primary_metric": "ctr"})
+    base = {"texts": 40, "pairs": 40, "items_missing": 40, "distinct_1": 0.2, "distinct_2": 0.4,
+            "self_bleu": 0.5, "personalization": None, "unfaithful_rate": None, "ad_law_violation_rate": 0.0}
+    result = AnalysisResult.from_json({
+        "experiment": "t", "control": "control", "window_utc": ["2026-11-01T00:00:00Z", "2026-11-03T00:00:00Z"],
+        "users": {"control": 10, "b": 10}, "excluded_multi_arm_users": 0, "srm": {"p_value": 1.0, "ok": True},
+        "metrics": [], "diversity": {"control": base, "b": {**base, "self_bleu": None}},
+        "decision": {"action": "no_decision", "arm": None, "reasons": []}})
+    html = build_report(spec, result, lang="zh")
+    section = html[html.index('id="text"'):]
+    table = section[:section.index("</table>")]
+    for raw in ("distinct_1", "self_bleu", "unfaithful_rate", "personalization"):
+        assert f"<th>{raw}</th>" not in table
+    assert "无商品目录，未做属性核对" in table  # unfaithful_rate: the catalog was missing
+    assert "无人群字段，无法计算个性化" in table  # personalization: no segments
+    assert "未计算 Self-BLEU" in table  # arm b only
+    assert "0.000" not in table

@@ -6,6 +6,7 @@ import pytest
 
 from abkit.text.compliance import ComplianceChecker
 from abkit.text.faithfulness import FaithfulnessChecker
+from abkit.world.textlex import world_extension
 
 ITEMS = [
     {"item_id": "pb1", "category": "数码", "brand": "澜屿", "title": "澜屿 轻薄充电宝", "price": 129.0, "discount": 0.0,
@@ -39,4 +40,5 @@ def compliance() -> ComplianceChecker:
 
 @pytest.fixture(scope="session")
 def faith(items) -> FaithfulnessChecker:
-    return FaithfulnessChecker(items)
+    """Mined from the five items plus the synthetic world's vocabulary (they are world-like items)."""
+    return FaithfulnessChecker(items, extension=world_extension())

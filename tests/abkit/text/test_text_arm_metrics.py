@@ -12,6 +12,7 @@ from abkit.spec import TEXT_METRICS
 from abkit.text.arm_metrics import arm_text_metrics, compare_arms_equal_n
 from abkit.text.diversity import diversity
 from abkit.text.selfbleu import seeded_sample, self_bleu
+from abkit.world.textlex import world_extension
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,8 @@ def pairs():
 
 
 def test_contract_fields_and_values(pairs, items):
-    m = arm_text_metrics(pairs, pd.DataFrame(items), seed="reason_gen_v1")
+    # the five hand-written items are world-like: the world's vocabulary tells 真丝 is a 材质
+    m = arm_text_metrics(pairs, pd.DataFrame(items), seed="reason_gen_v1", text_lexicon=world_extension())
     for key in ("texts", "distinct_1", "distinct_2", "self_bleu", "ad_law_violation_rate", "unfaithful_rate"):
         assert key in m
     for key in TEXT_METRICS:  # every metric a spec's text guardrail may name
@@ -46,7 +48,7 @@ def test_contract_fields_and_values(pairs, items):
 
 
 def test_exposure_weighted(pairs, items):
-    m = arm_text_metrics(pairs, pd.DataFrame(items), seed="s")
+    m = arm_text_metrics(pairs, pd.DataFrame(items), seed="s", text_lexicon=world_extension())
     w = m["exposure_weighted"]
     # pairs (sorted by item, text): ghost 1, pb1 8折 5 (bad), pb1 10000mAh 10, sun 1, tee 纯棉 7, tee 真丝 2 (unfaithful)
     assert w["exposures"] == 26

@@ -112,3 +112,18 @@ def test_review_sample_and_labels(tmp_path, items):
 
     r = runner.invoke(app, ["review-sample", spec])
     assert r.exit_code == 2 and "--db and --out" in r.output
+
+
+def test_lint_reasons_text_lexicon(tmp_path, items):
+    items_path = _items_file(tmp_path, items)
+    texts = tmp_path / "t.csv"
+    pd.DataFrame({"item_id": ["tee"], "text": ["玄武岩纤维面料"]}).to_csv(texts, index=False)
+    r = runner.invoke(app, ["lint-reasons", str(texts), "--items", str(items_path)])
+    assert r.exit_code == 0, r.output  # a value the catalog never shows: nothing to contradict
+    lex = tmp_path / "lex.yaml"
+    lex.write_text("values:\n  材质: [玄武岩纤维]\n", encoding="utf-8")
+    r = runner.invoke(app, ["lint-reasons", str(texts), "--items", str(items_path), "--text-lexicon", str(lex)])
+    assert r.exit_code == 1 and "contradicted: 玄武岩纤维" in r.output, r.output
+    lex.write_text("valuez: []\n", encoding="utf-8")
+    r = runner.invoke(app, ["lint-reasons", str(texts), "--items", str(items_path), "--text-lexicon", str(lex)])
+    assert r.exit_code != 0 and "unknown key(s) ['valuez']" in r.output, r.output

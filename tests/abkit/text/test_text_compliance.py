@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from abkit.world import vocab
 from abkit.text.compliance import ALLOWLIST, BANNED_TERMS, ComplianceChecker, Match
 from abkit.text.normalize import normalize
+from abkit.world import vocab
 
 
 def terms(matches: list[Match]) -> list[str]:
@@ -63,10 +63,10 @@ def test_chinese_punctuation_does_not_hide_terms(compliance):
 
 
 def test_item_own_facts_are_allowed(compliance, item):
-    text = "100%纯棉，夏天穿很舒服"
-    assert terms(compliance.check(text)) == ["100%"]          # a boast without context
-    assert compliance.check(text, item("tee")) == []           # a fact of this item
-    assert terms(compliance.check("100%好评", item("tee"))) == ["100%"]  # other 100% claims still fail
+    assert compliance.check("100%纯棉，夏天穿很舒服") == []     # a composition, not a boast (allowlist)
+    assert terms(compliance.check("100%好评，夏天穿很舒服")) == ["100%"]  # a boast without context
+    assert compliance.check("100%好评，夏天穿", {"item_id": "x", "attributes": {"好评率": "100%好评"}}) == []  # a fact
+    assert terms(compliance.check("100%好评", item("tee"))) == ["100%"]  # not this item's fact
     # a brand that contains a banned word is the item's name, not a claim
     assert compliance.check("最佳云南咖啡，香气浓郁", item("best")) == []
     assert terms(compliance.check("最佳云南咖啡，最好喝", item("best"))) == ["最好"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from abkit.text.normalize import normalize
@@ -111,15 +114,20 @@ def test_accepts_json_attributes_and_request_objects(faith):
 
 
 def test_world_gold_corruptions():
-    """Recall/precision on the synthetic world's gold corruptions (generators/corpus.py)."""
-    from abkit.world.catalog import make_catalog
+    """Recall/precision on the synthetic world's gold corruptions (generators/corpus.py), with the world's
+    vocabulary passed in as an extension (abkit.text itself knows nothing about the world)."""
+    from abkit.text.faithfulness import FaithfulnessChecker
     from abkit.text.items import items_by_id
     from abkit.text.scoring import score_pairs
+    from abkit.world.catalog import make_catalog
+    from abkit.world.textlex import world_extension
     from generators.corpus import build_corpus
 
     items = make_catalog(120, seed=3)
     df = build_corpus(items, personas=["价格敏感", "宝妈", "科技发烧友", None], seed=5, corrupt_rate=0.4)
-    s = score_pairs(df["text"].tolist(), df["item_id"].tolist(), items_by_id(items))
+    catalog = items_by_id(items)
+    s = score_pairs(df["text"].tolist(), df["item_id"].tolist(), catalog,
+                    faithfulness=FaithfulnessChecker(catalog.values(), extension=world_extension()))
     kind = df["corrupted"].fillna("clean").to_numpy()
     clean = kind == "clean"
     assert clean.sum() > 100 and (kind == "fake_discount").sum() > 20
@@ -129,7 +137,15 @@ def test_world_gold_corruptions():
     # injected banned terms and fake discounts are caught
     assert s.violation[kind == "banned_term"].all()
     assert s.unfaithful[kind == "fake_discount"].mean() >= 0.97
-    # invented specs are flagged as unsupported; wrong values as contradicted or unsupported
-    assert s.unsupported[kind == "invented_spec"].mean() >= 0.97
+    # invented specs are flagged as unsupported -- or subjective when the invented value is a style word
+    # (显白, 国潮): style claims are never counted as unsupported; wrong values as contradicted or unsupported
+    subjective = np.nan_to_num(s.subjective) > 0
+    invented = kind == "invented_spec"
+    assert (s.unsupported[invented] + subjective[invented] > 0).mean() >= 0.97
     wrong = kind == "wrong_value"
-    assert (s.unfaithful[wrong] + s.unsupported[wrong] > 0).mean() >= 0.97
+    assert (s.unfaithful[wrong] + s.unsupported[wrong] + subjective[wrong] > 0).mean() >= 0.97
+    lex = FaithfulnessChecker(extension=world_extension()).lexicon
+    factual = ~np.array([any(normalize(v) in lex.subjective or a in lex.style_keys for a, v in json.loads(m))
+                         for m in df["mentions"]])
+    assert s.unsupported[invented & factual].mean() >= 0.97
+    assert (s.unfaithful[wrong & factual] + s.unsupported[wrong & factual] > 0).mean() >= 0.97

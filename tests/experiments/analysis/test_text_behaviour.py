@@ -18,6 +18,7 @@ from abkit.spec import parse_spec
 from abkit.stats import SufficientStats, ratio_interval
 from abkit.text.features import text_features
 from abkit.warehouse import connect
+from abkit.world.textlex import segment_top_aspect
 from experiments.analysis.analyze import analyze
 from experiments.analysis.blocks import BLOCKS
 from experiments.analysis.engines import DuckDBEngine
@@ -168,7 +169,7 @@ def _reference(spec, x, events, reasons, items, users) -> pd.DataFrame:
     w = w[w.user_id.isin(keep)].merge(users, on="user_id", how="left")
     w = w.merge(reasons[["reason_id", "text"]], on="reason_id", how="left")
     texts = w[w.text.notna()][["item_id", "text", "segment"]].drop_duplicates()
-    feats = text_features(texts, items)
+    feats = text_features(texts, items, segment_aspect=segment_top_aspect)
     w = w.merge(feats, on=["item_id", "text", "segment"], how="left")
     ev = events.drop_duplicates("event_id")
     ev = ev[ev.type.isin(["click", "order"]) & ev.user_id.isin(keep)]
