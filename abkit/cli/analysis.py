@@ -63,7 +63,7 @@ def analyze(
 
     s = load_spec(spec)
     t = _parse_ts(as_of)
-    memory_limit = check_memory_limit(memory_limit)
+    mem = check_memory_limit(memory_limit)
     if json_out is not None:
         check_output_path(json_out)
     if show_sql:
@@ -74,7 +74,7 @@ def analyze(
 
         raise AbkitError(f"--engine {engine!r}: expected duckdb or spark")
     if engine == "spark" or exposures is not None or events is not None:
-        result = _analyze_files(s, engine, t, dimension, not no_text, memory_limit, spark_conf,
+        result = _analyze_files(s, engine, t, dimension, not no_text, mem, spark_conf,
                                 exposures=exposures, events=events, reasons=reasons, items=items, users=users)
         _print_and_write(result, json_out)
         return
@@ -82,7 +82,7 @@ def analyze(
         from abkit.errors import AbkitError
 
         raise AbkitError(f"{db}: no such database (ingest some logs first)")
-    con = connect(db, memory_limit=memory_limit)
+    con = connect(db, memory_limit=mem)
     try:
         result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text)
         store_result(con, result)
