@@ -260,6 +260,7 @@ OWN_TABLES: dict[str, Table] = {
             Column("actor", "text"),  # who: a token name, --user or the OS user
         )),
         # The history of rollout coverage; an experiment's current coverage is its latest row.
+        # A ship is a phase whose rows name the shipped arm (covered users all get it).
         Table("coverage_steps", (
             Column("experiment", "text", True),
             Column("phase", "int", True),
@@ -268,6 +269,7 @@ OWN_TABLES: dict[str, Table] = {
             Column("step_at", "ts", True),
             Column("actor", "text"),
             Column("reason", "text"),
+            Column("shipped_arm", "text"),
         )),
         # Incremental refresh: what an experiment's stored analysis covers.
         Table("analysis_state", (

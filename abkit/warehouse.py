@@ -34,8 +34,9 @@ DEFAULT_DB = "abkit.duckdb"
 
 __all__ = [
     "DEFAULT_DB", "EXPERIMENT_STATES", "LOG_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "WarehouseError",
-    "check_identifier", "connect", "current_coverage", "ensure_schema", "experiment_states", "has_table",
-    "open_warehouse", "record_coverage", "schema_version", "set_experiment_state", "transaction",
+    "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema", "experiment_state",
+    "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version", "set_experiment_state",
+    "shipped_at", "transaction",
 ]
 
 # Migrations: version -> the statements that bring a version-1 database to version. Version 1 is
@@ -60,6 +61,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE IF NOT EXISTS text_labels (
             experiment VARCHAR, arm VARCHAR, item_id VARCHAR, text VARCHAR, label VARCHAR,
             labeler VARCHAR, labeled_at TIMESTAMP, note VARCHAR)""",
+    ),
+    6: (  # a ship is a coverage phase that serves one arm to everyone it covers
+        "ALTER TABLE coverage_steps ADD COLUMN IF NOT EXISTS shipped_arm VARCHAR",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
@@ -95,7 +99,7 @@ def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 @contextlib.contextmanager
-def _atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def atomic(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """A transaction of its own, or none where the caller already holds one (it covers us)."""
     if _in_transaction(con):
         yield
@@ -112,13 +116,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             f"database schema version {current} is newer than this abkit ({SCHEMA_VERSION}); upgrade abkit"
         )
     if current == 0:
-        with _atomic(con):
+        with atomic(con):
             for table in TABLES.values():
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({table.ddl()})")
             con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
         return
     for version in range(current + 1, SCHEMA_VERSION + 1):
-        with _atomic(con):
+        with atomic(con):
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
             con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
@@ -239,10 +243,18 @@ def experiment_states(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, st
     return [(str(e), str(s), str(t)) for e, s, t in rows]
 
 
+def experiment_state(con: duckdb.DuckDBPyConnection, experiment: str) -> str | None:
+    """The latest lifecycle state of one experiment (None: none recorded)."""
+    row = con.execute("SELECT state FROM lifecycle WHERE experiment = ? ORDER BY changed_at DESC, rowid DESC LIMIT 1",
+                      [experiment]).fetchone()
+    return str(row[0]) if row else None
+
+
 @dataclass(frozen=True)
 class CoverageStep:
     """One step of an experiment's rollout: from ``step_at`` on, ``coverage`` of traffic (0 = rolled
-    back) is in the experiment, in ``phase`` with its own ``hash_seed``; who and why."""
+    back) is in the experiment, in ``phase`` with its own ``hash_seed``; who and why. A step with
+    ``shipped_arm`` belongs to a ship: the covered users all get that arm, the others the default."""
 
     experiment: str
     phase: int
@@ -251,6 +263,7 @@ class CoverageStep:
     step_at: dt.datetime
     actor: str | None
     reason: str | None
+    shipped_arm: str | None = None
 
 
 def record_coverage(
@@ -263,20 +276,21 @@ def record_coverage(
     actor: str | None,
     reason: str | None,
     at: dt.datetime | None = None,
+    shipped_arm: str | None = None,
 ) -> CoverageStep:
     """Append a rollout step: from ``at`` (default now, naive UTC) ``coverage`` (0 <= coverage <= 1;
-    0 rolls the experiment back) of traffic is in ``experiment``."""
+    0 rolls the experiment back) of traffic is in ``experiment`` — in ``shipped_arm`` for a ship."""
     if not 0 <= coverage <= 1:
         raise WarehouseError(f"coverage must be in [0, 1], got {coverage!r}")
     if phase < 0:
         raise WarehouseError(f"phase must be >= 0, got {phase!r}")
     when = at if at is not None else dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.execute(
-        "INSERT INTO coverage_steps (experiment, phase, coverage, hash_seed, step_at, actor, reason)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [experiment, phase, float(coverage), hash_seed, when, actor, reason],
+        "INSERT INTO coverage_steps (experiment, phase, coverage, hash_seed, step_at, actor, reason, shipped_arm)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [experiment, phase, float(coverage), hash_seed, when, actor, reason, shipped_arm],
     )
-    return CoverageStep(experiment, phase, float(coverage), hash_seed, when, actor, reason)
+    return CoverageStep(experiment, phase, float(coverage), hash_seed, when, actor, reason, shipped_arm)
 
 
 def current_coverage(con: duckdb.DuckDBPyConnection, experiment: str) -> CoverageStep | None:
@@ -284,8 +298,17 @@ def current_coverage(con: duckdb.DuckDBPyConnection, experiment: str) -> Coverag
     if not has_table(con, "coverage_steps"):
         return None
     row = con.execute(
-        "SELECT experiment, phase, coverage, hash_seed, step_at, actor, reason FROM coverage_steps"
+        "SELECT experiment, phase, coverage, hash_seed, step_at, actor, reason, shipped_arm FROM coverage_steps"
         " WHERE experiment = ? ORDER BY step_at DESC, rowid DESC LIMIT 1",
         [experiment],
     ).fetchone()
     return None if row is None else CoverageStep(*row)
+
+
+def shipped_at(con: duckdb.DuckDBPyConnection, experiment: str) -> dt.datetime | None:
+    """When ``experiment`` was first shipped (its first step with a ``shipped_arm``), or None."""
+    if not has_table(con, "coverage_steps"):
+        return None
+    row = con.execute("SELECT min(step_at) FROM coverage_steps WHERE experiment = ? AND shipped_arm IS NOT NULL",
+                      [experiment]).fetchone()
+    return row[0] if row else None

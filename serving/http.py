@@ -137,7 +137,8 @@ class Server:
 
     def health(self) -> dict[str, Any]:
         snap = self.service.snapshot
-        return {"status": "ok", "experiments": {e.spec.key: {"coverage": e.spec.coverage, "state": e.state}
+        return {"status": "ok", "experiments": {e.spec.key: {"coverage": e.spec.coverage, "state": e.state,
+                                                              "shipped_arm": e.shipped_arm}
                                                 for e in snap.served},
                 "loaded_at": snap.loaded_at.isoformat() + "Z", "confirm_renders": self.confirm}
 

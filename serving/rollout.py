@@ -13,6 +13,11 @@ Every change is one ``coverage_steps`` row (who, when, why) and one lifecycle ro
 (``lifecycle``; the note holds the step as JSON). The weights are fixed within a phase:
 raising coverage never moves an enrolled user, changing weights does, so a weight change needs
 a new ``hash_seed``, which starts a new phase at the first step.
+
+A **shipped** arm (serving.ship) is ramped through the same steps, but there is no control inside
+a ship phase to compare against, so neither the guardrails nor the SRM test apply: a ship step
+advances once it ran ``min_days`` and ``min_users_per_arm`` users saw the shipped arm since the
+step began; a harmed ship is rolled back by a person (the web app's roll back action).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.spec import Spec
-from abkit.warehouse import has_table, set_experiment_state, transaction
+from abkit.warehouse import experiment_state, has_table, set_experiment_state, transaction
 from serving.coverage import CoverageStep, current_coverage, record_coverage
 
 
@@ -113,6 +118,10 @@ def rollout_step(spec: Spec, con: duckdb.DuckDBPyConnection, *, now: dt.datetime
     if plan is None:
         raise RolloutError(f"{spec.key}: the spec has no rollout plan (add rollout: {{steps: [0.05, 0.25, 0.5, 1.0]}})")
     current = current_coverage(con, spec.key)
+    shipping = current is not None and current.shipped_arm is not None
+    if shipping and current is not None and current.hash_seed not in (None, spec.seed):
+        raise RolloutError(f"{spec.key}: arm {current.shipped_arm} was shipped under hash_seed {current.hash_seed!r}; "
+                           "changing the seed would move shipped users — restore it")
     same_phase = current is not None and current.hash_seed in (None, spec.seed)
     phase = (current.phase if same_phase else current.phase + 1) if current is not None else 1
     weights = _last_weights(con, spec.key, spec.seed)
@@ -127,6 +136,9 @@ def rollout_step(spec: Spec, con: duckdb.DuckDBPyConnection, *, now: dt.datetime
             _record(con, spec, out)
         return out
 
+    if shipping:
+        assert current is not None
+        return _ship_step(spec, con, current, now, step)
     if not same_phase:
         why = "ramp starts" if current is None else f"new phase (hash_seed {spec.seed!r}), ramp restarts"
         return step("start", plan.steps[0], f"{why} at the first step")
@@ -165,13 +177,48 @@ def rollout_step(spec: Spec, con: duckdb.DuckDBPyConnection, *, now: dt.datetime
                                       "no guardrail shown worse, no SRM", signals)
 
 
+def _exposed_users(con: duckdb.DuckDBPyConnection, experiment: str, arm: str, since: dt.datetime,
+                   until: dt.datetime) -> int:
+    row = con.execute("SELECT count(DISTINCT user_id) FROM exposures WHERE experiment = ? AND arm = ? "
+                      "AND ts >= ? AND ts < ?", [experiment, arm, since, until]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _ship_step(spec: Spec, con: duckdb.DuckDBPyConnection, current: CoverageStep, now: dt.datetime,
+               step: Any) -> RolloutStep:
+    """A step of a shipped arm's ramp: on time and users alone (no control to compare against)."""
+    plan = spec.rollout
+    assert plan is not None and current.shipped_arm is not None
+    arm = current.shipped_arm
+    state = experiment_state(con, spec.key)
+    if state != "shipped":
+        return step("hold", None, f"the ship of arm {arm} is {state}; nothing to ramp")
+    higher = [s for s in plan.steps if s > current.coverage + 1e-12]
+    if not higher:
+        return step("hold", None, f"ship of arm {arm} complete")
+    held = now - current.step_at
+    users = _exposed_users(con, spec.key, arm, current.step_at, now)
+    waiting = []
+    if held < dt.timedelta(days=plan.min_days):
+        waiting.append(f"{_fmt_days(held)} of {plan.min_days:g} d at this step")
+    if users < plan.min_users_per_arm:
+        waiting.append(f"{users:,} of {plan.min_users_per_arm:,} users saw arm {arm}")
+    signals = {"shipped_arm": arm, "users": users}
+    if waiting:
+        return step("hold", None, f"shipping arm {arm}, waiting: " + "; ".join(waiting), signals)
+    return step("advance", higher[0], f"shipping arm {arm}: {_fmt_days(held)} at this step, {users:,} users saw it "
+                                      "(no control in a ship: guardrails and SRM do not apply)", signals)
+
+
 def _record(con: duckdb.DuckDBPyConnection, spec: Spec, s: RolloutStep) -> CoverageStep:
     assert s.coverage_after is not None
+    shipped = s.signals.get("shipped_arm")
     note = json.dumps({"source": "rollout", "action": s.action, "coverage": s.coverage_after, "phase": s.phase,
                        "hash_seed": spec.seed, "weights": spec.weights, "by": s.actor, "at": s.at.isoformat(),
-                       "why": s.reason}, ensure_ascii=False)
+                       "why": s.reason, **({"shipped_arm": shipped} if shipped else {})}, ensure_ascii=False)
+    state = "shipped" if shipped else "rolled_back" if s.action == "rollback" else "running"
     with transaction(con):
         row = record_coverage(con, spec.key, s.coverage_after, phase=s.phase, hash_seed=spec.seed, actor=s.actor,
-                              reason=f"{s.action}: {s.reason}", at=s.at)
-        set_experiment_state(con, spec.key, "rolled_back" if s.action == "rollback" else "running", note)
+                              reason=f"{s.action}: {s.reason}", at=s.at, shipped_arm=shipped)
+        set_experiment_state(con, spec.key, state, note, actor=s.actor)
     return row

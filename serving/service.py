@@ -5,7 +5,9 @@
         exp.experiment, exp.arm, exp.items   # items: [ItemReason(item_id, reason_id, text, fallback, why)]
 
 * The arm is ``abkit assign``'s (serving.assignment); an experiment answers only inside its
-  window ``[start, end)`` and only while it is not stopped, shipped or rolled back.
+  window ``[start, end)`` and only while it is not stopped or rolled back.
+* A shipped experiment (serving.ship) answers at any time: every user its current coverage
+  covers gets the shipped arm (texts and exposure rows), everyone else the default experience.
 * Texts come from an in-memory index (experiment → (arm, segment) → item → ItemReason), the
   user's segment taken from ``attributes["segment"]``: the segment's reason, else the arm's
   segment-free reason, else the template generator's text with ``fallback=True`` and ``why``:
@@ -25,9 +27,10 @@ import collections
 import datetime as dt
 import functools
 import json
+import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from generators.base import ReasonRequest
@@ -99,9 +102,15 @@ class _Experiment:
         spec = snap.spec
         self.key = spec.key
         self.assigner = Assigner(spec)
+        self.arm: Callable[[str], str | None] = self.assigner.arm  # a bound method: no extra frame per user
         lo, hi = spec.window_utc()
         self.start = lo.replace(tzinfo=dt.UTC).timestamp()
         self.end = hi.replace(tzinfo=dt.UTC).timestamp()
+        shipped = snap.shipped_arm
+        if shipped is not None:  # no window: a ship lasts; the covered users all get the shipped arm
+            self.start, self.end = -math.inf, math.inf
+            enrolled = self.assigner.arm
+            self.arm = lambda user_id: shipped if enrolled(user_id) is not None else None
         self.control = spec.control_arm
         self.items = items
         self.index: dict[tuple[str, str | None], dict[str, ItemReason]] = {}
@@ -178,7 +187,7 @@ class ReasonService:
               user_id: str) -> list[str | None]:
         arms = cache.get(user_id)
         if arms is None:
-            arms = [e.assigner.arm(user_id) for e in experiments]
+            arms = [e.arm(user_id) for e in experiments]
             if len(cache) >= self._user_cache:
                 cache.clear()
             cache[user_id] = arms

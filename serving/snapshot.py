@@ -21,8 +21,8 @@ from abkit.spec import Spec
 from abkit.warehouse import WarehouseError, connect, experiment_states, has_table
 from serving.coverage import CoverageStep, current_coverage, effective_spec
 
-# Lifecycle states in which an experiment is no longer served.
-NOT_SERVED_STATES = ("stopped", "shipped", "rolled_back")
+# Lifecycle states in which an experiment is no longer served (a shipped one serves its shipped arm).
+NOT_SERVED_STATES = ("stopped", "rolled_back")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,19 @@ class ExperimentSnapshot:
     state: str | None
     reasons: list[ReasonRow]
 
+    @property
+    def shipped_arm(self) -> str | None:
+        """The arm every covered user gets, while the experiment is shipped (serving.ship)."""
+        return self.step.shipped_arm if self.state == "shipped" and self.step is not None else None
+
+    @property
+    def served(self) -> bool:
+        """Running (or never recorded), or shipped with a ship step; a ship recorded only as a
+        lifecycle row (before ships had coverage steps) serves nobody."""
+        if self.state == "shipped":
+            return self.shipped_arm is not None
+        return self.state not in NOT_SERVED_STATES
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -60,7 +73,7 @@ class Snapshot:
 
     @property
     def served(self) -> list[ExperimentSnapshot]:
-        return [e for e in self.experiments if e.state not in NOT_SERVED_STATES]
+        return [e for e in self.experiments if e.served]
 
 
 def _reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> list[ReasonRow]:
@@ -84,7 +97,7 @@ def _items(con: duckdb.DuckDBPyConnection) -> dict[str, ItemFacts]:
 
 
 def _read(con: duckdb.DuckDBPyConnection, specs: Sequence[Spec]) -> Snapshot:
-    states = {exp: state for exp, state, _ in experiment_states(con)} if has_table(con, "experiment_state") else {}
+    states = {exp: state for exp, state, _ in experiment_states(con)} if has_table(con, "lifecycle") else {}
     experiments = []
     for spec in specs:
         step = current_coverage(con, spec.key)

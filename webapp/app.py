@@ -240,19 +240,19 @@ class Routes:
         sf = self.ui.specs().get(key)
         spec = sf.spec if sf else None
         lang = self.ui.lang(request)
-        def inputs() -> tuple[str, list, tuple]:
+        def inputs() -> tuple[str, list, tuple, Any]:
             with reading(self.cfg.db) as con:
                 return (lifecycle.state_of(con, key), lifecycle.audit_trail(con, key),
-                        reporting.report_inputs(con, spec) if spec else (None, []))
+                        reporting.report_inputs(con, spec) if spec else (None, []), lifecycle.ship_state(con, key))
 
         stamp = (version(self.cfg.db), sf.path.stat().st_mtime_ns if sf else 0)
-        state, trail, (latest, history) = self.ui.memo.get(("inputs", key, stamp), inputs)
+        state, trail, (latest, history), ship = self.ui.memo.get(("inputs", key, stamp), inputs)
         sections = self.ui.memo.get(("sections", key, stamp, lang), lambda: reporting.report_sections(
             spec, latest, history, lang)) if spec and latest else None
         data = latest.to_json() if latest is not None else None
         decision = (data or {}).get("decision") or {}
         return self.ui.render(request, "experiment.html", key=key, spec=spec, spec_error=sf.error if sf else None,
-                              state=state, trail=trail, result=data, decision=decision,
+                              state=state, trail=trail, ship=ship if state == "shipped" else None, result=data, decision=decision,
                               verdicts=_verdicts(decision), sections=sections, report_css=reporting.report_css(),
                               job=self.ui.jobs.latest(key), actions=_actions(state), saved=bool(request.query_params.get("saved")))
 
@@ -266,10 +266,10 @@ class Routes:
         if not form.get("confirm"):
             return self.ui.error(request, t("err_confirm"), 400)
         sf = self.ui.specs().get(key)
-        arms = sf.spec.treatment_arms if sf and sf.spec else []  # shipping the control is not a change
         with writing(self.cfg.db) as con:
             lifecycle.apply_action(con, key, str(form.get("action", "")), actor=self.cfg.actor,
-                                   why=str(form.get("why", "")), arm=str(form.get("arm") or "") or None, arms=arms)
+                                   why=str(form.get("why", "")), arm=str(form.get("arm") or "") or None,
+                                   spec=sf.spec if sf else None)
         return RedirectResponse(f"/exp/{quote(key)}", status_code=303)
 
     def _spec_or_error(self, request: Request, key: str) -> Spec:

@@ -100,6 +100,13 @@ _LABELS: dict[str, tuple[str, str]] = {
     "act.stop": ("停止实验", "Stop"),
     "act.ship": ("上线实验组", "Ship arm"),
     "act.rollback": ("回滚", "Roll back"),
+    "ship_state": ("已上线实验组", "Shipped arm"),
+    "ship_coverage": ("当前覆盖", "current coverage"),
+    "ship_phase": ("阶段", "phase"),
+    "ship_since": ("本步开始于", "this step since"),
+    "ship_note": ("覆盖范围内的用户看到该组文案，其余用户看到默认体验（对照组）；有放量计划时由 abkit rollout 逐步放量。",
+                  "Users inside the coverage get this arm's texts, the others the default experience (control); "
+                  "with a rollout plan, abkit rollout raises the coverage step by step."),
     "audit": ("审计日志", "Audit trail"),
     "when": ("时间 (UTC)", "When (UTC)"),
     "who": ("操作人", "Who"),

@@ -1,7 +1,8 @@
 """Lifecycle actions (launch, stop, ship arm X, roll back) and their audit trail.
 
 Rows go to the warehouse's `lifecycle` table (read by `abkit status`) with who did it
-(`actor`), when and why (`note`). The `actor` column is added here when the warehouse predates it.
+(`actor`), when and why (`note`). "Ship arm X" is serving.ship.ship_arm: besides the audit row
+it starts the ship's coverage phase, which `abkit serve` serves and `abkit rollout` ramps.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 import duckdb
 
 from abkit.errors import AbkitError
-from abkit.warehouse import EXPERIMENT_STATES
+from abkit.spec import Spec
+from abkit.warehouse import EXPERIMENT_STATES, CoverageStep, current_coverage
+from serving.ship import ship_arm
 
 # action -> (states it may start from, state it leads to); "draft" also stands for "no state recorded".
 ACTIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -71,9 +74,15 @@ def record(con: duckdb.DuckDBPyConnection, experiment: str, state: str, *, actor
                 [experiment, state, note, actor])
 
 
+def ship_state(con: duckdb.DuckDBPyConnection | None, experiment: str) -> CoverageStep | None:
+    """The current step of the experiment's ship (arm, coverage, phase), if it was shipped."""
+    step = current_coverage(con, experiment) if con is not None else None
+    return step if step is not None and step.shipped_arm is not None else None
+
+
 def apply_action(con: duckdb.DuckDBPyConnection, experiment: str, action: str, *, actor: str, why: str,
-                 arm: str | None = None, arms: list[str] | None = None) -> str:
-    """Check the transition, record it; returns the new state."""
+                 arm: str | None = None, spec: Spec | None = None) -> str:
+    """Check the transition, record it (a ship also starts its coverage phase); returns the new state."""
     if action not in ACTIONS:
         raise LifecycleError(f"unknown action {action!r}")
     allowed, target = ACTIONS[action]
@@ -83,12 +92,12 @@ def apply_action(con: duckdb.DuckDBPyConnection, experiment: str, action: str, *
     why = why.strip()
     if not why:
         raise LifecycleError("why: say why (it goes into the audit trail)")
-    note = why
     if action == "ship":
-        if not arm or arm not in (arms or []):
-            raise LifecycleError(f"arm: choose the treatment arm to ship (one of {', '.join(arms or [])})")
-        note = f"ship arm {arm}: {why}"
-    record(con, experiment, target, actor=actor, note=note)
+        if spec is None:
+            raise LifecycleError(f"{experiment}: shipping needs a valid spec file (its arms and rollout plan)")
+        ship_arm(con, spec, arm or "", actor=actor, why=why)
+        return target
+    record(con, experiment, target, actor=actor, note=why)
     return target
 
 

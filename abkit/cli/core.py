@@ -27,15 +27,19 @@ def validate(spec: Path = typer.Argument(..., help="Experiment spec (YAML).")) -
 @app.command()
 @user_errors
 def status(db: Path = typer.Option(Path("abkit.duckdb"), help="DuckDB warehouse file.")) -> None:
-    """List experiments with their lifecycle state (draft → running → stopped → shipped/rolled_back)."""
-    from abkit.warehouse import connect, experiment_states
+    """List experiments with their lifecycle state (draft → running → stopped → shipped/rolled_back); a ship with its arm and coverage."""
+    from abkit.warehouse import connect, current_coverage, experiment_states
 
     con = connect(db, read_only=True)
     try:
         rows = experiment_states(con)
+        steps = {exp: current_coverage(con, exp) for exp, state, _ in rows if state == "shipped"}
     finally:
         con.close()
     if not rows:
         typer.echo("no experiments recorded")
     for exp, state, when in rows:
-        typer.echo(f"{exp:30s} {state:12s} {when}")
+        step = steps.get(exp)
+        ship = (f"  arm {step.shipped_arm} at {step.coverage:.0%} (phase {step.phase})"
+                if step is not None and step.shipped_arm is not None else "")
+        typer.echo(f"{exp:30s} {state:12s} {when}{ship}")

@@ -14,6 +14,7 @@ an :class:`abkit.result.AnalysisResult` whose JSON is docs/interface.md, Analysi
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from abkit.metrics import METRICS
 from abkit.result import AnalysisResult
 from abkit.spec import Spec
 from abkit.stats.srm import srm_test
+from abkit.warehouse import shipped_at
 from experiments.analysis import queries as q
 from experiments.analysis.blocks import analysis_blocks
 from experiments.analysis.breakdowns import breakdowns
@@ -85,7 +87,7 @@ def _decision(spec: Spec, rows: list[Row], users: dict[str, int], srm_ok: bool, 
 
 
 def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str, Any]], blocks: dict[str, Any],
-                 notes: list[str], as_of: dt.datetime | None) -> dict[str, Any]:
+                 notes: list[str], as_of: dt.datetime | None, window_end: dt.datetime) -> dict[str, Any]:
     """The statistics over the stage frames, as the analysis JSON object (before clean_json)."""
     arms = spec.arm_names
     by_arm_raw = stats_by_key(frames.overall, frames.layout, ["arm"])
@@ -106,11 +108,11 @@ def _result_data(spec: Spec, frames: StageFrames, diversity: dict[str, dict[str,
         notes.append("Text guardrails could not be evaluated: no exposed texts joined to the reasons table.")
     planned, planned_source = planned_users_per_arm(spec, by_arm[spec.control_arm][spec.primary_metric])
     decision = _decision(spec, rows, users, srm.ok, srm.p_value, text_checks, guard_checks, planned)
-    start, end = spec.window_utc()
+    start, _ = spec.window_utc()
     data: dict[str, Any] = {
         "experiment": spec.key,
         "control": spec.control_arm,
-        "window_utc": [start, end],
+        "window_utc": [start, window_end],
         "as_of": as_of,
         "computed_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "users": users,
@@ -160,6 +162,12 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
     notes: list[str] = []
     engine = TimedEngine(as_engine(con), query_log if query_log is not None else [])
     params = query_params(spec, as_of=as_of, dimensions_=dimensions, attribution=attribution)
+    shipped = shipped_at(con, spec.key) if isinstance(con, duckdb.DuckDBPyConnection) else None
+    if shipped is not None and shipped < params.window_end:
+        # after a ship every covered user sees the shipped arm: no comparison, so the window ends there
+        params = dataclasses.replace(params, window_end=shipped)
+        notes.append(f"The analysis window ends at the ship ({shipped:%Y-%m-%d %H:%M} UTC), before the spec's end: "
+                     "exposures after it show the shipped arm to everyone covered and are not analysed.")
     try:
         materialize_per_user(engine, params, rel)
         frames = stage_frames(spec, engine, params, rel)
@@ -168,7 +176,7 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
-    data = _result_data(spec, frames, diversity, blocks, notes, as_of)
+    data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end)
     if isinstance(con, duckdb.DuckDBPyConnection):
         data["health"] = health_block(con, spec)
     return AnalysisResult.from_json(clean_json(data))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import shutil
 import subprocess
@@ -181,6 +182,9 @@ def test_v1_fixture_migrates_keeping_every_row(tmp_path: Path) -> None:
     assert [r[:2] for r in experiment_states(con)] == [("reasons_v1", "running")]
     set_experiment_state(con, "reasons_v1", "stopped", actor="ana")
     assert con.execute("SELECT actor FROM lifecycle WHERE state = 'stopped'").fetchone() == ("ana",)
+    record_coverage(con, "reasons_v1", 0.25, phase=2, hash_seed="s", actor="ana", reason="ship", shipped_arm="b")
+    step = current_coverage(con, "reasons_v1")
+    assert step is not None and (step.coverage, step.shipped_arm) == (0.25, "b")  # v6: ships name their arm
     migrated, migrated_constraints = _catalog(con), _constraints(con)
     con.close()
 
@@ -240,7 +244,9 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, monkeyp
     monkeypatch.undo()
     con = duckdb.connect(str(db))
     assert warehouse.schema_version(con) == SCHEMA_VERSION - 1
-    assert not warehouse.has_table(con, "text_labels")  # the failed step's other statements rolled back
+    shipped_arm = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'coverage_steps' " \
+                  "AND column_name = 'shipped_arm'"
+    assert con.execute(shipped_arm).fetchone() == (0,)  # the failed step's other statements rolled back
     con.close()
     con = connect(db)  # fixed code finishes the job
     assert warehouse.schema_version(con) == SCHEMA_VERSION
@@ -274,3 +280,9 @@ def test_coverage_history_latest_step_wins(tmp_path: Path) -> None:
     assert current_coverage(con, "exp").coverage == 0.5
     record_coverage(con, "exp", 0.0, phase=3, hash_seed="exp", actor="cron", reason="rolled back")
     assert current_coverage(con, "exp").coverage == 0.0
+    assert current_coverage(con, "exp").shipped_arm is None
+    assert warehouse.shipped_at(con, "exp") is None
+    first = dt.datetime(2026, 11, 9)
+    for at in (first, first + dt.timedelta(days=1)):
+        record_coverage(con, "exp", 0.5, phase=4, hash_seed="exp", actor="ana", reason="ship", shipped_arm="b", at=at)
+    assert warehouse.shipped_at(con, "exp") == first and warehouse.shipped_at(con, "other") is None

@@ -223,3 +223,50 @@ def test_a_warehouse_held_by_another_writer_gives_a_retrying_busy_page(client, d
         holder.kill()
         holder.wait()
     assert client.get("/exp/reason_three_arm").status_code == 200  # and it recovers once the writer is gone
+
+
+def test_ship_starts_the_rollout_phase_shown_on_the_page_and_in_status(client, db: Path, specs_dir: Path, h) -> None:
+    import yaml
+
+    _csrf(client, "/new")
+    _post(client, "/save", h.form_fields())
+    path = specs_dir / "pm_flow.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump({**data, "rollout": {"steps": [0.05, 0.5, 1.0]}}, allow_unicode=True),
+                    encoding="utf-8")
+    _post(client, "/exp/pm_flow/action", {"action": "launch", "why": "go", "confirm": "on"})
+    assert 'id="ship-state"' not in client.get("/exp/pm_flow").text
+    assert _post(client, "/exp/pm_flow/action", {"action": "ship", "arm": "treatment", "why": "won", "confirm": "on"}
+                 ).status_code == 303
+    con = connect(db, read_only=True)
+    steps = con.execute("SELECT phase, coverage, hash_seed, shipped_arm, actor FROM coverage_steps "
+                        "WHERE experiment = 'pm_flow'").fetchall()
+    audit = con.execute("SELECT state, actor, note FROM lifecycle WHERE experiment = 'pm_flow' "
+                        "ORDER BY changed_at DESC, rowid DESC LIMIT 1").fetchone()
+    con.close()
+    assert steps == [(1, 0.05, "pm_flow", "treatment", "alice")]  # the plan's first step
+    assert audit == ("shipped", "alice", "ship arm treatment: won")
+    page = client.get("/exp/pm_flow").text
+    assert 'id="ship-state" data-arm="treatment" data-coverage="0.05"' in page and "5%" in page
+    status = subprocess.run([sys.executable, "-m", "abkit", "status", "--db", str(db)], capture_output=True, text=True)
+    assert "pm_flow" in status.stdout and "shipped" in status.stdout and "arm treatment at 5% (phase 1)" in status.stdout
+    again = _post(client, "/exp/pm_flow/action", {"action": "ship", "arm": "treatment", "why": "x", "confirm": "on"})
+    assert again.status_code == 400  # shipped already: no second phase
+
+
+def test_ship_without_a_plan_goes_to_everyone_and_needs_a_valid_spec(client, db: Path, specs_dir: Path, h) -> None:
+    _csrf(client, "/new")
+    _post(client, "/save", h.form_fields())
+    _post(client, "/exp/pm_flow/action", {"action": "launch", "why": "go", "confirm": "on"})
+    path = specs_dir / "pm_flow.yaml"
+    good = path.read_text(encoding="utf-8")
+    path.write_text("key: pm_flow\narms: [oops\n", encoding="utf-8")
+    broken = _post(client, "/exp/pm_flow/action", {"action": "ship", "arm": "treatment", "why": "x", "confirm": "on"})
+    assert broken.status_code == 400 and "valid spec" in broken.text
+    path.write_text(good, encoding="utf-8")
+    assert _post(client, "/exp/pm_flow/action", {"action": "ship", "arm": "treatment", "why": "won", "confirm": "on"}
+                 ).status_code == 303
+    con = connect(db, read_only=True)
+    assert con.execute("SELECT phase, coverage, shipped_arm FROM coverage_steps").fetchall() == [(1, 1.0, "treatment")]
+    assert con.execute("SELECT count(*) FROM lifecycle WHERE state = 'shipped'").fetchone() == (1,)
+    con.close()
