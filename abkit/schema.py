@@ -19,6 +19,8 @@ typed columns by name.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -298,13 +300,57 @@ TABLES: dict[str, Table] = {**{t.name: t.table for t in LOG_TABLES.values()}, **
 
 # Reason wording of a present-but-unusable value, by kind.
 _BAD_VALUE = {"ts": "unparseable {}", "double": "{} is not a number", "bool": "{} is not a boolean",
-              "json": "bad JSON {}"}
+              "json": "bad JSON {}", "id": "{} is a list or object, not an id"}
+
+
+def blank_condition(name: str) -> str:
+    """SQL: the text is empty or only spaces, tabs and line breaks (portable: no regex)."""
+    spaced = f"replace(replace(replace({name}, chr(9), ' '), chr(10), ' '), chr(13), ' ')"
+    return f"trim({spaced}) = ''"
 
 
 def missing_condition(f: Column) -> str:
-    """SQL: the typed value counts as missing (text kinds: NULL or empty)."""
-    empty = f" OR {f.name} = ''" if f.kind in ("id", "text", "enum") else ""
+    """SQL: the typed value counts as missing (text kinds: NULL or empty; ids: also only whitespace)."""
+    if f.kind == "id":
+        return f"{f.name} IS NULL OR {blank_condition(f.name)}"
+    empty = f" OR {f.name} = ''" if f.kind in ("text", "enum") else ""
     return f"{f.name} IS NULL{empty}"
+
+
+def _ts_text(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%d") if t.time() == dt.time(0) else t.isoformat(sep=" ")
+
+
+@dataclass(frozen=True)
+class Plausible:
+    """Values that parse but cannot be real data (a timestamp in year 1 or 9999, ``infinity``,
+    ``epoch``; a revenue of 1e308) are quarantined with a reason. Timestamps must lie in
+    [ts_min, ts_max) (naive UTC), revenue at most ``revenue_max``. ``abkit ingest --ts-range
+    --max-revenue`` overrides them (docs/interface.md, Data)."""
+
+    ts_min: dt.datetime = dt.datetime(2000, 1, 1)
+    ts_max: dt.datetime = dt.datetime(2100, 1, 1)
+    revenue_max: float = 1e9
+
+    def __post_init__(self) -> None:
+        if not self.ts_min < self.ts_max:
+            raise ValueError(f"timestamp range [{self.ts_min}, {self.ts_max}) is empty")
+        if not (math.isfinite(self.revenue_max) and self.revenue_max >= 0):
+            raise ValueError(f"maximum revenue {self.revenue_max!r} must be a finite number >= 0")
+
+    def checks(self, table: LogTable) -> list[Check]:
+        """Portable SQL over the typed columns (values come from this validated object only)."""
+        lo, hi = (f"CAST('{t.isoformat(sep=' ')}' AS TIMESTAMP)" for t in (self.ts_min, self.ts_max))
+        out = [Check(f"{f.name} < {lo} OR {f.name} >= {hi}",
+                     f"{f.name} outside [{_ts_text(self.ts_min)}, {_ts_text(self.ts_max)})")
+               for f in table.fields if f.kind == "ts"]
+        if "revenue" in table.names:
+            out.append(Check(f"revenue > CAST('{self.revenue_max!r}' AS DOUBLE)",
+                             f"revenue above {self.revenue_max:,.15g}"))
+        return out
+
+
+PLAUSIBLE = Plausible()
 
 
 def sql_list(values: tuple[str, ...]) -> str:
@@ -314,17 +360,22 @@ def sql_list(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def row_checks(table: LogTable, bad: dict[str, str]) -> list[Check]:
+def row_checks(table: LogTable, bad: dict[str, str], plausible: Plausible = PLAUSIBLE) -> list[Check]:
     """The row checks in the order ingest and the cleaning SQL apply them; the first that holds
     is the row's reason. Per field: ``bad[name]`` (a present value that does not parse, SQL that
-    differs by reader), missing (required fields), not an allowed value (enums); then the table's
-    own checks."""
+    differs by reader), missing (required fields; an id of only whitespace is missing), an id
+    with a NUL byte or (optional ids) only whitespace, not an allowed value (enums); then the
+    table's own checks; then the plausible ranges (:class:`Plausible`)."""
     out: list[Check] = []
     for f in table.fields:
         if f.name in bad:
             out.append(Check(bad[f.name], _BAD_VALUE[f.kind].format(f.name)))
         if f.required:
             out.append(Check(missing_condition(f), f"missing {f.name}"))
+        if f.kind == "id":
+            if not f.required:
+                out.append(Check(f"{f.name} IS NOT NULL AND {blank_condition(f.name)}", f"blank {f.name}"))
+            out.append(Check(f"instr({f.name}, chr(0)) > 0", f"NUL byte in {f.name}"))
         if f.values:
             out.append(Check(f"{f.name} NOT IN ({sql_list(f.values)})", f"unknown event {f.name}"))
-    return out + list(table.checks)
+    return out + list(table.checks) + plausible.checks(table)

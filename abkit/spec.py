@@ -23,6 +23,14 @@ KEY_PATTERN = re.compile(r"^[a-z0-9_]+$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hour|hours|d|day|days)\s*$")
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "hours": 3600,
                  "d": 86400, "day": 86400, "days": 86400}
+# Plausible bounds: a spec outside them is a typo, and the SQL's timestamp arithmetic would overflow.
+FIRST_DATE, LAST_DATE = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
+MAX_DURATION = dt.timedelta(days=3650)
+WINDOW_BOUNDS = {  # key: (exclusive lower bound, inclusive upper bound)
+    "click_window": (dt.timedelta(0), dt.timedelta(days=30)),
+    "order_window": (dt.timedelta(0), dt.timedelta(days=90)),
+}
+LOOKBACK_MAX = dt.timedelta(days=365)
 TEXT_METRICS = ("distinct_1", "distinct_2", "distinct_3", "distinct_4", "distinct_2_at_n", "self_bleu",
                 "ad_law_violation_rate", "unfaithful_rate", "unsupported_rate", "repetition_rate",
                 "unique_reason_ratio", "personalization", "attribute_coverage", "mean_length")
@@ -36,12 +44,17 @@ def parse_duration(value: Any) -> dt.timedelta:
     """Accept ``1h``, ``24h``, ``14d``, ``30min``, a number of seconds, or a timedelta."""
     if isinstance(value, dt.timedelta):
         return value
+    seconds: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.timedelta(seconds=float(value))
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            return dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2)])
+            seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    if seconds is not None:
+        if not math.isfinite(seconds) or abs(seconds) > MAX_DURATION.total_seconds():
+            raise ValueError(f"{value!r} is out of range (at most {MAX_DURATION.days} days)")
+        return dt.timedelta(seconds=seconds)
     raise ValueError(f"{value!r} is not a duration (use e.g. 30min, 1h, 24h, 14d)")
 
 
@@ -300,8 +313,10 @@ class Spec(_Model):
                            description="Share of users held out of every experiment (one seed shared by all specs).")
 
     timezone: str = Field(default="UTC", description="IANA time zone of `start` and `end`.")
-    start: dt.date = Field(description="First day of the window (00:00 in `timezone`).")
-    end: dt.date = Field(description="Day the window ends, exclusive (00:00 in `timezone`).")
+    start: dt.date = Field(description="First day of the window (00:00 in `timezone`); "
+                           "between 2000-01-01 and 2099-12-31.")
+    end: dt.date = Field(description="Day the window ends, exclusive (00:00 in `timezone`); "
+                         "between 2000-01-01 and 2099-12-31.")
 
     primary_metric: str = Field(description="The metric the decision rests on (a metric key).")
     secondary_metrics: list[str] | None = Field(
@@ -314,6 +329,9 @@ class Spec(_Model):
         default=[], description="Extra [treatment, baseline] pairs between arms.")
     dimensions: list[str] = Field(default=[],
                                   description="Breakdown columns (exposure extra or user columns).")
+    max_breakdown_values: int = Field(
+        default=50, gt=0, description="Per breakdown dimension: the values with the most users kept; the rest "
+        "are pooled into one `(other: N values)` row (and a note says so).")
 
     alpha: float = Field(default=0.05, description="Significance level, between 0 and 0.5 (two-sided tests).")
     power: float = Field(default=0.8, gt=0, lt=1, description="Power used to size the experiment.")
@@ -333,11 +351,13 @@ class Spec(_Model):
     sequential: Sequential = Field(default=Sequential(), description="Always-valid inference settings.")
 
     click_window: dt.timedelta = Field(default=dt.timedelta(hours=1),
-                                       description="A click counts within this time after an exposure of its item.")
+                                       description="A click counts within this time after an exposure of its item; "
+                                       "more than 0, at most 30 days.")
     order_window: dt.timedelta = Field(default=dt.timedelta(hours=24),
-                                       description="An order counts within this time after an exposure of its item.")
+                                       description="An order counts within this time after an exposure of its item; "
+                                       "more than 0, at most 90 days.")
     cuped_lookback: dt.timedelta = Field(default=dt.timedelta(days=14),
-                                         description="Pre-period before a user's first exposure, for CUPED.")
+                                         description="Pre-period before a user's first exposure, for CUPED; 0 to 365 days.")
     max_exposures_per_user: int | None = Field(
         default=None, gt=0, description="Users with more exposures are excluded as bots (and counted).")
     winsorize: float | None = Field(default=None, gt=0.5, lt=1,
@@ -392,6 +412,28 @@ class Spec(_Model):
     @classmethod
     def _duration(cls, v: Any) -> dt.timedelta:
         return parse_duration(v)
+
+    @field_validator("click_window", "order_window")
+    @classmethod
+    def _window_bounds(cls, v: dt.timedelta, info: Any) -> dt.timedelta:
+        low, high = WINDOW_BOUNDS[info.field_name]
+        if not low < v <= high:
+            raise ValueError(f"must be more than 0 and at most {high.days} days (got {_fmt_duration(v)})")
+        return v
+
+    @field_validator("cuped_lookback")
+    @classmethod
+    def _lookback_bounds(cls, v: dt.timedelta) -> dt.timedelta:
+        if not dt.timedelta(0) <= v <= LOOKBACK_MAX:
+            raise ValueError(f"must be between 0 and {LOOKBACK_MAX.days} days (got {_fmt_duration(v)})")
+        return v
+
+    @field_validator("start", "end")
+    @classmethod
+    def _plausible_date(cls, v: dt.date) -> dt.date:
+        if not FIRST_DATE <= v <= LAST_DATE:
+            raise ValueError(f"{v.isoformat()} is outside {FIRST_DATE.isoformat()} … {LAST_DATE.isoformat()}")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
@@ -473,6 +515,11 @@ class Spec(_Model):
         raise KeyError(name)
 
 
+def _fmt_duration(v: dt.timedelta) -> str:
+    seconds = v.total_seconds()
+    return f"{seconds / 86400:g}d" if abs(seconds) >= 86400 else f"{seconds:g}s"
+
+
 class _KeyedError(ValueError):
     def __init__(self, key: str, problem: str) -> None:
         super().__init__(f"{key}: {problem}")
@@ -518,14 +565,29 @@ def parse_spec(data: Any, source: str = "<spec>") -> Spec:
         raise SpecError(f"{source}: {_loc(tuple(err['loc']))}: {_message(err)}") from None
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: dates stay strings so that pydantic names the bad key."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                        "save the spec as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_SpecLoader)  # noqa: S506  (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

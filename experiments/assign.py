@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from abkit.atomic import atomic_path
 from abkit.errors import AbkitError
 from abkit.spec import normalize_weights
 
@@ -337,15 +338,14 @@ def assign_users_file(spec: Spec, users: str | Path, out: str | Path) -> dict[st
     labels = [*spec.arm_names, None]
     arms = np.array(labels, dtype=object)[idx]
     table = pa.table({"user_id": pa.array(ids, pa.string()), "arm": pa.array(arms.tolist(), pa.string())})
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "parquet":
-        import pyarrow.parquet as pq
+    with atomic_path(out) as tmp:  # a full disk leaves the previous file, never half a file
+        if kind == "parquet":
+            import pyarrow.parquet as pq
 
-        pq.write_table(table, out)
-    else:
-        import pyarrow.csv as pacsv
+            pq.write_table(table, tmp)
+        else:
+            import pyarrow.csv as pacsv
 
-        pacsv.write_csv(table, out)
+            pacsv.write_csv(table, tmp)
     values, counts = np.unique(idx, return_counts=True)
     return {labels[i]: int(c) for i, c in zip(values, counts, strict=True)}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,7 +242,36 @@ def _request_chunks(items: pd.DataFrame, segments: list[str | None], length: str
 def _progress(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="reason", disable=not enabled, smoothing=0.1, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit="reason", disable=None if enabled else True, smoothing=0.1, dynamic_ncols=True)
+
+
+# Rough single-machine speeds (reasons per second) for the estimate printed before a run starts:
+# the template is string formatting; the neural model samples candidates token by token (CPU).
+ROUGH_RATE = {"template": 1000.0, "neural": 2.5}
+
+
+def estimate_line(spec: Spec, con: duckdb.DuckDBPyConnection, table: pd.DataFrame, arms: list[Any],
+                  shard: tuple[int, int] | None) -> str:
+    """'about N reasons to generate (per arm), roughly T' — said before a run that may take long."""
+    parts, total, seconds = [], 0, 0.0
+    for arm in arms:
+        segs = len(segments_for(spec, con)) if needs_segments(arm.generator) else 1
+        pairs = len(table) * segs // (shard[1] if shard else 1)
+        todo = max(0, pairs - len(existing_reason_ids(con, spec.key, arm.name)))
+        total += todo
+        seconds += todo / ROUGH_RATE.get(arm.generator.type, ROUGH_RATE["neural"])
+        parts.append(f"{arm.name}: {todo:,}")
+    line = f"about {total:,} reasons to generate for {len(table):,} items ({', '.join(parts)})"
+    if seconds >= 60:
+        line += (f", roughly {_duration(seconds)} on a CPU; to try things out first, pass a smaller candidate "
+                 "list with --items FILE")
+    return line
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def run_generate(
@@ -253,6 +282,7 @@ def run_generate(
     batch_size: int = 256,
     shard: tuple[int, int] | None = None,
     progress: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> GenerateReport:
     """Generate and store every missing reason the spec's arms need (see the module docstring)."""
     if batch_size < 1:
@@ -274,6 +304,8 @@ def run_generate(
                             missing_items=int(table.attrs.get("missing_items", 0)))
     if table.empty:
         raise GenerateError("no candidate items to generate for")
+    if log is not None:
+        log(estimate_line(spec, con, table, chosen, shard))
     cache: dict[tuple[str, str | None], Generator] = {}
     for arm in chosen:
         settings = arm.generator

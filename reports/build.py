@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from abkit.atomic import atomic_write_text
 from abkit.messages import render as render_message
 from abkit.metrics import METRICS
 from abkit.result import AnalysisResult, MetricRow
@@ -520,9 +521,7 @@ def write_report(path: str | Path, spec: Spec, result: AnalysisResult, *, histor
                  lang: str = "zh", sql: str | None = None, png_dir: str | Path | None = None) -> Path:
     """Write the report (and, with ``png_dir``, PNGs of its figures); returns the HTML path."""
     page, figs = render(spec, result, history=history, lang=lang, sql=sql)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    path = atomic_write_text(path, page)  # a full disk keeps the previous report, never a truncated one
     if png_dir is not None:
         from reports.png import export_png
 

@@ -91,26 +91,33 @@ def forest_plot(result: AnalysisResult, *, lang: str = "zh") -> go.Figure:
     red x significantly worse, grey circle not significant."""
     rows = [r for r in result.metrics if _finite(r.rel_lift, r.rel_ci_low, r.rel_ci_high)]
     labels = [f"{metric_label(r.metric, lang)} · {esc(r.arm)} vs {esc(r.baseline)}" for r in rows]
-    fig = go.Figure(
-        go.Scatter(
-            x=[r.rel_lift for r in rows],
-            y=labels,
+    fig = go.Figure()
+    # One trace per colour: plotly.js takes one colour per error-bar trace (an array is an
+    # "Invalid color specifier" and draws the bars black).
+    for color, symbol in ((SIG_COLOR, "diamond"), (WORSE_COLOR, "x"), (NONSIG_COLOR, "circle")):
+        idx = [i for i, r in enumerate(rows) if sig_style(r) == (color, symbol)]
+        if not idx:
+            continue
+        part = [rows[i] for i in idx]
+        fig.add_scatter(
+            x=[r.rel_lift for r in part],
+            y=[labels[i] for i in idx],
             mode="markers",
-            marker={"size": 10, "color": [sig_style(r)[0] for r in rows],
-                    "symbol": [sig_style(r)[1] for r in rows]},
+            marker={"size": 10, "color": color, "symbol": symbol},
             error_x={
                 "type": "data",
                 "symmetric": False,
-                "array": [_gap(r.rel_ci_high, r.rel_lift) for r in rows],
-                "arrayminus": [_gap(r.rel_lift, r.rel_ci_low) for r in rows],
+                "array": [_gap(r.rel_ci_high, r.rel_lift) for r in part],
+                "arrayminus": [_gap(r.rel_lift, r.rel_ci_low) for r in part],
+                "color": color,
                 "thickness": 2,
                 "width": 5,
             },
-            customdata=[[_pct(r.rel_ci_low), _pct(r.rel_ci_high), r.p_value_adjusted] for r in rows],
+            customdata=[[_pct(r.rel_ci_low), _pct(r.rel_ci_high), r.p_value_adjusted] for r in part],
             hovertemplate="%{y}<br>%{x:+.2%} [%{customdata[0]}, %{customdata[1]}]<br>adj. p = %{customdata[2]}<extra></extra>",
             showlegend=False,
         )
-    )
+    fig.update_yaxes(categoryorder="array", categoryarray=labels)
     fig.add_vline(x=0, line_dash="dash", line_color="#444")
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(tickformat="+.0%", title_text=esc(tr("rel_lift", lang)))
@@ -145,7 +152,10 @@ def _parse_ts(value: Any, tz: str) -> dt.datetime | None:
             return None
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
-    return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    try:
+        return t.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+    except OverflowError:  # e.g. 9999-12-31T20:00Z east of UTC: shown as stored, never a crash
+        return None
 
 
 def _band(fig: go.Figure, band: Sequence[tuple[Any, Any, Any]], color: str, arm: str) -> None:

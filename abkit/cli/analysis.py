@@ -7,21 +7,27 @@ from pathlib import Path
 
 import typer
 
-from abkit.cli.app import app, user_errors
+from abkit.cli.app import app, check_memory_limit, user_errors
 from abkit.result import AnalysisResult
 
 
 def _parse_ts(value: str | None, option: str = "--as-of") -> dt.datetime | None:
     """An ISO 8601 option value as naive UTC (no offset = UTC); None stays None."""
     from abkit.errors import AbkitError
+    from abkit.schema import PLAUSIBLE
 
     if value is None:
         return None
     try:
         t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        t = t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
     except ValueError:
         raise AbkitError(f"{option}: {value!r} is not an ISO 8601 timestamp (e.g. 2026-11-08T00:00:00Z)") from None
-    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
+    except OverflowError:  # e.g. 0001-01-01 with an offset east of UTC
+        t = None
+    if t is None or not PLAUSIBLE.ts_min <= t < PLAUSIBLE.ts_max:
+        raise AbkitError(f"{option}: {value!r} is outside {PLAUSIBLE.ts_min:%Y-%m-%d} … {PLAUSIBLE.ts_max:%Y-%m-%d}")
+    return t
 
 
 @app.command()
@@ -50,6 +56,7 @@ def analyze(
 
     With --engine spark (or --exposures/--events on duckdb) the raw log files are read directly:
     rows are validated and deduplicated by the same SQL on either engine, and nothing is stored."""
+    from abkit.atomic import check_output_path
     from abkit.spec import load_spec
     from abkit.warehouse import connect
     from experiments.analysis.analyze import analysis_sql
@@ -58,6 +65,9 @@ def analyze(
 
     s = load_spec(spec)
     t = _parse_ts(as_of)
+    mem = check_memory_limit(memory_limit)
+    if json_out is not None:
+        check_output_path(json_out)
     if show_sql:
         typer.echo(analysis_sql(s, as_of=t, dimensions=dimension))
         return
@@ -66,7 +76,7 @@ def analyze(
 
         raise AbkitError(f"--engine {engine!r}: expected duckdb or spark")
     if engine == "spark" or exposures is not None or events is not None:
-        result = _analyze_files(s, engine, t, dimension, not no_text, memory_limit, spark_conf,
+        result = _analyze_files(s, engine, t, dimension, not no_text, mem, spark_conf,
                                 exposures=exposures, events=events, reasons=reasons, items=items, users=users)
         _print_and_write(result, json_out)
         return
@@ -74,7 +84,7 @@ def analyze(
         from abkit.errors import AbkitError
 
         raise AbkitError(f"{db}: no such database (ingest some logs first)")
-    con = connect(db, memory_limit=memory_limit)
+    con = connect(db, memory_limit=mem)
     try:
         result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text)
         store_result(con, result)
@@ -115,16 +125,40 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
         con.close()
 
 
+def print_result(result: AnalysisResult, console=None) -> None:
+    """The analysis as text. A pipe or a log gets every column with full values; a terminal gets
+    the compact columns, readable at 80 columns (everything else is in the JSON)."""
+    from rich.text import Text
+
+    from abkit.cli.output import make_console, print_table
+    from experiments.analysis import console as text
+
+    con = console or make_console()
+    compact = con.is_terminal and con.width < 160
+    for line in text.header_lines(result):
+        con.print(Text(line))
+    metric_cols = text.COMPACT_METRIC_COLUMNS if compact else text.METRIC_COLUMNS
+    print_table(None, metric_cols, text.metric_rows(result, metric_cols), right=text.NUMERIC_COLUMNS, console=con)
+    for line in text.decision_lines(result):
+        con.print(Text(line))
+    breakdown_cols = text.COMPACT_BREAKDOWN_COLUMNS if compact else text.BREAKDOWN_COLUMNS
+    for name in result.breakdowns:
+        print_table(f"breakdown by {name} (family breakdown:{name})", breakdown_cols,
+                    text.breakdown_rows(result, name, breakdown_cols), right=text.NUMERIC_COLUMNS, console=con)
+    for note in result.notes:
+        con.print(Text(f"note: {note}"))
+    if compact:
+        con.print(Text("(compact view: every column is in the --json output, or pipe this command)"))
+
+
 def _print_and_write(result: AnalysisResult, json_out: Path | None) -> None:
     import json
 
-    from experiments.analysis.console import print_result
+    from abkit.atomic import atomic_write_text
 
     print_result(result)
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(result.to_json(), ensure_ascii=False, indent=2, allow_nan=False),
-                            encoding="utf-8")
+        atomic_write_text(json_out, json.dumps(result.to_json(), ensure_ascii=False, indent=2, allow_nan=False))
         typer.echo(f"wrote {json_out}")
 
 

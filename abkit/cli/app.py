@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def user_errors(func: F) -> F:
-    """Turn AbkitError (and missing files) into one line and exit code 2, never a traceback."""
+    """Turn AbkitError (and missing, unreadable or truncated files) into one line and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -50,8 +51,30 @@ def user_errors(func: F) -> F:
             fail(str(exc))
         except FileNotFoundError as exc:
             fail(f"{exc.filename}: no such file")
+        except IsADirectoryError as exc:
+            fail(f"{exc.filename}: is a directory (give a file)")
+        except PermissionError as exc:
+            fail(f"{exc.filename}: permission denied")
+        except EOFError as exc:  # click would print a bare "Aborted." (a truncated .gz ends like this)
+            fail(f"unexpected end of input: {exc}")
         except KeyboardInterrupt:
             typer.echo("abkit: interrupted", err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|KiB|MB|MiB|GB|GiB|TB|TiB)\s*$", re.IGNORECASE)
+
+
+def check_memory_limit(value: str | None) -> str | None:
+    """A DuckDB memory limit such as ``3GB`` or ``512MiB`` (at least 100 MB), else a one-line error."""
+    if value is None:
+        return None
+    m = _MEMORY.match(value)
+    if not m:
+        raise AbkitError(f"--memory-limit {value!r}: expected a size such as 3GB or 512MB")
+    factor = {"k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}[m.group(2)[0].lower()]
+    if float(m.group(1)) * factor < 100e6:
+        raise AbkitError(f"--memory-limit {value!r}: too small for DuckDB to run (give at least 100MB)")
+    return value.strip()

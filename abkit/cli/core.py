@@ -18,7 +18,9 @@ def validate(spec: Path = typer.Argument(..., help="Experiment spec (YAML).")) -
     s = load_spec(spec)
     lo, hi = s.window_utc()
     typer.echo(f"{spec}: ok — {s.key}: {len(s.arms)} arms, control {s.control_arm!r}")
-    typer.echo(f"  window (UTC): {lo:%Y-%m-%d %H:%M} – {hi:%Y-%m-%d %H:%M}")
+    typer.echo(f"  window ({s.timezone}): {s.start:%Y-%m-%d} 00:00 – {s.end:%Y-%m-%d} 00:00 (end exclusive)")
+    if s.timezone != "UTC":
+        typer.echo(f"  window (UTC): {lo:%Y-%m-%d %H:%M} – {hi:%Y-%m-%d %H:%M}")
     typer.echo("  weights (normalized to 1): " + ", ".join(f"{a.name} {a.weight:.6g}" for a in s.arms))
     typer.echo(f"  primary {s.primary_metric}; secondary {', '.join(s.secondary)}")
 

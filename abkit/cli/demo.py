@@ -23,6 +23,8 @@ def demo(
 ) -> None:
     """Run the whole loop on the embedded default and write DIR/report.html."""
     from abkit.cli.demo_pipeline import DemoOptions, main
+    from abkit.cli.output import quiet_native_logs
 
-    main(DemoOptions(out=out, users=users, max_users=max_users, days=days, items=items,
-                     candidates=candidates, seed=seed, lang=lang))
+    with quiet_native_logs():
+        main(DemoOptions(out=out, users=users, max_users=max_users, days=days, items=items,
+                         candidates=candidates, seed=seed, lang=lang))

@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.text import Text
 
+from abkit.atomic import atomic_write_text
+from abkit.cli.output import make_console, print_table
 from abkit.errors import AbkitError
 from abkit.spec import Spec, load_spec
 
@@ -68,7 +71,7 @@ class _Steps:
     @contextmanager
     def step(self, name: str, what: str) -> Iterator[None]:
         self.n += 1
-        self.console.print(f"[bold cyan][{self.n}/{self.total}][/] {what}")
+        self.console.print(Text.assemble((f"[{self.n}/{self.total}]", "bold cyan"), f" {what}"))
         t0 = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - t0, 2)
@@ -141,7 +144,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
     from experiments.simulate.traffic import SimOptions
     from generators.runner import run_generate
 
-    console = console or Console(width=None if Console().is_terminal else 120)
+    console = console or make_console()
     spec = load_spec(opts.spec_path)
     if spec.segments is None:  # personalized arms write one reason per persona of the world
         from abkit.world.vocab import SEGMENTS
@@ -200,8 +203,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
             result = analyze(spec, con, dimensions=["platform", "segment"], plan=exp_plan)
             store_result(con, result)
             data = result.to_json()
-            (out / "result.json").write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False),
-                                             encoding="utf-8")
+            atomic_write_text(out / "result.json", json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False))
             set_experiment_state(con, spec.key, "stopped", f"analysis: {data['decision']['action']}")
             console.print(f"      {history} as-of snapshots (event time) + final; "
                           f"decision: {data['decision']['action']}")
@@ -215,7 +217,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoSummary:
         pass
     summary = DemoSummary(out=out, report=path, result=data, truth=sim.truth, timings=steps.timings,
                           plan_lines=plan_lines, users=n_users)
-    (out / "timings.json").write_text(json.dumps(steps.timings, indent=2), encoding="utf-8")
+    atomic_write_text(out / "timings.json", json.dumps(steps.timings, indent=2))
     print_summary(summary, console)
     return summary
 
@@ -232,32 +234,30 @@ def _true_rel(truth: dict[str, Any], metric: str, arm: str, baseline: str) -> fl
 
 
 def print_summary(s: DemoSummary, console: Console) -> None:
-    from rich.table import Table
-
     r = s.result
     d = r["decision"]
-    table = Table(title="true vs estimated relative lift", show_lines=False)
-    for col in ("metric", "arm", "baseline", "true", "estimate", "95% CI", "covers"):
-        table.add_column(col, justify="right" if col not in ("metric", "arm", "baseline") else "left")
+    rows = []
     for row in r["metrics"]:
         true = _true_rel(s.truth, row["metric"], row["arm"], row["baseline"])
         est, lo, hi = row.get("rel_lift"), row.get("rel_ci_low"), row.get("rel_ci_high")
         covers = "" if true is None or lo is None or hi is None else ("yes" if lo <= true <= hi else "no")
-        table.add_row(row["metric"], row["arm"], row["baseline"],
-                      "—" if true is None else f"{true:+.2%}", "—" if est is None else f"{est:+.2%}",
-                      "—" if lo is None else f"[{lo:+.2%}, {hi:+.2%}]", covers)
-    console.print(table)
+        rows.append((row["metric"], row["arm"], row["baseline"],
+                     "—" if true is None else f"{true:+.2%}", "—" if est is None else f"{est:+.2%}",
+                     "—" if lo is None else f"[{lo:+.2%}, {hi:+.2%}]", covers))
+    print_table("true vs estimated relative lift", ("metric", "arm", "baseline", "true", "estimate", "95% CI", "covers"),
+                rows, right=("true", "estimate", "95% CI", "covers"), console=console)
     users = ", ".join(f"{k}: {v:,}" for k, v in r["users"].items())
     arm = f" {d['arm']}" if d.get("arm") else ""
-    console.print(
-        f"\n[bold]Decision: {d['action']}{arm}.[/] {s.users:,} simulated users over the window ({users} in the "
-        f"analysis); primary metric {r['metrics'][0]['metric'] if r['metrics'] else '—'}. "
-        + " ".join(d.get("reasons", [])),
-        markup=True, highlight=False,
-    )
+    console.print()
+    console.print(Text.assemble(
+        (f"Decision: {d['action']}{arm}.", "bold"),
+        f" {s.users:,} simulated users over the window ({users} in the analysis); primary metric "
+        f"{r['metrics'][0]['metric'] if r['metrics'] else '—'}. " + " ".join(d.get("reasons", []))))
     total = sum(s.timings.values())
-    console.print(f"\nReport: [bold]{s.report}[/] ({s.report.stat().st_size / 1e6:.1f} MB). "
-                  f"Total {total:.0f} s: " + ", ".join(f"{k} {v:.0f}s" for k, v in s.timings.items()))
+    console.print()
+    console.print(Text.assemble("Report: ", (str(s.report), "bold"),
+                                f" ({s.report.stat().st_size / 1e6:.1f} MB). Total {total:.0f} s: "
+                                + ", ".join(f"{k} {v:.0f}s" for k, v in s.timings.items())))
 
 
 def main(opts: DemoOptions, echo: Callable[[str], None] | None = None) -> DemoSummary:

@@ -28,6 +28,7 @@ def generate(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Generate the reasons each arm needs for every candidate (item, segment); a killed run resumes."""
+    from abkit.cli.output import quiet_native_logs
     from abkit.errors import AbkitError
     from abkit.spec import load_spec
     from abkit.warehouse import connect
@@ -43,8 +44,9 @@ def generate(
     frame = read_items_file(items) if items is not None else None
     con = connect(db)
     try:
-        report = run_generate(s, con, items=frame, arms=arm or None, batch_size=batch_size, shard=shard_tuple,
-                              progress=progress)
+        with quiet_native_logs():
+            report = run_generate(s, con, items=frame, arms=arm or None, batch_size=batch_size, shard=shard_tuple,
+                                  progress=progress, log=typer.echo)
     finally:
         con.close()
     typer.echo(report.summary())

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from abkit.atomic import check_output_path
 from abkit.cli.app import app, user_errors
 from abkit.errors import AbkitError
 from abkit.result import AnalysisResult
@@ -73,6 +74,7 @@ def report_from_warehouse(spec_path: Path, db: Path, out: Path, *, lang: str = "
     from reports.i18n import check_lang
 
     check_lang(lang)
+    check_output_path(out)
     spec = load_spec(spec_path)
     latest, history = results_for_report(spec, db, refresh=refresh, result_json=result_json)
     path = write_report(out, spec, latest, history=history, lang=lang, sql=analysis_sql(spec), png_dir=png_dir)

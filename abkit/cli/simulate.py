@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import typer
@@ -62,8 +63,14 @@ def simulate_cmd(
     for arm, vals in out.truth["arms"].items():
         typer.echo(f"  truth {arm}: ctr {vals['ctr']:.5f}  cvr {vals['cvr'] or 0:.5f}  "
                    f"revenue/user {vals['revenue_per_user'] or 0:.3f}")
-    if truth:
+    if out.truth_written:
         typer.echo(f"truth written to {truth}")
+    if mode != "aa" and out.fallback_rate["overall"] > 0.05:
+        typer.echo(f"warning: {out.fallback_rate['overall']:.0%} of exposures showed the fallback text (no reason "
+                   "for the item and segment), which makes the arms look alike; generate the missing reasons",
+                   err=True)
+    for warning in out.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("aa")
@@ -78,16 +85,22 @@ def aa_cmd(
     runs_per_batch: int = typer.Option(0, "--runs-per-batch", min=0, help="runs per SQL batch (0 = automatic)"),
 ) -> None:
     """Run N A/A experiments end to end (simulation → SQL → stats); report false-positive rates."""
+    from abkit.atomic import atomic_write_text, check_output_path
     from abkit.spec import load_spec
     from experiments.simulate.aa import run_aa
     from generators.corpus import build_corpus
 
     spec = load_spec(spec_path)
+    check_output_path(json_out)
+    half_width = 1.96 * math.sqrt(spec.alpha * (1 - spec.alpha) / runs)
+    if half_width > 0.03:
+        needed = math.ceil(1.96**2 * spec.alpha * (1 - spec.alpha) / 0.02**2)
+        typer.echo(f"warning: with {runs} runs the false-positive rate is only known to about ±{half_width * 100:.0f} "
+                   f"points (95%); use --runs {needed} or more for ±2 points", err=True)
     result = run_aa(spec, runs=runs, n_users=users, seed=seed, n_items=items,
                     runs_per_batch=runs_per_batch or None, progress=True,
                     texts_for=lambda items, s: build_corpus(items, personas=[None], seed=s))
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    atomic_write_text(json_out, json.dumps(result, ensure_ascii=False, indent=2))
     typer.echo(f"A/A: {runs} runs × {users} users in {result['seconds']:.0f}s (alpha {result['alpha']})")
     typer.echo(f"{'metric':<20} {'FPR':>7} {'95% CI':>17}")
     for m, rate in result["false_positive_rate"].items():

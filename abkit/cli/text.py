@@ -45,8 +45,11 @@ def lint_reasons(
         typer.echo(f"{file}:{p['line']}: {status} item={p['item_id']} {p['text']!s}: " + "; ".join(p["problems"]))
     typer.echo(report.summary())
     if json_out is not None:
-        json_out.write_text(json.dumps({"summary": report.summary(), "checked": report.checked, "failed": report.failed,
-                                        "problems": report.problems}, ensure_ascii=False, indent=1), encoding="utf-8")
+        from abkit.atomic import atomic_write_text
+
+        atomic_write_text(json_out, json.dumps({"summary": report.summary(), "checked": report.checked,
+                                                "failed": report.failed, "problems": report.problems},
+                                               ensure_ascii=False, indent=1))
     if report.failed:
         raise typer.Exit(1)
 
@@ -79,7 +82,10 @@ def review_sample_cmd(
         return
     if db is None or out is None:
         raise AbkitError("review-sample needs --db and --out (or --labels FILE to score a reviewed sample)")
-    from abkit.text.review import exposed_texts, review_sample
+    from abkit.atomic import atomic_path, check_output_path
+
+    check_output_path(out)
+    from abkit.text.review import exposed_texts, for_spreadsheet, review_sample
     from abkit.warehouse import connect
 
     con = connect(db, read_only=True)
@@ -89,12 +95,14 @@ def review_sample_cmd(
         con.close()
     sample = review_sample(exposed, n=n, seed=s.seed)
     suffix = out.name.lower()
-    if suffix.endswith((".parquet", ".pq")):
-        sample.to_parquet(out, index=False)
-    elif suffix.endswith((".jsonl", ".json")):
-        sample.to_json(out, orient="records", lines=True, force_ascii=False)
-    else:
-        sample.to_csv(out, index=False, encoding="utf-8")
+    with atomic_path(out) as tmp:
+        if suffix.endswith((".parquet", ".pq")):
+            sample.to_parquet(tmp, index=False)
+        elif suffix.endswith((".jsonl", ".json")):
+            sample.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:  # a CSV is opened in a spreadsheet: texts must not run as formulas
+            # CRLF line ends (RFC 4180) so that a CR inside a text gets quoted, not read as a row break
+            for_spreadsheet(sample).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n")
     counts = sample.groupby(["arm", "stratum"]).size().to_dict()
     typer.echo(f"wrote {len(sample)} rows to {out} (" + ", ".join(f"{a}/{st}: {c}" for (a, st), c in counts.items())
                + "); fill label_ad_law and label_unfaithful with 1/0, then run with --labels")

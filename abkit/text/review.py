@@ -35,6 +35,17 @@ GROUP BY ALL
 ORDER BY e.arm, e.item_id, e.reason_id
 """
 LABELS = {"ad_law": "label_ad_law", "unfaithful": "label_unfaithful"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def for_spreadsheet(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy safe to open in a spreadsheet (OWASP "CSV injection"): a text cell that starts with
+    ``= + - @``, a tab or a carriage return gets a leading ``'`` so it is shown, never evaluated."""
+    out = frame.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
 
 
 def exposed_texts(con: Any, spec: Any) -> pd.DataFrame:

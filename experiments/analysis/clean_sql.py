@@ -31,7 +31,9 @@ def _typed(f: Column, parse_ts: str) -> tuple[list[str], str | None]:
             raise ValueError(f"cleaning SQL parses only the timestamp column ts, not {n!r}")
         return [f"{parse_ts} AS ts", f"{_text(n)} AS ts_text"], "ts IS NULL AND ts_text IS NOT NULL"
     if f.kind == "double":
-        return ([f"TRY_CAST({n} AS DOUBLE) AS {n}", f"{_text(n)} AS {n}_text"],
+        # as ingest: digit separators ("1_000", which DuckDB would read as 1000) are not a number
+        typed = f"TRY_CAST(CASE WHEN instr(CAST({n} AS STRING), '_') = 0 THEN {n} END AS DOUBLE)"
+        return ([f"{typed} AS {n}", f"{_text(n)} AS {n}_text"],
                 f"{n}_text IS NOT NULL AND ({n} IS NULL OR NOT (abs({n}) <= {_MAX_DOUBLE}))")
     if f.kind == "bool":
         return ([f"TRY_CAST(LOWER(TRIM(CAST({n} AS STRING))) AS BOOLEAN) AS {n}", f"{_text(n)} AS {n}_text"],

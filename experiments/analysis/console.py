@@ -1,12 +1,27 @@
-"""The analysis on a terminal: rich tables of the metric rows and of each breakdown."""
+"""The analysis as text: header lines, the metric rows and each breakdown, as plain strings.
+
+The CLI prints them (abkit/cli/analysis.py): every column with full values when the output is a
+pipe or a log, and the compact columns at a terminal, so that the table stays readable at 80
+columns (the rest is in the JSON). Values are user data (arm names, dimension values) and are
+never read as console markup.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from abkit.result import AnalysisResult, MetricRow
+
+METRIC_COLUMNS = ("metric", "arm", "vs", "family", "control", "treatment", "rel lift", "rel CI", "p", "p adj",
+                  "CUPED VR", "note")
+# At a terminal: the columns a decision is read from; "arm" then says "B vs A" for arm-vs-arm rows.
+COMPACT_METRIC_COLUMNS = ("metric", "arm", "rel lift", "rel CI", "p adj")
+BREAKDOWN_COLUMNS = ("value", "metric", "arm", "users", "rel lift", "rel CI", "p", "p adj")
+COMPACT_BREAKDOWN_COLUMNS = ("value", "metric", "arm", "rel lift", "rel CI", "p adj")
+NUMERIC_COLUMNS = ("control", "treatment", "rel lift", "rel CI", "p", "p adj", "CUPED VR", "users")
 
 
 def _fmt(x: Any, spec: str) -> str:
@@ -17,50 +32,58 @@ def _rel_ci(r: MetricRow) -> str:
     return f"[{_fmt(r.rel_ci_low, '+.2%')}, {_fmt(r.rel_ci_high, '+.2%')}]" if r.rel_ci_low is not None else "—"
 
 
-def metrics_table(result: AnalysisResult) -> Table:
-    """The metrics of one analysis as a rich Table (decision and data checks in the title and caption)."""
+def header_lines(result: AnalysisResult) -> list[str]:
+    """Experiment, users per arm and the sample-ratio check."""
     users = ", ".join(f"{a} {n:,}" for a, n in result.users.items())
     srm = result.srm
-    title = (f"{result.experiment}: {users}; excluded multi-arm {result.excluded_multi_arm_users or 0:,}; "
-             f"SRM p = {_fmt(srm.p_value, '.3g')} ({'ok' if srm.ok else 'MISMATCH'})")
+    return [f"{result.experiment}: {users}; excluded multi-arm {result.excluded_multi_arm_users or 0:,}; "
+            f"SRM p = {_fmt(srm.p_value, '.3g')} ({'ok' if srm.ok else 'MISMATCH'})"]
+
+
+def decision_lines(result: AnalysisResult) -> list[str]:
     d = result.decision
-    caption = f"decision: {d.action.upper()}" + (f" ({d.arm})" if d.arm else "")
-    caption += "".join(f"\n• {r}" for r in d.reasons)
-    table = Table(title=title, caption=caption, caption_justify="left")
-    for col in ("metric", "arm", "vs", "family"):
-        table.add_column(col, justify="left")
-    for col in ("control", "treatment", "rel lift", "rel CI", "p", "p adj", "CUPED VR"):
-        table.add_column(col, justify="right")
-    table.add_column("note", justify="left")
+    return [f"decision: {d.action.upper()}" + (f" ({d.arm})" if d.arm else ""), *(f"• {r}" for r in d.reasons)]
+
+
+def _cells(r: MetricRow) -> dict[str, str]:
+    return {
+        "metric": r.metric, "arm": r.arm, "vs": r.baseline, "family": r.family,
+        "control": _fmt(r.control_value, ".4g"), "treatment": _fmt(r.treatment_value, ".4g"),
+        "rel lift": _fmt(r.rel_lift, "+.2%"), "rel CI": _rel_ci(r), "p": _fmt(r.p_value, ".3g"),
+        "p adj": _fmt(r.p_value_adjusted, ".3g"),
+        "CUPED VR": _fmt(r.variance_reduction, ".0%") if r.cuped else "—", "note": r.warning or "",
+    }
+
+
+def metric_rows(result: AnalysisResult, columns: tuple[str, ...] = METRIC_COLUMNS) -> list[list[str]]:
+    """One row of ``columns`` per metric row; without a "vs" column, "arm" says "B vs A" where the
+    baseline is not the control."""
+    rows = []
     for r in result.metrics:
-        style = ("green" if (r.abs_lift or 0) > 0 else "red") if r.significant else None
-        table.add_row(r.metric, r.arm, r.baseline, r.family, _fmt(r.control_value, ".4g"),
-                      _fmt(r.treatment_value, ".4g"), _fmt(r.rel_lift, "+.2%"), _rel_ci(r),
-                      _fmt(r.p_value, ".3g"), _fmt(r.p_value_adjusted, ".3g"),
-                      _fmt(r.variance_reduction, ".0%") if r.cuped else "—",
-                      (r.warning or "")[:60], style=style)
-    return table
+        cells = _cells(r)
+        if "vs" not in columns and r.baseline and r.baseline != result.control:
+            cells["arm"] = f"{r.arm} vs {r.baseline}"
+        rows.append([cells[c] for c in columns])
+    return rows
 
 
-def breakdown_table(result: AnalysisResult, dimension: str) -> Table:
-    """One dimension's breakdown rows as a rich Table (their own correction family)."""
-    table = Table(title=f"breakdown by {dimension} (family breakdown:{dimension})")
-    for col in ("value", "metric", "arm", "users", "rel lift", "rel CI", "p", "p adj"):
-        table.add_column(col)
+def breakdown_rows(result: AnalysisResult, dimension: str,
+                   columns: tuple[str, ...] = BREAKDOWN_COLUMNS) -> list[list[str]]:
+    """One dimension's rows (their own correction family ``breakdown:<dimension>``)."""
+    rows = []
     for r in result.breakdowns.get(dimension, ()):
-        users = "/".join(f"{n:,}" for n in r.users.values())
-        table.add_row(str(r.value), r.metric, r.arm, users, _fmt(r.rel_lift, "+.2%"), _rel_ci(r),
-                      _fmt(r.p_value, ".3g"), _fmt(r.p_value_adjusted, ".3g"))
+        cells = {**_cells(r), "value": str(r.value),
+                 "users": "/".join(f"{n:,}" for n in r.users.values())}
+        rows.append([cells[c] for c in columns])
+    return rows
+
+
+def metrics_table(result: AnalysisResult, columns: tuple[str, ...] = METRIC_COLUMNS) -> Table:
+    """The metric rows as a rich Table for any console: cells are ``Text``, never parsed as markup."""
+    table = Table(title=Text(header_lines(result)[0]), caption=Text("\n".join(decision_lines(result))),
+                  caption_justify="left")
+    for col in columns:
+        table.add_column(col, justify="right" if col in NUMERIC_COLUMNS else "left", overflow="fold")
+    for row in metric_rows(result, columns):
+        table.add_row(*(Text(cell) for cell in row))
     return table
-
-
-def print_result(result: AnalysisResult) -> None:
-    """Metrics, every breakdown and the notes on the terminal."""
-    from rich.console import Console
-
-    console = Console()
-    console.print(metrics_table(result))
-    for name in result.breakdowns:
-        console.print(breakdown_table(result, name))
-    for note in result.notes:
-        console.print(f"note: {note}", markup=False)

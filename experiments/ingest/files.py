@@ -45,7 +45,7 @@ from pathlib import Path
 import duckdb
 
 from abkit.errors import AbkitError
-from abkit.schema import LOG_TABLES, LogTable
+from abkit.schema import LOG_TABLES, PLAUSIBLE, LogTable, Plausible
 from abkit.warehouse import check_identifier, ensure_schema, transaction
 from experiments.ingest.sql import TypeProblem, as_text, is_nested, stage_select
 
@@ -101,11 +101,13 @@ class IngestReport:
 
 
 def ingest_files(
-    con: duckdb.DuckDBPyConnection, table: str, files: Iterable[str | Path], *, atomic: bool = True
+    con: duckdb.DuckDBPyConnection, table: str, files: Iterable[str | Path], *, atomic: bool = True,
+    plausible: Plausible = PLAUSIBLE,
 ) -> IngestReport:
     """Ingest ``files`` into ``table`` (exposures, events, reasons, items or users).
 
     ``atomic``: run all files in one transaction (set False when the caller holds one).
+    ``plausible``: timestamps and revenue outside these ranges are quarantined.
     Raises IngestError for a file-level problem; the transaction is then rolled back.
     """
     if table not in LOG_TABLES:
@@ -126,9 +128,9 @@ def ingest_files(
     try:
         if atomic:
             with transaction(con):
-                reports = [_ingest_one(con, LOG_TABLES[table], p, now) for p in paths]
+                reports = [_ingest_one(con, LOG_TABLES[table], p, now, plausible) for p in paths]
         else:
-            reports = [_ingest_one(con, LOG_TABLES[table], p, now) for p in paths]
+            reports = [_ingest_one(con, LOG_TABLES[table], p, now, plausible) for p in paths]
     finally:
         con.execute("SET TimeZone = ?", [saved[0]])
         con.execute(f"SET preserve_insertion_order = {'true' if saved[1] else 'false'}")
@@ -161,7 +163,8 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, now: dt.datetime) -> FileReport:
+def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, now: dt.datetime,
+                plausible: Plausible = PLAUSIBLE) -> FileReport:
     fmt = _format(path)
     _drop_temps(con)
     try:
@@ -170,7 +173,7 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, no
         if missing:
             raise IngestError(f"{path}: missing required column {missing[0]!r}")
         try:
-            validated = stage_select(schema, src.columns, src.raw_sql, src.sql)
+            validated = stage_select(schema, src.columns, src.raw_sql, src.sql, plausible)
         except TypeProblem as exc:
             raise IngestError(f"{path}: {exc}") from None
         rep = _load(con, schema, src, validated, str(path), fmt, now)
@@ -341,6 +344,8 @@ def _read_csv_header(path: Path, delim: str) -> list[str]:
     try:
         with opener(path, "rb") as fh:
             head = fh.read(1 << 20)
+    except EOFError:  # gzip: the stream ends before its end marker
+        raise IngestError(f"{path}: truncated or incomplete .gz file") from None
     except OSError as exc:
         raise IngestError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
@@ -405,14 +410,19 @@ def _jsonl_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) 
     extra = """map_from_entries(list_transform(
         list_filter(json_keys(raw), lambda k: NOT list_contains(CAST($known AS VARCHAR[]), k)),
         lambda k: {'key': k, 'value': json_extract_string(raw, '/' || replace(replace(k, '~', '~0'), '/', '~1'))}))"""
+    ids = [f.name for f in schema.fields if f.kind == "id" and f.name in present]
+    nested_ids = "".join(  # a list or object where an id belongs (json_extract_string would give its JSON text)
+        f" WHEN json_type(raw, $idp{i}) IN ('ARRAY', 'OBJECT') THEN $idr{i}" for i in range(len(ids)))
     sql = f"""SELECT __ord, raw AS __raw,
                 CASE WHEN NOT json_valid(raw) THEN 'invalid JSON line'
-                     WHEN NOT {obj} THEN 'JSON line is not an object' END AS __bad,
+                     WHEN NOT {obj} THEN 'JSON line is not an object'{nested_ids} END AS __bad,
                 CASE WHEN cardinality(m) > 0 THEN m END AS __extra
                 {', ' + vals if vals else ''}
               FROM (SELECT __ord, raw,
                            CASE WHEN {obj} THEN json_extract_string(raw, CAST($ptrs AS VARCHAR[])) END AS vals,
                            CASE WHEN {obj} THEN {extra} END AS m
                     FROM _abkit_raw WHERE NULLIF(trim(raw), '') IS NOT NULL)"""
-    params = {"ptrs": [_pointer(f) for f in present] or [_pointer("")], "known": schema.names}
+    params = {"ptrs": [_pointer(f) for f in present] or [_pointer("")], "known": schema.names,
+              **{f"idp{i}": _pointer(f) for i, f in enumerate(ids)},
+              **{f"idr{i}": f"{f} is a list or object, not an id" for i, f in enumerate(ids)}}
     return _Source(sql, params, columns, "NULL", 0, True)

@@ -12,11 +12,27 @@ appear in data (the ``extra`` map, the quarantined raw row), are bound parameter
 
 from __future__ import annotations
 
-from abkit.schema import Column, LogTable, row_checks
+from abkit.schema import PLAUSIBLE, Column, LogTable, Plausible, row_checks
 from abkit.warehouse import check_identifier
 
 _TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE", "TIMESTAMP_US")
 _TEXT_TYPES = ("VARCHAR", "JSON")
+# RFC 3339 allows a lowercase t and z; DuckDB's cast wants them uppercase.
+_UPPER_T = r"'^(\s*[0-9]{4}-[0-9]{2}-[0-9]{2})t'"
+_UPPER_Z = r"'z(\s*)$'"
+# An offset beyond ±23:59 (e.g. +25:00) is no real time zone, though DuckDB would apply it.
+_BAD_OFFSET = r"'[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*[+-](2[4-9]|[3-9][0-9]):?[0-9]{2}\s*$'"
+
+
+def parse_ts_text(col: str) -> str:
+    """SQL: ISO 8601 / RFC 3339 text -> naive UTC TIMESTAMP (NULL when it does not parse).
+
+    The ingest session runs with TimeZone = UTC: no offset means UTC, and the cast
+    TIMESTAMPTZ -> TIMESTAMP gives naive UTC (much cheaper than timezone('UTC', ...))."""
+    upper = (f"CASE WHEN contains({col}, 't') OR contains({col}, 'z') "
+             f"THEN regexp_replace(regexp_replace({col}, {_UPPER_T}, '\\1T'), {_UPPER_Z}, 'Z\\1') ELSE {col} END")
+    return (f"CASE WHEN NOT regexp_matches({col}, {_BAD_OFFSET}) "
+            f"THEN CAST(TRY_CAST({upper} AS TIMESTAMPTZ) AS TIMESTAMP) END")
 
 
 def is_nested(duck_type: str) -> bool:
@@ -42,7 +58,9 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
         return f"CAST(NULL AS {f.duckdb_type})", None
     text = as_text(col, duck_type)
     if f.kind == "id":
-        return (f"NULLIF({text}, '')" if not f.required else text), None
+        typed = f"NULLIF({text}, '')" if not f.required else text
+        # a list or struct is not an id (its JSON text would otherwise pass for one)
+        return typed, (f"{col} IS NOT NULL" if is_nested(duck_type) else None)
     if f.kind == "text":
         return text, None
     if f.kind == "enum":
@@ -50,9 +68,7 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
     present = f"NULLIF(trim({text}), '') IS NOT NULL" if duck_type in _TEXT_TYPES else f"{col} IS NOT NULL"
     if f.kind == "ts":
         if duck_type in _TEXT_TYPES:
-            # the ingest session runs with TimeZone = UTC: no offset means UTC, and the cast
-            # TIMESTAMPTZ -> TIMESTAMP gives naive UTC (much cheaper than timezone('UTC', ...))
-            expr = f"CAST(TRY_CAST({col} AS TIMESTAMPTZ) AS TIMESTAMP)"
+            expr = parse_ts_text(col)
         elif duck_type == "TIMESTAMP WITH TIME ZONE":
             expr = f"CAST({col} AS TIMESTAMP)"  # session TimeZone is UTC
         elif duck_type in _TIMESTAMP_TYPES:
@@ -63,7 +79,9 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
     if f.kind == "double":
         if is_nested(duck_type) or duck_type in ("BOOLEAN",) or duck_type.startswith(("TIMESTAMP", "DATE")):
             raise TypeProblem(f"has type {duck_type}, expected a number")
-        src = f"NULLIF(trim({col}), '')" if duck_type in _TEXT_TYPES else col
+        # text: DuckDB would read "1_000" as 1000; a log's number has no digit separators
+        src = f"CASE WHEN NOT contains({col}, '_') THEN NULLIF(trim({col}), '') END" if duck_type in _TEXT_TYPES \
+            else col
         expr = f"TRY_CAST({src} AS DOUBLE)"
         return expr, f"({expr} IS NULL OR NOT isfinite({expr})) AND {present}"
     if f.kind == "bool":
@@ -88,6 +106,7 @@ def stage_select(
     columns: dict[str, tuple[str, str]],
     raw_sql: str,
     source_sql: str,
+    plausible: Plausible = PLAUSIBLE,
 ) -> str:
     """The SELECT that types and validates one file's rows.
 
@@ -104,7 +123,7 @@ def stage_select(
         typed.append(f"{expr} AS {check_identifier(f.name)}")
         if unparseable is not None:  # checked before "missing": an unparseable value also types as NULL
             bad[f.name] = unparseable
-    whens = " ".join(f"WHEN {c.condition} THEN '{c.reason}'" for c in row_checks(schema, bad))
+    whens = " ".join(f"WHEN {c.condition} THEN '{c.reason}'" for c in row_checks(schema, bad, plausible))
     warn = " OR ".join(f"({cond})" for cond, _ in schema.warnings) or "false"
     out_cols = [f"{schema.fixes.get(n, n)} AS {n}" for n in schema.names]
     # Validation conditions reference the typed columns by name, so they live one level up.

@@ -176,7 +176,7 @@ def run_aa(spec: Spec, *, runs: int, n_users: int = 20_000, seed: int = 0, n_ite
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     frames: list[pd.DataFrame] = []
-    with tqdm(total=runs, unit="run", desc="A/A", disable=not progress, leave=False) as bar:
+    with tqdm(total=runs, unit="run", desc="A/A", disable=None if progress else True, leave=False) as bar:
         for b, lo in enumerate(range(0, runs, per_batch)):
             batch_runs = list(range(lo, min(lo + per_batch, runs)))
             batch = tile_world(world, [run_assignment(world, r, seed) for r in batch_runs], batch_runs)

@@ -24,6 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from abkit.atomic import atomic_write_text
+from abkit.errors import AbkitError
 from abkit.spec import Spec
 from experiments.simulate.traffic import (
     EVENT_SCHEMA,
@@ -47,6 +49,8 @@ class SimOutput:
     fallback_rate: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     peak_rss_mb: float | None = None
+    warnings: list[str] = field(default_factory=list)  # things the user must hear about (printed by the CLI)
+    truth_written: bool = False
 
     def summary(self) -> dict[str, Any]:
         rows = self.counts.get("exposure_rows", 0) + self.counts.get("event_rows", 0)
@@ -94,7 +98,7 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
     rng = np.random.default_rng([opt.seed, 23])
     t0 = time.perf_counter()
     n_chunks = -(-world.n_users // opt.chunk_users)
-    bar = tqdm(total=world.n_users, unit="user", desc="simulate", disable=not progress or n_chunks < 2,
+    bar = tqdm(total=world.n_users, unit="user", desc="simulate", disable=None if progress and n_chunks >= 2 else True,
                file=None, leave=False)
     try:
         for ch in iter_chunks(world):
@@ -182,6 +186,18 @@ def load_reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> pd.DataFrame:
     ).df()
 
 
+def _require_reasons(spec: Spec, reasons: pd.DataFrame, *, world_added: bool) -> None:
+    """Without texts every arm shows the same fallback (the item title): an A/A test by accident."""
+    have = set(reasons["arm"].dropna())
+    missing = [a for a in spec.arm_names if a not in have]
+    if missing:
+        added = "; the generated catalog and users were stored, " if world_added else "; "
+        raise AbkitError(
+            f"no reasons for arm(s) {', '.join(map(repr, missing))} of {spec.key!r}: every exposure would show the "
+            f"fallback text, so the arms would not differ (an A/A test by accident){added}run `abkit generate SPEC "
+            "--db DB` (or `abkit ingest reasons`) and simulate again, or use --mode aa for an intended A/A test")
+
+
 def fill_world(con: duckdb.DuckDBPyConnection, out_dir: str | os.PathLike[str], *, seed: int = 0,
                n_users: int | None = None, n_items: int = 2000) -> dict[str, Any]:
     """Generate and ingest a catalog / population where the items / users table is empty."""
@@ -207,16 +223,26 @@ def simulate_into(spec: Spec, con: duckdb.DuckDBPyConnection, options: SimOption
     """Fill missing items/users, simulate the experiment, ingest the logs, write the truth."""
     out = Path(out_dir)
     ingested = fill_world(con, out, seed=options.seed, n_users=n_users, n_items=n_items)
-    world = build_world(spec, load_users(con, n_users), load_items(con), load_reasons(con, spec), options)
+    reasons = load_reasons(con, spec)
+    if options.mode != "aa":  # the catalog and users stay: `abkit generate` needs the catalog
+        _require_reasons(spec, reasons, world_added=bool(ingested))
+    world = build_world(spec, load_users(con, n_users), load_items(con), reasons, options)
     result = simulate_to_parquet(world, out, progress=progress)
     for table in ("exposures", "events", "events_late"):
         if table in result.files:
             ingested[table] = _ingest(con, "events" if table == "events_late" else table, result.files[table])
     result.counts.update({f"ingested_{k}": int(v.total.accepted) for k, v in ingested.items()})
     result.counts.update({f"duplicates_skipped_{k}": int(v.total.duplicates) for k, v in ingested.items()})
-    if truth_path is not None:
-        Path(truth_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(truth_path).write_text(json.dumps(result.truth, ensure_ascii=False, indent=2), encoding="utf-8")
+    stale = result.counts.get("exposures", 0) > 0 and result.counts.get("ingested_exposures", 0) == 0
+    result.truth_written = truth_path is not None and not stale
+    if stale:  # these logs were stored by an earlier run, whose texts may differ: its truth stays
+        result.warnings.append(
+            "the database already holds these simulated logs (0 new exposures): nothing new was stored"
+            + (f" and {truth_path} was left as it was, since a truth recomputed now would not describe the stored"
+               " logs" if truth_path is not None else "")
+            + "; use a fresh --db or another --seed")
+    elif truth_path is not None:
+        atomic_write_text(truth_path, json.dumps(result.truth, ensure_ascii=False, indent=2))
     return result
 
 

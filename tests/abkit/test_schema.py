@@ -75,8 +75,10 @@ def test_row_checks_order_and_wording() -> None:
     events = LOG_TABLES["events"]
     checks = row_checks(events, {"ts": "TS_BAD", "revenue": "REV_BAD"})
     assert [c.reason for c in checks] == [
-        "missing event_id", "unparseable ts", "missing ts", "missing user_id", "missing item_id", "missing type",
-        "unknown event type", "revenue is not a number", "negative revenue"]
+        "missing event_id", "NUL byte in event_id", "unparseable ts", "missing ts", "missing user_id",
+        "NUL byte in user_id", "missing item_id", "NUL byte in item_id", "missing type", "unknown event type",
+        "revenue is not a number", "blank order_id", "NUL byte in order_id", "negative revenue",
+        "ts outside [2000-01-01, 2100-01-01)", "revenue above 1,000,000,000"]
     (enum_check,) = [c for c in checks if c.reason == "unknown event type"]
     for t in EVENT_TYPES:
         assert f"'{t}'" in enum_check.condition

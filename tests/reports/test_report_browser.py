@@ -34,7 +34,9 @@ def _open(browser, path: Path):
     page = browser.new_page(viewport={"width": 1366, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+    # errors, and plotly.js's warnings about colours (e.g. "Invalid color specifier: Array(n)")
+    page.on("console", lambda m: errors.append(f"console: {m.text}")
+            if m.type == "error" or "color" in m.text.lower() else None)
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url) if not r.url.startswith(("file:", "data:", "blob:")) else None)
     page.goto(path.as_uri())

@@ -65,9 +65,13 @@ def test_labels():
 def test_figures_are_plotly_figures_with_the_right_traces(spec, result, history):
     forest = F.forest_plot(result)
     with_ci = [m for m in result.metrics if m.rel_ci_low is not None]
-    assert isinstance(forest, go.Figure) and len(forest.data[0].x) == len(with_ci)
-    colors = forest.data[0].marker.color
-    assert colors.count(F.SIG_COLOR) == sum(1 for m in with_ci if m.significant) > 0
+    assert isinstance(forest, go.Figure) and sum(len(t.x) for t in forest.data) == len(with_ci)
+    by_color = {t.marker.color: len(t.x) for t in forest.data}
+    assert by_color[F.SIG_COLOR] == sum(1 for m in with_ci if m.significant) > 0
+    for t in forest.data:  # one colour per trace: plotly.js draws an array-coloured error bar black
+        assert isinstance(t.marker.color, str) and t.error_x.color == t.marker.color
+    assert list(forest.layout.yaxis.categoryarray) == [  # rows keep the analysis order
+        f"{F.metric_label(m.metric, 'zh')} · {F.esc(m.arm)} vs {F.esc(m.baseline)}" for m in with_ci]
     cum = F.cumulative_lift(history, metric="ctr", baseline="control", timezone="Asia/Shanghai")
     lines = [t for t in cum.data if t.mode == "lines+markers"]
     assert {t.name for t in lines} == {"neural_generic", "neural_personalized"} and len(lines[0].x) == len(history)

@@ -22,7 +22,8 @@ BASE = {"key": "calc", "arms": [{"name": "control", "weight": 0.5}, {"name": "tr
 def history_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("plan") / "w.duckdb"
     with open_warehouse(db) as con, tempfile.TemporaryDirectory() as tmp:
-        simulate_into(parse_spec(BASE), con, SimOptions(seed=3, days=5), n_users=3000, out_dir=tmp)
+        # history before any experiment: no texts, every arm alike (an A/A simulation on purpose)
+        simulate_into(parse_spec(BASE), con, SimOptions(seed=3, days=5, mode="aa"), n_users=3000, out_dir=tmp)
     return db
 
 

@@ -35,6 +35,13 @@ EVENTS = [
     ("e11", OK_TS, "u1", "i1", "order", "abc", None),  # not a number
     ("e12", OK_TS, "u1", "i1", "order", "inf", None),  # not finite
     ("e13", OK_TS, "u1", "i1", "order", "-2", None),  # negative revenue
+    ("e14", OK_TS, "u1", "i1", "order", "1_000", None),  # digit separators: not a number
+    ("e15", OK_TS, "u1", "i1", "order", "1.7e308", None),  # finite, but no real revenue
+    ("e16", OK_TS, "u1", "i1", "order", "0", None),  # a zero-revenue order is kept
+    ("e17", "infinity", "u1", "i1", "click", None, None),  # outside the plausible years
+    ("e18", OK_TS, " \t", "i1", "click", None, None),  # a whitespace-only id is missing
+    ("e19", OK_TS, "u\x00", "i1", "click", None, None),  # NUL byte in an id
+    ("e20", OK_TS, "u1", "i1", "click", None, "  "),  # blank optional id
     ("e1", OK_TS, "u1", "i1", "click", None, None),  # exact duplicate
 ]
 EXPOSURES = [

@@ -412,8 +412,17 @@ def test_simulate_cli_writes_logs_and_truth(tmp_path):
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(json.dumps(SPEC), encoding="utf-8")
     db, truth = tmp_path / "w.duckdb", tmp_path / "truth.json"
-    res = CliRunner().invoke(app, ["simulate", str(spec_path), "--db", str(db), "--users", "1500", "--items", "300",
-                                   "--seed", "3", "--truth", str(truth), "--duplicates", "0.02"])
+    args = ["simulate", str(spec_path), "--db", str(db), "--users", "1500", "--items", "300",
+            "--seed", "3", "--truth", str(truth), "--duplicates", "0.02"]
+    # no texts in the warehouse: every arm would show the fallback (an A/A test by accident) — refused
+    # before any log is written; the world (catalog, users) stays for `abkit generate`
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2 and "A/A test by accident" in refused.output
+    assert "catalog and users were stored" in refused.output and not truth.exists()
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM exposures").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM items").fetchone()[0] == 300
+    res = CliRunner().invoke(app, [*args, "--mode", "aa"])  # an intended A/A test runs
     assert res.exit_code == 0, res.output
     t = json.loads(truth.read_text())
     assert set(t["arms"]) == {"control", "treatment"}
@@ -421,7 +430,6 @@ def test_simulate_cli_writes_logs_and_truth(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM users").fetchone()[0] == 1500
         assert con.execute("SELECT count(*) FROM exposures").fetchone()[0] > 1000
-    # no texts in the warehouse: everything shown is a fallback, and the CLI says so
     assert "fallback rate 100.00%" in res.output
     bad = CliRunner().invoke(app, ["simulate", str(spec_path), "--db", str(db), "--srm-bug", "1.5"])
     assert bad.exit_code == 2 and "srm-bug" in bad.output
