@@ -1,0 +1,32 @@
+"""The neural generator's tests again under KERAS_BACKEND=jax on CPU (the GPU path is JAX).
+
+The backend is fixed when keras is first imported, so the other backend runs in a subprocess:
+this test re-runs tests/generators/neural (slow ones included) with KERAS_BACKEND=jax and fails
+with the subprocess's failures. Skipped when jax is not installed or this run already is JAX.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow  # compiles every decoder again under XLA-on-JAX (minutes on 2 busy cores)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_neural_tests_pass_under_jax():
+    pytest.importorskip("jax")
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        pytest.skip("this run already is the JAX run")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/generators/neural"),
+         "--deselect", f"{Path(__file__).relative_to(ROOT)}::test_neural_tests_pass_under_jax"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    tail = "\n".join(proc.stdout.splitlines()[-30:])
+    assert proc.returncode == 0, f"neural tests under KERAS_BACKEND=jax failed:\n{tail}"
+    assert " passed" in tail and "jax" not in tail.split("skipped")[0][-0:]  # something actually ran
