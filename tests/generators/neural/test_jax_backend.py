@@ -24,9 +24,8 @@ def test_neural_tests_pass_under_jax():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/generators/neural"),
-         "--deselect", f"{Path(__file__).relative_to(ROOT)}::test_neural_tests_pass_under_jax"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "tests/generators/neural")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     tail = "\n".join(proc.stdout.splitlines()[-30:])
     assert proc.returncode == 0, f"neural tests under KERAS_BACKEND=jax failed:\n{tail}"
-    assert " passed" in tail and "jax" not in tail.split("skipped")[0][-0:]  # something actually ran
+    assert " passed" in tail, tail  # something actually ran (this test skips itself in there)
