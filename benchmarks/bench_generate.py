@@ -8,7 +8,9 @@ feature on (top-p 0.95, repetition penalty 1.2, compliance automaton) for its re
 
     python benchmarks/bench_generate.py            # vocab 5000, d 256, 4 layers, batch 256, 32 new
     python benchmarks/bench_generate.py --quick    # a small run
-    KERAS_BACKEND=jax python benchmarks/bench_generate.py --batch-sizes 1024,4096,8192   # GPU
+    python benchmarks/bench_generate.py --backend jax       # JAX (CPU here; the GPU path elsewhere)
+    python benchmarks/bench_generate.py --backend jax --batch-sizes 1024,4096,8192   # GPU
+    python benchmarks/bench_generate.py --end-to-end        # + `abkit generate` on the shipped model
 
 tokens/s = batch x new tokens / seconds (best of --repeats after one compile/warm-up run);
 reasons/s = batch / seconds. Ends with one JSON line.
@@ -28,6 +30,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _backend_from_argv(argv: list[str]) -> str | None:
+    """--backend NAME (or --backend=NAME): keras reads KERAS_BACKEND once, at its first import."""
+    for i, a in enumerate(argv):
+        if a == "--backend" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--backend="):
+            return a.split("=", 1)[1]
+    return None
+
+
+if _backend_from_argv(sys.argv[1:]):
+    os.environ["KERAS_BACKEND"] = str(_backend_from_argv(sys.argv[1:]))
 
 import keras  # noqa: E402
 
@@ -81,6 +97,54 @@ def bench_keras_hub(args, prompts, repeats):
     return _time(lambda: lm.generate(inputs, stop_token_ids=None), repeats), backbone.count_params()
 
 
+def bench_end_to_end(n_items: int, segments: int, repeats: int) -> dict:
+    """`abkit generate`'s code path (runner.run_generate: candidate items, ids, the shipped model's decoder
+    with constraints and 4 candidates per request, the candidate filter, DuckDB writes) on a fresh warehouse,
+    after a warm-up run that compiles the decoder for the items' prompt buckets, in decoded sequences per second (every
+    candidate counts) -- beside the raw decoder of the same model at the same batch shape (256 rows, the
+    first prompt bucket, 48 new tokens, the same settings, no early stop)."""
+    import tempfile
+
+    from abkit.spec import parse_spec
+    from abkit.warehouse import connect
+    from abkit.world.catalog import make_catalog
+    from generators.neural.generator import _DEFAULTS, PROMPT_BUCKETS, NeuralGenerator
+    from generators.runner import run_generate
+
+    k, n_new = int(_DEFAULTS["num_candidates"]), int(_DEFAULTS["max_new_tokens"])
+    items = make_catalog(n_items, seed=5)
+    spec = {
+        "key": "bench_e2e", "start": "2026-11-01", "end": "2026-11-08", "primary_metric": "ctr",
+        "segments": [f"seg{i}" for i in range(segments)],
+        "arms": [{"name": "control", "weight": 0.5, "generator": {"type": "template"}},
+                 {"name": "ai", "weight": 0.5, "generator": {"type": "neural"}}]}
+    with tempfile.TemporaryDirectory() as d:
+        con = connect(str(Path(d) / "w.duckdb"))
+        # Warm-up: the same items under another experiment key (other ids, so all are generated) compiles
+        # the decoder for every prompt bucket they need; the timed run is the steady state.
+        run_generate(parse_spec({**spec, "key": "bench_e2e_warmup"}), con, items=items, arms=["ai"], progress=False)
+        t0 = time.perf_counter()
+        rep = run_generate(parse_spec(spec), con, items=items, arms=["ai"], progress=False)
+        seconds = time.perf_counter() - t0
+        con.close()
+    sequences = rep.arms[0].generated * k
+
+    gen = NeuralGenerator()
+    st = gen._load()
+    batch, vocab = st["batch"], st["model"].vocab_size
+    rng = np.random.default_rng(1)
+    prompts = rng.integers(3, vocab, size=(batch, PROMPT_BUCKETS[0])).astype(np.int32)
+    uniforms = rng.random((batch, n_new)).astype(np.float32)
+    settings = DecodeSettings(temperature=float(_DEFAULTS["temperature"]), top_k=int(_DEFAULTS["top_k"]),
+                              top_p=float(_DEFAULTS["top_p"]),
+                              repetition_penalty=float(_DEFAULTS["repetition_penalty"]))
+    decoder = st["decoder"]
+    raw = _time(lambda: decoder.generate(prompts, uniforms, settings, eos_id=-1, automaton=st["automaton"]), repeats)
+    return {"batch": batch, "reasons": rep.arms[0].generated, "sequences": sequences, "seconds": round(seconds, 3),
+            "sequences_per_s": round(sequences / seconds, 1), "raw_decoder_sequences_per_s": round(batch / raw, 1),
+            "end_to_end_share_of_raw": round(sequences / seconds / (batch / raw), 3)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vocab", type=int, default=5000)
@@ -96,6 +160,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-naive", action="store_true")
     ap.add_argument("--no-keras-hub", action="store_true")
     ap.add_argument("--naive-max-batch", type=int, default=1024, help="skip the naive loop above this batch")
+    ap.add_argument("--backend", choices=["tensorflow", "jax"], default=None,
+                    help="Keras backend (default: KERAS_BACKEND, else tensorflow)")
+    ap.add_argument("--end-to-end", action="store_true",
+                    help="also time `abkit generate` (the shipped model) against the decoder at its shape")
+    ap.add_argument("--e2e-items", type=int, default=64)
     args = ap.parse_args(argv)
     if args.quick:
         args.vocab, args.d_model, args.layers, args.batch, args.repeats = 1000, 128, 2, 64, 2
@@ -147,10 +216,16 @@ def main(argv: list[str] | None = None) -> dict:
         if "keras_hub" in rows:
             res["speedup_vs_keras_hub"] = round(rows["keras_hub"] / t_ours, 2)
         results.append(res)
+    e2e = None
+    if args.end_to_end:
+        e2e = bench_end_to_end(args.e2e_items, 4, args.repeats)
+        print(f"\nend to end (`abkit generate`, shipped model, {e2e['reasons']} reasons x 4 candidates, batch "
+              f"{e2e['batch']}): {e2e['sequences_per_s']:,.0f} sequences/s vs the raw decoder's "
+              f"{e2e['raw_decoder_sequences_per_s']:,.0f} at the same shape = {e2e['end_to_end_share_of_raw']:.0%}")
     summary = {"benchmark": "generate", "backend": backend.backend_name(), "device": backend.device_kind(),
                "threads": threads, "vocab": args.vocab, "d_model": args.d_model, "layers": args.layers,
                "prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "sampler": "top_k=5,temperature=1",
-               "results": results}
+               "results": results, "end_to_end": e2e, "load": round(os.getloadavg()[0], 1)}
     print(json.dumps(summary))
     return summary
 

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from abkit.world import vocab
-from generators.base import Reason, ReasonRequest, reason_keys, request_seed, stable_hash
+from generators.base import Reason, ReasonRequest, paused_gc, reason_keys, request_seed, stable_hash
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 
 _SHARED_ORDER = ["评分", "月销", "售后", "发货", "好评率"]
@@ -70,20 +70,28 @@ class TemplateGenerator:
 
     def generate(self, requests: list[ReasonRequest], *, arm: str, settings: dict[str, Any]) -> list[Reason]:
         t0 = time.perf_counter()
+        with paused_gc():
+            out = self._generate(requests, arm, settings)
+        self.last_batch_seconds = time.perf_counter() - t0
+        return out
+
+    def _generate(self, requests: list[ReasonRequest], arm: str, settings: dict[str, Any]) -> list[Reason]:
         ids = reason_keys(requests, arm=arm, model_version=self.model_version, settings=settings)
         settings_hash = stable_hash(settings)
         rate = float(settings.get("inject_unfaithful_rate") or 0.0)
-        out = []
-        for rid, req in zip(ids, requests, strict=True):
-            corrupt = rate > 0 and request_seed(rid) / 2**32 < rate
-            text, mentions, has_promo = self.write(req, fake_promo_seed=request_seed(rid) if corrupt else None)
-            out.append(Reason(
-                reason_id=rid, item_id=req.item_id, segment=req.segment, arm=arm, text=text,
-                generator=self.name, model_version=self.model_version, settings_hash=settings_hash,
-                features={"mentions": mentions, "mentions_promo": has_promo, "length": vocab.length_bucket(len(text)),
-                          "corrupted": "fake_discount" if corrupt else None, "ai_generated": False},
-            ))
-        self.last_batch_seconds = time.perf_counter() - t0
+        write, bucket = self.write, vocab.length_bucket
+        if rate > 0:  # the per-request seed decides which reasons carry an injected claim
+            seeds = [request_seed(rid) for rid in ids]
+            fake = [seed if seed / 2**32 < rate else None for seed in seeds]
+            written = [write(req, fake_promo_seed=f) for req, f in zip(requests, fake, strict=True)]
+        else:
+            fake = [None] * len(requests)
+            written = [write(req) for req in requests]
+        name, version = self.name, self.model_version
+        out = [Reason(rid, req.item_id, req.segment, arm, text, name, version, settings_hash,
+                      {"mentions": mentions, "mentions_promo": has_promo, "length": bucket(len(text)),
+                       "corrupted": None if f is None else "fake_discount", "ai_generated": False})
+               for rid, req, (text, mentions, has_promo), f in zip(ids, requests, written, fake, strict=True)]
         return out
 
     @staticmethod
