@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from abkit.messages import render as render_message
 from reports.i18n import LANGS, action_label, metric_label, tr
 
 _LABELS: dict[str, tuple[str, str]] = {
@@ -179,6 +180,21 @@ class Translator:
 
     def state(self, state: str) -> str:
         return self(f"state.{state}")
+
+    def say(self, messages: object) -> str:
+        """The analysis's sentences (``{code, params, text}`` messages, or plain strings) in this
+        language, joined; an unknown code falls back to the message's own text."""
+        items = messages if isinstance(messages, list | tuple) else [messages] if messages else []
+        out = []
+        for m in items:
+            if isinstance(m, dict) and "code" in m:
+                try:
+                    out.append(render_message(str(m["code"]), m.get("params") or {}, "zh" if self.lang == "zh" else "en"))
+                except (KeyError, ValueError):
+                    out.append(str(m.get("text") or m["code"]))
+            elif m:
+                out.append(str(m))
+        return "; ".join(out)
 
 
 def translator(lang: str) -> Translator:

@@ -33,7 +33,7 @@ class ExperimentRow:
     action: str | None = None
     arm: str | None = None
     verdicts: dict[str, str] = field(default_factory=dict)
-    next_step: str | None = None
+    next_step: Any = None
     warnings: list[str] = field(default_factory=list)  # i18n keys
     spec_error: str | None = None
     has_spec: bool = False
@@ -115,7 +115,7 @@ def experiment_rows(con: duckdb.DuckDBPyConnection | None, specs: dict[str, Spec
                 row.verdicts = {str(a): str(v.get("verdict") if isinstance(v, dict) else v) for a, v in arms.items()}
             elif isinstance(arms, list):
                 row.verdicts = {str(v.get("arm")): str(v.get("verdict")) for v in arms if isinstance(v, dict)}
-            row.next_step = d.get("next_step") if isinstance(d.get("next_step"), str) else None
+            row.next_step = d.get("next_step") or None  # messages; the page renders them in its language
             u = res["users"]
             row.users = int(sum(v for v in u.values() if isinstance(v, int | float))) if isinstance(u, dict) else None
             if isinstance(res["srm"], dict) and res["srm"].get("ok") is False:

@@ -148,8 +148,14 @@ def sample_plan(spec: Spec, history: History) -> SamplePlan | None:
 
 def plan(spec: Spec, con: duckdb.DuckDBPyConnection | Engine | None, *, history_days: int = HISTORY_DAYS) -> Plan:
     """Size the experiment; raises AbkitError when nothing can be sized."""
-    m = METRICS[spec.primary_metric]
     hist = plan_history(spec, con, history_days) if con is not None else History(None, [], "no database")
+    return plan_from_history(spec, hist)
+
+
+def plan_from_history(spec: Spec, hist: History) -> Plan:
+    """The plan of ``spec`` from an already computed history (the slow part, which callers such as
+    the web app's calculator keep while MDE, alpha, power or weights change)."""
+    m = METRICS[spec.primary_metric]
     out = Plan(spec.primary_metric, m.kind, spec.mde, spec.alpha, spec.power, None, None, None,
                history=hist.label, cumulative_users=hist.cumulative_users, warning=hist.warning)
     if hist.stats is not None:

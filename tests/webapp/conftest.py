@@ -38,6 +38,12 @@ def form_fields(**overrides: Any) -> dict[str, str]:
     return {k: v for k, v in base.items() if v is not None}
 
 
+def message(arm: str) -> dict[str, Any]:
+    """A decision sentence as the analysis stores it (a code, its parameters, English text): the arm
+    name travels through the message catalogue into the page."""
+    return {"code": "next_stop_arms", "params": {"arms": [arm]}, "text": f"Stop {arm} now."}
+
+
 def stored_result(key: str, **decision: Any) -> dict[str, Any]:
     """A small analysis result as `abkit analyze` stores it (only the blocks the pages read)."""
     return {
@@ -72,8 +78,8 @@ def expose_text(db: Path, experiment: str, arm: str, text: str) -> None:
 
 def payload_result(key: str, x: str) -> dict[str, Any]:
     """A stored result whose arm, reasons, verdicts, next step and samples all carry the payload."""
-    result = stored_result(key, action="ship", arm=x, reasons=[x], next_step=x,
-                           arms={x: {"verdict": "ship_candidate", "reasons": [x]}})
+    result = stored_result(key, action="ship", arm=x, reasons=[x], next_step=[message(x)],
+                           arms=[{"arm": x, "verdict": "ship_candidate", "reasons": [message(x)]}])
     result["users"] = {"control": 10, x: 12}
     result["samples"] = [{"arm": x, "segment": x, "item_id": "i1", "text": x}]
     return result

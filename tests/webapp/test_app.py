@@ -120,18 +120,21 @@ def test_forms_without_the_csrf_value_are_refused(client, specs_dir: Path, h) ->
 
 
 def test_list_shows_decision_badges_verdicts_and_health(client, db: Path, h) -> None:
-    result = h.stored_result("reason_three_arm", action="stop", arm=None, next_step="fix the client",
-                             arms={"neural_generic": {"verdict": "harmful", "reasons": ["ctr worse"]},
-                                   "neural_personalized": {"verdict": "ship_candidate", "reasons": ["ctr better"]}})
+    stop = {"code": "next_stop_arms", "params": {"arms": ["neural_generic"]}, "text": "Stop neural_generic now."}
+    worse = {"code": "arm_harmful_primary", "params": {"arm": "neural_generic", "metric": "ctr", "lift": -0.03,
+                                                       "p": 0.001, "p_term": "adjusted p"}, "text": "ctr worse"}
+    result = h.stored_result("reason_three_arm", action="stop", arm=None, next_step=[stop],
+                             arms=[{"arm": "neural_generic", "verdict": "harmful", "reasons": [worse]},
+                                   {"arm": "neural_personalized", "verdict": "ship_candidate", "reasons": []}])
     result["srm"] = {"p_value": 1e-6, "ok": False}
     h.store(db, result)
     page = client.get("/").text
     row = page[page.index('data-key="reason_three_arm"'):]
     row = row[:row.index("</tr>")]
     assert 'data-decision="stop"' in row and 'data-verdict="harmful"' in row and 'data-verdict="ship_candidate"' in row
-    assert "fix the client" in row and "SRM" in row and "2,380" in row
+    assert "立即停止实验组「neural_generic」" in row and "SRM" in row and "2,380" in row  # rendered in the page's language
     exp = client.get("/exp/reason_three_arm").text
-    assert 'data-verdict="harmful"' in exp and "ctr worse" in exp
+    assert 'data-verdict="harmful"' in exp and "neural_generic" in exp and "显著" in exp
 
 
 def test_every_user_and_model_string_is_escaped(client, db: Path, specs_dir: Path, h) -> None:
