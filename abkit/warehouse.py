@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import os
 import re
 import time
@@ -219,6 +220,15 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
     else:
         con.execute("COMMIT")
+
+
+def os_user() -> str:
+    """Who a lifecycle row records when no token name or --user is given: the OS user, or
+    "unknown" where the process has no passwd entry (containers)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def set_experiment_state(

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "unknown"
+from abkit.warehouse import os_user
 
 
 @dataclass(frozen=True)
@@ -37,7 +31,7 @@ class UIConfig:
     @property
     def actor(self) -> str:
         """Who a write is recorded as: the token's name, else --user, else the OS user."""
-        return self.token_name or self.user or _os_user()
+        return self.token_name or self.user or os_user()
 
     @property
     def job_folder(self) -> Path:

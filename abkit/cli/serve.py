@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -55,14 +54,14 @@ def rollout(
     """
     from abkit.cli.analysis import _parse_ts
     from abkit.spec import load_spec
-    from abkit.warehouse import connect
+    from abkit.warehouse import connect, os_user
     from serving.rollout import rollout_step
 
     at = _parse_ts(now, "--now") or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     s = load_spec(spec)
     con = connect(db, read_only=dry_run)
     try:
-        step = rollout_step(s, con, now=at, actor=user or getpass.getuser(), dry_run=dry_run)
+        step = rollout_step(s, con, now=at, actor=user or os_user(), dry_run=dry_run)
     finally:
         con.close()
     typer.echo(step.line())
