@@ -11,7 +11,8 @@ from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
 from abkit.stats import SufficientStats, compare
-from abkit.stats.heterogeneity import SliceStats, explore, explore_arms, subtract, tau2_moments
+from abkit.stats.heterogeneity import (Exploration, SliceRow, SliceStats, difference_p_value, explore, explore_arms,
+                                      subtract, tau2_moments)
 from abkit.stats.interaction import assignment_independence, interaction
 from abkit.stats.policy import recommend
 
@@ -64,7 +65,9 @@ def test_explore_shrinks_flags_and_ranks():
     r0, s0 = ex.rows[0], slices[0]
     a = compare(s0.control, s0.treatment, cuped=False, min_events=0)
     rest = compare(subtract(c, s0.control), subtract(t, s0.treatment), cuped=False, min_events=0)
-    z = (a.rel_lift - rest.rel_lift) / math.hypot(a.rel_se, rest.rel_se)
+    # log ratio of means: se(log(1 + lift)) = se / (1 + lift) by the delta method
+    z = (math.log1p(a.rel_lift) - math.log1p(rest.rel_lift)) / math.hypot(
+        a.rel_se / (1 + a.rel_lift), rest.rel_se / (1 + rest.rel_lift))
     assert r0.p_vs_rest == pytest.approx(2 * sps.norm.sf(abs(z)), rel=1e-12)
     ref_q = multipletests([r.p_vs_rest for r in ex.rows], method="fdr_bh")[1]
     assert [r.q_value for r in ex.rows] == pytest.approx(list(ref_q), rel=1e-12)
@@ -91,24 +94,43 @@ def test_small_slices_are_skipped_and_not_in_the_fdr_family():
 
 
 def test_fdr_is_hierarchical_over_arms_and_dimensions():
-    """Benjamini–Bogomolov: BH over the families' Simes p-values selects R of m families;
-    within a selected family BH at alpha·R/m; nothing is called in an unselected family."""
+    """Benjamini–Bogomolov with a Šidák–Bonferroni family gate: family (arm, dimension) p =
+    1 − (1 − min p)^k, selected when below alpha/m; within a selected family BH at alpha·R/m;
+    nothing is called in an unselected family."""
     rng = np.random.default_rng(4)
     a = _persona_slices(rng, 10_000, [0.1] * 4, [0.0] * 4)
     b = _persona_slices(rng, 10_000, [0.1] * 4, [0.0, 0.0, 0.0, 0.4])
     out = explore_arms({"A": a, "B": b})
-    fam_p = []
-    for ex in out.values():
-        p = np.sort([r.p_vs_rest for r in ex.rows])
-        fam_p.append(min(len(p) * p / np.arange(1, len(p) + 1)))  # Simes
-    fam_q = multipletests(fam_p, method="fdr_bh")[1]
-    assert list(fam_q < 0.05) == [False, True]
+    fam_p = np.array([1 - (1 - min(r.p_vs_rest for r in ex.rows)) ** len(ex.rows) for ex in out.values()])
+    selected = fam_p * len(fam_p) < 0.05
+    assert list(selected) == [False, True]
     b_rows = out["B"].rows
     within = multipletests([r.p_vs_rest for r in b_rows], method="fdr_bh")[1] * 2 / 1
     assert [r.q_value for r in b_rows] == pytest.approx(list(np.minimum(within, 1.0)), rel=1e-12)
     assert [r.significant for r in b_rows] == list(np.minimum(within, 1.0) < 0.05)
     assert b_rows[3].significant and not any(r.significant for r in out["A"].rows)
-    assert all(r.q_value >= fam_q[0] for r in out["A"].rows)
+    assert all(r.q_value >= min(1.0, fam_p[0] * 2) for r in out["A"].rows)
+
+
+def test_slice_versus_rest_p_value_holds_its_level_in_the_deep_tail():
+    """A small slice (16,000 users per arm, conversion 8%) against the rest (1.98M): the family
+    gates test near p = 1e-4, where the linear z of the ratio of two means rejects about 1.4 times
+    too often (binomial simulation, 4M draws); the log-ratio z holds the level."""
+    rng = np.random.default_rng(31)
+    draws, level = 4_000_000, 2e-4
+
+    def lift(n, p, k):
+        kc, kt = rng.binomial(n, p, k), rng.binomial(n, p * 1.04, k)
+        mc, mt = kc / n, kt / n
+        se = np.sqrt(mt * (1 - mt) / n / mc**2 + mt**2 * mc * (1 - mc) / n / mc**4)  # delta method
+        return mt / mc - 1, se
+
+    small, big = lift(16_000, 0.08, draws), lift(1_984_000, 0.10, draws)
+    rejected = int((difference_p_value(*small, *big) < level).sum())
+    expected = draws * level
+    assert abs(rejected - expected) <= 4 * math.sqrt(expected)  # 800 ± 113; the linear z gives ≈ 1,100
+    linear = 2 * sps.norm.sf(np.abs((small[0] - big[0]) / np.hypot(small[1], big[1])))
+    assert (linear < level).sum() > expected + 4 * math.sqrt(expected)  # the skew this guards against
 
 
 def test_policy_switches_a_segment_only_on_an_fdr_call():
@@ -128,6 +150,29 @@ def test_policy_switches_a_segment_only_on_an_fdr_call():
     assert pol.to_dict()["assignments"] == {"p0": "A", "p1": "A", "p2": "B", "p3": "A"}
     assert 0 < pol.gain < 0.05 and pol.gain_se > 0 and pol.gain / pol.gain_se > 2
     assert "follow-up experiment" in pol.note
+
+
+def _exploration(overall: float, shrunk: dict[str, float], weights: dict[str, float], called: set[str]) -> Exploration:
+    rows = [SliceRow(("persona",), (p,), f"persona={p}", 1000, 1000, 0.1, x, 0.01, x - 0.02, x + 0.02, 0.5, 0.5,
+                     p in called, x, 0.01, weights[p]) for p, x in shrunk.items()]
+    return Exploration(overall, 0.005, rows, [], 0.05, 200)
+
+
+def test_policy_gives_the_others_the_best_arm_once_a_responder_is_carved_out():
+    """Arm B leads overall (4.9% vs 4%) only because persona p0 (10% of the weight) responds +40%;
+    on the other personas A (+4%) beats B (+1%). The policy: p0 → B (its call), the others → A,
+    not the best single arm B; gain over B-for-everyone = Σ w·(A − B) over the others = 0.9 × 3%."""
+    w = {"p0": 0.1, "p1": 0.45, "p2": 0.45}
+    ex = {"A": _exploration(0.04, {"p0": 0.04, "p1": 0.04, "p2": 0.04}, w, set()),
+          "B": _exploration(0.049, {"p0": 0.40, "p1": 0.01, "p2": 0.01}, w, {"p0"})}
+    pol = recommend(ex, control="control", dimension="persona")
+    assert pol.best_single_arm == "B" and pol.default == "A" and not pol.single_arm
+    assert pol.to_dict()["assignments"] == {"p0": "B", "p1": "A", "p2": "A"}
+    assert pol.gain == pytest.approx(0.9 * 0.03, rel=1e-12)
+    # without the call, nothing is carved out and B (the best single arm) goes to everyone
+    ex["B"] = _exploration(0.049, {"p0": 0.40, "p1": 0.01, "p2": 0.01}, w, set())
+    pol = recommend(ex, control="control", dimension="persona")
+    assert pol.single_arm and pol.default == "B" and pol.gain == 0.0
 
 
 def test_assignment_chi2_matches_scipy():

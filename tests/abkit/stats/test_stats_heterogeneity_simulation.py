@@ -21,8 +21,19 @@ History, so the figures can be judged: the first FDR procedure (flat Benjamini�
 102 slices) called some slice in 7.2% of no-heterogeneity runs (seed 20261201); a Cochran's-Q-gated
 hierarchical procedure held the null (2.8%) but found the responder first in only 81.8% (seeds
 20261211/12). Three family gates (Q, Simes, 2·min of both) were then compared on 300 runs (seeds
-777/778): null 2.0/4.0/1.7%, power 80/93/89%; Simes (Benjamini–Bogomolov's own choice) was kept and
-the seeds below are fresh. The design above was not changed.
+777/778): null 2.0/4.0/1.7%, power 80/93/89%; Simes (Benjamini–Bogomolov's own choice) was kept:
+5.3% on seed 20261221, above the bar. Two causes, each found by reasoning and checked on
+exploratory seeds (901–903), not on the seeds below: (1) Simes' test is not guaranteed for the
+negatively correlated slice-versus-rest tests of a partition, so the gate is now Šidák's (valid
+under any correlation) with Bonferroni across families — P(any call | no heterogeneity) ≤ alpha by
+the union bound (it still gave 5.5% on seed 20261231); (2) the slice-versus-rest z of a ratio of
+means is skewed: for the smallest persona × tenure cell it rejected 1.4× too often near p = 1e-4,
+where the gates decide (binomial simulation in test_stats_heterogeneity.py); it is now a z of the
+log ratios. The policy also changed once, from its logic, not its figures: the segments without a
+call take the arm that is best over them, not the best single arm (which a carved-out responder
+can make the wrong arm for everyone else). Exploratory seeds 901/902 (300 runs) after both
+changes: null 4.3%, found first 94.7%, true gain positive 93.7%. The seeds below are fresh and
+the design above was not changed.
 """
 
 from __future__ import annotations
@@ -89,7 +100,7 @@ def _true_gain(policy, lifts: dict[str, np.ndarray]) -> float:
 
 
 def test_no_heterogeneity_no_calls_and_one_arm():
-    rng = np.random.default_rng(20261221)
+    rng = np.random.default_rng(20261241)
     lifts = _true_lifts(False)
     any_call = single = 0
     for _ in range(RUNS):
@@ -97,14 +108,12 @@ def test_no_heterogeneity_no_calls_and_one_arm():
         any_call += any(e.any_significant for e in ex.values())
         single += recommend(ex, control="control", dimension="persona").single_arm
     print(f"\nno heterogeneity: any slice significant {any_call / RUNS:.3f}, single-arm policy {single / RUNS:.3f}")
-    # The procedure is calibrated at 5% for "any call" under no heterogeneity, so the issue's "≤ 5%"
-    # holds up to binomial noise (sd 0.7% at 1,000 runs): seed 20261221 gave 5.3%. Bound: 5% + 3 sd.
-    assert any_call / RUNS <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / RUNS)
+    assert any_call / RUNS <= 0.05
     assert single / RUNS >= 0.95
 
 
 def test_one_persona_responding_three_times_more_is_found_first():
-    rng = np.random.default_rng(20261222)
+    rng = np.random.default_rng(20261242)
     lifts = _true_lifts(True)
     found_first = positive = 0
     gains = []
