@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from abkit.errors import AbkitError
 from abkit.metrics import CORE_METRICS, METRICS
+from abkit.schema import LOG_TABLES
 
 KEY_PATTERN = re.compile(r"^[a-z0-9_]+$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hour|hours|d|day|days)\s*$")
@@ -176,6 +177,8 @@ class TextGuardrail(_Model):
 # Fields set at exposure time (or after it): treatment can change them, so they never adjust.
 EXPOSURE_TIME_FIELDS = frozenset({"platform", "arm", "experiment", "ts", "item_id", "reason_id", "session_id",
                                   "position", "fallback", "exposure_id", "ingested_at"})
+# Item-table attributes: a user sees items of many, so they cannot slice users.
+ITEM_FIELDS = frozenset(c.name for c in LOG_TABLES["items"].fields) - {"item_id"}
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -232,6 +235,10 @@ class Heterogeneity(_Model):
     @field_validator("dimensions")
     @classmethod
     def _dims(cls, v: list[str]) -> list[str]:
+        for i, name in enumerate(v):
+            if name in ITEM_FIELDS:
+                raise ValueError(f"[{i}]: {name!r} is an item attribute: it splits a user's exposures, not users, and "
+                                 f"the explorer slices users; see it per value with `breakdowns` instead")
         return Covariates._columns(v)
 
     @model_validator(mode="after")

@@ -56,7 +56,7 @@ def _add(a: SufficientStats | None, b: SufficientStats) -> SufficientStats:
                              for k in ("sum_d", "sum_d2", "sum_yd")))
 
 
-def heterogeneity_block(spec: Spec, engine: Engine, rel: q.Relations) -> dict[str, Any]:
+def heterogeneity_block(spec: Spec, engine: Engine, rel: q.Relations, notes: list[str]) -> dict[str, Any]:
     """{"heterogeneity": explorer per treatment arm, "policy": the per-segment policy} (the per-user table must exist)."""
     assert spec.heterogeneity is not None
     h = spec.heterogeneity
@@ -69,6 +69,10 @@ def heterogeneity_block(spec: Spec, engine: Engine, rel: q.Relations) -> dict[st
         frames = {g: engine.frame(slice_query(spec, g)) for g in groups}
     finally:
         engine.drop(ATTRIBUTES_TABLE)
+    for i, name in enumerate(dims):
+        if set(frames[(i,)][f"a{i}"].astype(str)) <= {MISSING}:
+            notes.append(f"Heterogeneity: no user has a value for {name!r} (a users-table attribute: segment or a "
+                         f"key of its extra columns), so its only slice is {MISSING!r}.")
     totals: dict[str, SufficientStats | None] = dict.fromkeys(spec.arm_names)
     for rec in frames[(0,)].to_dict("records"):
         if rec["arm"] in totals:

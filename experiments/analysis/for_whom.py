@@ -47,13 +47,13 @@ def regression_sums(spec: Spec, engine: Engine, rel: q.Relations, caps: dict[str
 def explorer_blocks(spec: Spec, engine: Engine, rel: q.Relations, notes: list[str]) -> dict[str, Any]:
     if spec.heterogeneity is None:
         return {}
-    return _guard("heterogeneity explorer", notes, lambda: heterogeneity_block(spec, engine, rel)) or {}
+    return _guard("heterogeneity explorer", notes, lambda: heterogeneity_block(spec, engine, rel, notes)) or {}
 
 
 def interaction_query(spec: Spec, params: q.QueryParams, rel: q.Relations) -> q.Query:
     m = METRICS[spec.primary_metric]
     sql = q.render(q.load_sql("interaction_stats"), {
-        "exposures": rel.exposures, "per_user": rel.per_user,
+        "exposures": rel.exposures, "per_user": rel.per_user, "as_of_filter": q.exposure_as_of(params),
         "y": f"CAST({q._column(m.numerator)} AS DOUBLE)",
         "d_column": f", CAST({q._column(m.denominator)} AS DOUBLE) AS d" if m.denominator else "",
         "ratio_sums": ",\n    sum(p.d) AS sum_d, sum(p.d * p.d) AS sum_d2, sum(p.y * p.d) AS sum_yd"

@@ -155,9 +155,14 @@ def _bind(name: str, sql: str, values: dict[str, Any]) -> Query:
 
 # --- stage snippets -----------------------------------------------------------------------
 
-def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> str:
+def exposure_as_of(p: QueryParams) -> str:
+    """The exposures known at ``p.as_of`` (by event time, and by ingestion time unless told otherwise)."""
     as_of = "\n      AND ts < $as_of" if p.as_of is not None else ""
-    as_of += "\n      AND ingested_at <= $as_of" if p.as_of is not None and p.as_of_ingested else ""
+    return as_of + ("\n      AND ingested_at <= $as_of" if p.as_of is not None and p.as_of_ingested else "")
+
+
+def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> str:
+    as_of = exposure_as_of(p)
     return render(load_sql("window_exposures"), {
         "exposures": rel.exposures,
         "arm_column": "'all' AS arm" if p.pool_arms else "arm",

@@ -83,6 +83,8 @@ def test_chinese_arm_names_and_control(tmp_path: Path) -> None:
         ({"covariates": {"numeric_attributes": ["pre sessions"]}}, "covariates.numeric_attributes: [0]: 'pre sessions'"),
         ({"covariates": {"pre_period": ["ctr", "gmv"]}}, "covariates.pre_period: [1]: unknown metric 'gmv'"),
         ({"covariates": {"max_levels": 1}}, "covariates.max_levels"),
+        ({"heterogeneity": {"dimensions": ["segment", "category"]}},
+         "heterogeneity.dimensions: [1]: 'category' is an item attribute"),
     ],
 )
 def test_invalid_specs_name_the_key(tmp_path: Path, change: dict, expected: str) -> None:

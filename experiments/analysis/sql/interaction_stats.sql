@@ -5,7 +5,7 @@ WITH other_arms AS (
     FROM {exposures}
     WHERE experiment <> $experiment
       AND ts >= $window_start
-      AND ts < $window_end
+      AND ts < $window_end{as_of_filter}
     GROUP BY user_id, experiment
     HAVING count(DISTINCT arm) = 1
 )

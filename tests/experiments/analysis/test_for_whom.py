@@ -3,6 +3,7 @@ references computed with pandas/statsmodels on the per-user table."""
 
 from __future__ import annotations
 
+import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,6 +127,36 @@ def test_concurrent_experiment_interaction_in_health(db, spec_from):
     assert res["other"] == "other" and res["users_in_both"] > 0
     assert res["chi2_p"] is None or 0 <= res["chi2_p"] <= 1
     assert isinstance(res["flagged"], bool) and res["message"]
+
+
+def test_interaction_counts_only_what_was_known_as_of(db, spec_from):
+    """Users in both experiments = this analysis's users ∩ single-arm users of the other experiment
+    exposed in the window before as_of (a later exposure there must not count)."""
+    path, _ = db
+    spec = spec_from(end="2026-11-04")
+    as_of = dt.datetime(2026, 11, 2, 12)
+    con = connect(path)
+    try:
+        data = analyze(spec, con, as_of=as_of, text_metrics=False).to_json()
+        ours = set(per_user_frame(spec, con, as_of=as_of)["user_id"])
+        other = con.execute("""SELECT user_id FROM exposures
+                               WHERE experiment = 'other' AND ts >= TIMESTAMP '2026-11-01' AND ts < $as_of
+                                 AND ingested_at <= $as_of
+                               GROUP BY user_id HAVING count(DISTINCT arm) = 1""", {"as_of": as_of}).df()
+        later = con.execute("SELECT count(*) FROM exposures WHERE experiment = 'other' AND ts >= $as_of",
+                            {"as_of": as_of}).fetchone()[0]
+    finally:
+        con.close()
+    (res,) = data["health"]["interactions"]
+    assert later > 0  # the fixture has exposures of the other experiment after as_of
+    assert res["users_in_both"] == len(ours & set(other["user_id"]))
+
+
+def test_explorer_says_when_no_user_has_the_attribute(db, spec_from):
+    path, _ = db
+    data, _ = _analyze(path, spec_from(end="2026-11-04", heterogeneity={"dimensions": ["segment", "tenure"]}))
+    assert any("no user has a value for 'tenure'" in n for n in data["notes"])
+    assert not any("no user has a value for 'segment'" in n for n in data["notes"])
 
 
 def test_policy_cli_writes_the_file(db, spec_from, tmp_path):
