@@ -1,6 +1,8 @@
 """Shared pytest set-up: keep TensorFlow quiet and single-process friendly on 2 cores."""
 
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,6 +10,21 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless system Chromium through Playwright, shared by the browser tests of one module;
+    skips where Chromium or Playwright is missing (`.ci/run` installs both)."""
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install chromium fonts-noto-cjk)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
 
 
 def _world_logs(n_per_arm: int, seed: int, *, click: dict[str, float], order: float = 0.3,

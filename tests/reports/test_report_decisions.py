@@ -8,8 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +28,6 @@ SPEC = parse_spec({
 LATIN_OK = {"Asia", "Shanghai", "CI", "CUPED", "GMV", "MDE", "SQL", "SRM", "Welch", "Satterthwaite", "alpha",
             "delta", "holm", "pp", "vs", "p", "t", "e", "demo_like", *ARMS,  # e: 1.4e-10, t: Welch t
             "ctr", "cvr", "conversion_rate", "orders_per_user", "revenue_per_user"}
-CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 
 
 @pytest.fixture
@@ -92,43 +89,36 @@ def test_significantly_worse_is_red_and_never_ticked(analyzed):
     assert "显著更差" not in build_report(SPEC, analyzed, lang="en")
 
 
-browser = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium fonts-noto-cjk)")
-
-
 @pytest.mark.slow
 @pytest.mark.browser
-@browser
-def test_demo_like_report_in_chromium(analyzed, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+def test_demo_like_report_in_chromium(analyzed, tmp_path, browser):
     path = write_report(tmp_path / "r.html", SPEC, analyzed, lang="zh")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = b.new_page(viewport={"width": 1366, "height": 900})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(path.as_uri())
-            page.wait_for_function("document.querySelectorAll('#fig-cumulative .main-svg').length > 0")
-            assert errors == []
-            # per-arm verdicts, near the top, the harmful arm in red
-            cards = page.locator(".verdict-card")
-            assert cards.count() == 2
-            badge = page.locator('.verdict-card[data-arm="neural_generic"] .badge')
-            assert badge.inner_text() == "有害：应停止"
-            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(207, 34, 46)"
-            assert page.locator("#verdicts").bounding_box()["y"] < page.locator("#health").bounding_box()["y"]
-            # an actionable next step in Chinese
-            step = page.locator(".next-step").inner_text()
-            assert "立即停止实验组「neural_generic」" in step and "neural_personalized" in step and "天" in step
-            # one sample size everywhere
-            planned = f"{analyzed.planned_users_per_arm:,}"
-            assert planned in page.locator("#planned-users").inner_text()
-            assert planned in page.locator('.verdict-card[data-arm="neural_personalized"]').inner_text()
-            assert planned in step
-            # the cumulative chart: one point per local day for each arm
-            xs = page.evaluate("document.getElementById('fig-cumulative').data"
-                               ".filter(t => t.mode === 'lines+markers').map(t => t.x)")
-            days = sorted({c.date for c in analyzed.cumulative})
-            assert len(xs) == 2 and all(list(x) == days for x in xs) and len(days) >= 4
-        finally:
-            b.close()
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    try:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(path.as_uri())
+        page.wait_for_function("document.querySelectorAll('#fig-cumulative .main-svg').length > 0")
+        assert errors == []
+        # per-arm verdicts, near the top, the harmful arm in red
+        cards = page.locator(".verdict-card")
+        assert cards.count() == 2
+        badge = page.locator('.verdict-card[data-arm="neural_generic"] .badge')
+        assert badge.inner_text() == "有害：应停止"
+        assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(207, 34, 46)"
+        assert page.locator("#verdicts").bounding_box()["y"] < page.locator("#health").bounding_box()["y"]
+        # an actionable next step in Chinese
+        step = page.locator(".next-step").inner_text()
+        assert "立即停止实验组「neural_generic」" in step and "neural_personalized" in step and "天" in step
+        # one sample size everywhere
+        planned = f"{analyzed.planned_users_per_arm:,}"
+        assert planned in page.locator("#planned-users").inner_text()
+        assert planned in page.locator('.verdict-card[data-arm="neural_personalized"]').inner_text()
+        assert planned in step
+        # the cumulative chart: one point per local day for each arm
+        xs = page.evaluate("document.getElementById('fig-cumulative').data"
+                           ".filter(t => t.mode === 'lines+markers').map(t => t.x)")
+        days = sorted({c.date for c in analyzed.cumulative})
+        assert len(xs) == 2 and all(list(x) == days for x in xs) and len(days) >= 4
+    finally:
+        page.close()

@@ -4,8 +4,6 @@ section: rendered from the result's blocks, escaped, and drawn in headless Chrom
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ from abkit.stats.policy import recommend
 from experiments.analysis.analyze import clean_json
 from reports.build import build_report, render, write_report
 
-CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 XSS = '<img src=x onerror="window.__xss=1">'
 PERSONAS = ["学生党", "宝妈", f"上班族{XSS}"]
 
@@ -68,28 +65,24 @@ def test_section_tables_and_escaping(spec, result_data):
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed")
-def test_for_whom_section_in_the_browser(spec, result_data, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+def test_for_whom_section_in_the_browser(spec, result_data, tmp_path, browser):
     data = _blocks(result_data)
     result = AnalysisResult.from_json(data)
     path = write_report(tmp_path / "r.html", spec, result, lang="zh")
     _, figs = render(spec, result, lang="zh")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = b.new_page(viewport={"width": 1366, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(path.as_uri())
-        page.wait_for_function("document.querySelectorAll('#for_whom .js-plotly-plot .main-svg').length > 0")
-        section = page.locator("#for_whom")
-        assert section.locator("table").count() >= 4  # 2 slice tables, their Q tests, the policy
-        assert section.locator(".js-plotly-plot").count() == len([k for k in figs if k.startswith("slices_")]) == 2
-        assert section.locator(".js-plotly-plot image").count() >= 1  # heatmaps draw an image
-        assert "宝妈" in section.inner_text() and "neural_personalized" in section.inner_text()
-        health = page.locator("#health").inner_text()
-        assert "other<img" in health and "并行实验交互" in health  # escaped, shown as text
-        assert page.evaluate("typeof window.__xss") == "undefined"
-        assert errors == []
-        b.close()
+    page = browser.new_page(viewport={"width": 1366, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_function("document.querySelectorAll('#for_whom .js-plotly-plot .main-svg').length > 0")
+    section = page.locator("#for_whom")
+    assert section.locator("table").count() >= 4  # 2 slice tables, their Q tests, the policy
+    assert section.locator(".js-plotly-plot").count() == len([k for k in figs if k.startswith("slices_")]) == 2
+    assert section.locator(".js-plotly-plot image").count() >= 1  # heatmaps draw an image
+    assert "宝妈" in section.inner_text() and "neural_personalized" in section.inner_text()
+    health = page.locator("#health").inner_text()
+    assert "other<img" in health and "并行实验交互" in health  # escaped, shown as text
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert errors == []
+    page.close()
     json.dumps(data, allow_nan=False)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import html
 import re
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +21,6 @@ from reports.build import render
 from tests.reports.conftest import NAMES, _rename, _spec_dict
 from tests.reports.test_report_html import _tags
 
-CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
 # Values the report looks up or computes with; everything else is free text.
 STRUCTURAL = {"metric", "family", "action", "correction", "kind", "date", "feature", "level", "computed_at",
               "as_of", "window_utc", "dimension", "engine"}
@@ -129,20 +126,16 @@ def test_no_field_of_the_result_or_spec_becomes_markup(result_data, history_data
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed")
-def test_no_payload_runs_in_a_browser(result_data, history_data, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+def test_no_payload_runs_in_a_browser(result_data, history_data, tmp_path, browser):
     page_html, figs, _ = _page(result_data, history_data)
     path = tmp_path / "report.html"
     path.write_text(page_html, encoding="utf-8")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(path.as_uri())
-            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0")
-            page.wait_for_timeout(500)
-            assert page.locator(".js-plotly-plot").count() == len(figs)
-            assert page.evaluate("typeof window.__xss") == "undefined", "a payload executed"
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0")
+        page.wait_for_timeout(500)
+        assert page.locator(".js-plotly-plot").count() == len(figs)
+        assert page.evaluate("typeof window.__xss") == "undefined", "a payload executed"
+    finally:
+        page.close()
