@@ -5,6 +5,10 @@ transaction, so re-running (or resuming) a generation never duplicates a row. Ev
 beyond the contract columns goes into `extra` as strings: 'ai_generated' ('true'/'false',
 for the AI-content label Chinese regulations require), 'settings_hash', and the reason's
 features (JSON for lists/dicts, 'true'/'false' for booleans).
+
+Two entry points, one INSERT: `write_reasons` takes Reason objects (the neural generator),
+`write_reason_table` an Arrow table whose columns beyond the contract ones are the features,
+already as text or booleans (the columnar template generator); its `extra` map is built in SQL.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ def write_reasons(con: duckdb.DuckDBPyConnection, reasons: list[Reason], experim
     if not reasons:
         return 0
     keys, values = zip(*(_extra(r) for r in reasons), strict=True)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     batch = pa.table({
         "reason_id": [r.reason_id for r in reasons],
         "arm": [r.arm for r in reasons],
@@ -60,18 +63,54 @@ def write_reasons(con: duckdb.DuckDBPyConnection, reasons: list[Reason], experim
         "extra_keys": pa.array(keys, type=pa.list_(pa.string())),
         "extra_values": pa.array(values, type=pa.list_(pa.string())),
     })
+    return _insert(con, batch, "map(b.extra_keys, b.extra_values)", experiment)
+
+
+_BASE = ("reason_id", "arm", "item_id", "segment", "text", "generator", "model_version")
+
+
+def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experiment: str) -> int:
+    """write_reasons for a columnar batch: the contract columns, `settings_hash`, and one column per feature
+    (strings as stored, booleans as 'true'/'false', nulls left out of `extra`), in the order of write_reasons:
+    ai_generated, settings_hash, then the features."""
+    if table.num_rows == 0:
+        return 0
+    features = [c for c in table.column_names if c not in _BASE and c not in ("settings_hash", "ai_generated")]
+
+    def entry(name: str) -> str:
+        column = '"' + name.replace('"', '""') + '"'  # a column of our own table, quoted as an identifier
+        kind = table.schema.field(name).type
+        value = (f"CASE WHEN b.{column} THEN 'true' WHEN NOT b.{column} THEN 'false' END" if pa.types.is_boolean(kind)
+                 else f"CAST(b.{column} AS VARCHAR)")
+        return f"{{'k': {_sql_string(name)}, 'v': {value}}}"
+
+    ai = "b.ai_generated" if "ai_generated" in table.column_names else "b.generator <> 'template'"
+    entries = [f"{{'k': 'ai_generated', 'v': CASE WHEN {ai} THEN 'true' ELSE 'false' END}}",
+               "{'k': 'settings_hash', 'v': b.settings_hash}", *map(entry, features)]
+    kept = f"list_filter([{', '.join(entries)}], lambda e: e.v IS NOT NULL)"
+    return _insert(con, table, f"map(list_transform({kept}, lambda e: e.k), list_transform({kept}, lambda e: e.v))",
+                   experiment)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _insert(con: duckdb.DuckDBPyConnection, batch: pa.Table, extra_sql: str, experiment: str) -> int:
+    """Insert the batch's reasons not yet stored (anti-join on reason_id), in one transaction."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.register("_abkit_reason_batch", batch)
     try:
         with transaction(con):
             row = con.execute(
-                """
+                f"""
                 INSERT INTO reasons (reason_id, experiment, arm, item_id, segment, text, generator,
                                      model_version, created_at, extra, source_file, ingested_at)
                 SELECT b.reason_id, ?, b.arm, b.item_id, b.segment, b.text, b.generator, b.model_version,
-                       ?, map(b.extra_keys, b.extra_values), ?, ?
+                       ?, {extra_sql}, ?, ?
                 FROM (SELECT DISTINCT ON (reason_id) * FROM _abkit_reason_batch) b
                 WHERE NOT EXISTS (SELECT 1 FROM reasons r WHERE r.reason_id = b.reason_id)
-                """,
+                """,  # extra_sql is built above from fixed text and quoted names, never from values
                 [experiment, now, SOURCE, now],
             ).fetchone()
     finally:
