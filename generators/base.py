@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from generators.columns import ItemColumns, float_json, join, json_quote, parse_attributes, sha256_hex
+from generators.columns import ItemColumns, float_json, join, json_escape, parse_attributes, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -181,8 +181,25 @@ def _attribute_blob_heads(items: ItemColumns) -> pa.Array:
     t = items.table
     price, discount = items.number_json or (float_json(t["price"].combine_chunks()),
                                             float_json(t["discount"].combine_chunks()))
-    return join("[", json_quote(t["category"].combine_chunks()), ",", json_quote(t["brand"].combine_chunks()), ",",
-                json_quote(t["title"].combine_chunks()), ",", price, ",", discount, ",", items.pairs.item_json(), ",")
+    return join('["', json_escape(t["category"].combine_chunks()), '","', json_escape(t["brand"].combine_chunks()),
+                '","', json_escape(t["title"].combine_chunks()), '",', price, ",", discount, ",",
+                items.pairs.item_json(), ",")
+
+
+def _per_row(requests: RequestColumns, values: pa.Array) -> pa.Array:
+    """An item column spread to the rows (no copy when each item has one row, in order)."""
+    index = requests.item_index
+    if len(index) == len(values) and (len(index) == 0 or (index[0] == 0 and (np.diff(index) == 1).all())):
+        return values
+    return values.take(pa.array(index))
+
+
+def _quoted(values: pa.Array) -> pa.Array | str:
+    """JSON of each string or null; a constant when every row has the same value."""
+    uniq = pc.unique(values)
+    if len(uniq) == 1:
+        return _dumps(uniq[0].as_py())
+    return pc.fill_null(join('"', json_escape(values), '"'), "null")
 
 
 def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settings: dict[str, Any]) -> pa.Array:
@@ -193,12 +210,12 @@ def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settin
     """
     if len(requests) == 0:
         return pa.array([], pa.string())
-    heads = _attribute_blob_heads(requests.items).take(pa.array(requests.item_index))
-    attr_hash = sha256_hex(join(heads, json_quote(requests.length), "]"), 16)
-    segment = pc.fill_null(json_quote(requests.segment), "null")
-    blob = join('{"arm":' + _dumps(arm) + ',"attributes":"', attr_hash, '","item":',
-                json_quote(requests.item_column("item_id")), ',"model":' + _dumps(model_version) + ',"segment":',
-                segment, ',"settings":' + _dumps(stable_hash(settings)) + "}")
+    heads = _per_row(requests, _attribute_blob_heads(requests.items))
+    attr_hash = sha256_hex(join(heads, _quoted(requests.length), "]"), 16)
+    item = _per_row(requests, json_escape(requests.items.table.column("item_id").combine_chunks()))
+    blob = join('{"arm":' + _dumps(arm) + ',"attributes":"', attr_hash, '","item":"', item,
+                '","model":' + _dumps(model_version) + ',"segment":', _quoted(requests.segment),
+                ',"settings":' + _dumps(stable_hash(settings)) + "}")
     return join("r_", sha256_hex(blob, 20))
 
 

@@ -108,6 +108,21 @@ def join_rows(pool: pa.Array, index: np.ndarray, sep: str) -> pa.Array:
     return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), sep)
 
 
+def join_parts(pool: pa.Array, parts: list[np.ndarray], sep: str) -> pa.Array:
+    """Row i: sep.join of its present parts, in order; part k is the pool pieces parts[k][i, :] concatenated,
+    present when parts[k][i, 0] >= 0. Building a part from pieces spares making the strings of parts that
+    are never used."""
+    n = len(parts[0])
+    present = np.stack([p[:, 0] >= 0 for p in parts], axis=1)
+    first = np.argmax(present, axis=1)
+    pool = pa.concat_arrays([pool, pa.array([sep], pa.string())])
+    columns = []
+    for k, part in enumerate(parts):
+        columns.append(np.where(present[:, k] & (first != k), len(pool) - 1, -1)[:, None])
+        columns.append(np.where(present[:, k][:, None], part, -1))
+    return join_rows(pool, np.concatenate(columns, axis=1) if n else np.zeros((0, 1), dtype=np.int64), "")
+
+
 def lengths(values: pa.Array) -> np.ndarray:
     """Characters (code points) of each string as int64; 0 for null."""
     return pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -155,8 +170,8 @@ class AttributePairs:
     @cached_property
     def json(self) -> pa.Array:
         """Per pair: json.dumps([name, value]) (compact, ensure_ascii=False)."""
-        heads = pa.array(["[" + json.dumps(n, ensure_ascii=False) + "," for n in self.names], pa.string())
-        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_quote(self.value), "]", "")
+        heads = pa.array(["[" + json.dumps(n, ensure_ascii=False) + ',"' for n in self.names], pa.string())
+        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"]', "")
 
     def item_json(self) -> pa.Array:
         """Per item: the JSON of sorted(attributes.items()) — its pairs joined, in brackets."""
@@ -236,31 +251,46 @@ def _scan_simple(raw: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Ar
     counts = np.diff(np.searchsorted(quotes, np.append(starts, len(body))))
     quotes += lo
     slow |= (counts == 0) | (counts % 4 != 0)
-    row = np.repeat(np.arange(n), counts)
-    local = np.arange(len(quotes)) - np.repeat(np.cumsum(counts) - counts, counts)
+    quotes, counts = _drop_rows(quotes, counts, slow)
+    # Every row left has 4k quotes, so a quote's index in the row and in the batch agree mod 4.
     # The bytes between quotes: '{' before the first, '}' after the last, then ':' and ',' in turn.
-    last = np.append(row[1:] != row[:-1], True) if len(row) else np.zeros(0, dtype=bool)
-    opening = np.flatnonzero(local == 0)
-    slow[row[opening][_gap_char(buf, offsets[row[opening]], quotes[opening]) != ord("{")]] = True
-    closing = np.flatnonzero(last)
-    slow[row[closing][_gap_char(buf, quotes[closing] + 1, offsets[row[closing] + 1]) != ord("}")]] = True
-    inner = np.flatnonzero(~last & (local % 2 == 1))
-    want = np.where(local[inner] % 4 == 1, ord(":"), ord(","))
-    slow[row[inner][_gap_char(buf, quotes[inner] + 1, quotes[inner + 1]) != want]] = True
-    keep = ~slow[row]
-    quotes, row, local = quotes[keep], row[keep], local[keep]
+    ends = np.cumsum(counts)
+    rows = np.flatnonzero(counts)
+    first, last = (ends - counts)[rows], ends[rows] - 1
+    slow[rows[_gap_char(buf, offsets[rows], quotes[first]) != ord("{")]] = True
+    slow[rows[_gap_char(buf, quotes[last] + 1, offsets[rows + 1]) != ord("}")]] = True
+    is_last = np.zeros(len(quotes), dtype=bool)
+    is_last[last] = True
+    inner = np.arange(1, len(quotes), 2)
+    inner = inner[~is_last[inner]]
+    want = np.where(inner % 4 == 1, ord(":"), ord(","))
+    start_, end_ = quotes[inner] + 1, quotes[np.minimum(inner + 1, len(quotes) - 1)]
+    ok = (end_ - start_ == 1) & (buf[np.minimum(start_, len(buf) - 1)] == want)  # compact JSON: one byte
+    check = np.flatnonzero(~ok)
+    if len(check):
+        wrong = check[_gap_char(buf, start_[check], end_[check]) != want[check]]
+        slow[np.searchsorted(ends, inner[wrong], side="right")] = True
+    quotes, counts = _drop_rows(quotes, counts, slow)
+    if len(quotes) < 2:
+        nothing = pa.array([], pa.string())
+        return slow, np.zeros(0, dtype=np.int64), nothing, nothing
     # Segments between the boundaries (opening quote + 1, closing quote) alternate string, gap, string, ...
-    bounds = np.where(local % 2 == 0, quotes + 1, quotes)
-    kind = pa.large_string() if len(bounds) and bounds[-1] >= 2**31 else pa.string()
-    width = np.int64 if kind == pa.large_string() else np.int32
-    if len(bounds) < 2:
-        empty = pa.array([], pa.string())
-        return slow, np.zeros(0, dtype=np.int64), empty, empty
-    segments = pa.Array.from_buffers(kind, len(bounds) - 1, [None, pa.py_buffer(bounds.astype(width)), data])
+    bounds = quotes.copy()
+    bounds[0::2] += 1
+    kind = pa.large_string() if bounds[-1] >= 2**31 else pa.string()
+    segments = pa.Array.from_buffers(kind, len(bounds) - 1, [None, pa.py_buffer(
+        bounds.astype(np.int64 if kind == pa.large_string() else np.int32)), data])
     strings = np.arange(0, len(bounds) - 1, 2)  # segment 2t is string t: keys are even t, values odd t
     keys = segments.take(pa.array(strings[0::2])).cast(pa.string())
     values = segments.take(pa.array(strings[1::2])).cast(pa.string())
-    return slow, row[local % 4 == 0], keys, values
+    return slow, np.repeat(np.arange(n), counts // 4), keys, values
+
+
+def _drop_rows(quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quotes (and per-row counts) without those of the dropped rows."""
+    if not (drop & (counts > 0)).any():
+        return quotes, counts
+    return quotes[np.repeat(~drop, counts)], np.where(drop, 0, counts)
 
 
 def parse_attributes(raw: list[Any] | pa.Array) -> tuple[AttributePairs, np.ndarray]:

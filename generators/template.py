@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from abkit.world import vocab
 from generators.base import (Reason, ReasonRequest, RequestColumns, paused_gc, reason_ids, reason_keys, request_seed,
                             stable_hash)
-from generators.columns import join, join_rows, json_quote, lengths, sha256_hex
+from generators.columns import join, join_parts, join_rows, json_quote, lengths, sha256_hex
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 
 _SHARED_ORDER = ["评分", "月销", "售后", "发货", "好评率"]
@@ -87,6 +87,7 @@ _MENTION_HEAD = pa.array(["[" + json.dumps(a, ensure_ascii=False) + "," for a in
 _PROMO_MENTION = "[" + json.dumps(vocab.PROMO_ATTRIBUTE, ensure_ascii=False) + ","
 _PRICE_MENTION = "[" + json.dumps(vocab.PRICE_ATTRIBUTE, ensure_ascii=False) + ","
 _SUBJECTS = ["这款" + (sub or cat) for cat, sub in _ORDER_KEYS]
+_AFFIX_LEN = np.array([len(_FEATURE[a][0]) + len(_FEATURE[a][1]) for a in _ATTRS] + [0], dtype=np.int64)
 _SUBJECT_LEN = np.array([len(x) for x in _SUBJECTS] + [0], dtype=np.int64)
 
 
@@ -102,11 +103,14 @@ def _orders_of(category: pa.Array, title: pa.Array) -> np.ndarray:
             continue
         rows = np.flatnonzero(codes == c)
         out[rows] = _ORDER_INDEX.get((cat, ""), unknown)
-        titles, done = title.take(pa.array(rows)), np.zeros(len(rows), dtype=bool)
-        for sub in _SUBS[cat]:  # longest first, as subcategory_of
-            hit = pc.fill_null(pc.match_substring(titles, sub), False).to_numpy(zero_copy_only=False) & ~done
-            out[rows[hit]] = _ORDER_INDEX.get((cat, sub), unknown)
-            done |= hit
+        titles = title.take(pa.array(rows))
+        for sub in _SUBS[cat]:  # longest first, as subcategory_of; each title is searched until it matches
+            if not len(rows):
+                break
+            hit = pc.fill_null(pc.match_substring(titles, sub), False).to_numpy(zero_copy_only=False)
+            if hit.any():
+                out[rows[hit]] = _ORDER_INDEX.get((cat, sub), unknown)
+                rows, titles = rows[~hit], titles.filter(pa.array(~hit))
     return out
 
 
@@ -215,9 +219,7 @@ class TemplateGenerator:
         where = np.full((len(items), _NONE + 1), -1, dtype=np.int64)
         where[pairs.item, pair_slot] = np.arange(len(pair_slot))
         where[:, _NONE] = -1
-        slot_arr = pa.array(pair_slot)
-        clauses = join(_PRE.take(slot_arr), pairs.value, _SUF.take(slot_arr))
-        clause_len = lengths(clauses)
+        clause_len = lengths(pairs.value) + _AFFIX_LEN[pair_slot]  # clauses are assembled only where used
 
         length = req.length
         is_s = pc.equal(length, "S").to_numpy(zero_copy_only=False)
@@ -246,18 +248,22 @@ class TemplateGenerator:
         promo_len = np.append(lengths(promo_clauses), 0)[promo_code]  # code -1: no promotion
         promo_nonempty = np.append(lengths(coded.dictionary) > 0, False)[promo_code]
 
-        # The pools: [pair clauses | subjects | promo clauses | price clauses | CTA], mentions alike.
-        n_pairs, n_dict = len(clauses), len(coded.dictionary)
+        # The pools: [pair values | clause prefixes | suffixes | subjects | promo clauses | price clauses | CTA],
+        # mentions: [pair JSON | promo JSON | price JSON].
+        n_pairs, n_dict = len(pairs.value), len(coded.dictionary)
         subjects = pa.array(_SUBJECTS + [""], pa.string())
-        o_subject, o_promo = n_pairs, n_pairs + len(subjects)
+        o_pre, o_suf = n_pairs, n_pairs + len(_PRE)
+        o_subject = o_suf + len(_SUF)
+        o_promo = o_subject + len(subjects)
         o_price = o_promo + n_dict
-        text_pool = [clauses, subjects, promo_clauses]
+        text_pool = [pairs.value, _PRE, _SUF, subjects, promo_clauses]
         mention_pool = [pairs.json, join(_PROMO_MENTION, json_quote(coded.dictionary), "]")]
         m_promo, m_price = n_pairs, n_pairs + n_dict
 
         order = order_item[ri]
         known = order < len(_ORDER_KEYS)
         text_ix = np.full((n, _POSITIONS + 6), -1, dtype=np.int64)
+        feature_ix = np.full((n, _POSITIONS, 3), -1, dtype=np.int64)
         mention_ix = np.full((n, _POSITIONS + 4), -1, dtype=np.int64)
         size = np.full(n, -1, dtype=np.int64)
         not_s = ~is_s
@@ -269,10 +275,12 @@ class TemplateGenerator:
         has_promo = fake.copy()
         n_feats = np.zeros(n, dtype=np.int64)
         for j in range(_POSITIONS):
-            p = where[ri, _SLOTS[order, j]]
+            slot = _SLOTS[order, j]
+            p = where[ri, slot]
             c_len = np.where(p >= 0, clause_len[p], 0)
             ok = (p >= 0) & (size + c_len + 1 <= hi) & (n_feats < max_feats)
-            text_ix[:, 2 + j] = mention_ix[:, 1 + j] = np.where(ok, p, -1)
+            mention_ix[:, 1 + j] = np.where(ok, p, -1)
+            feature_ix[:, j] = np.stack([np.where(ok, o_pre + slot, -1), p, o_suf + slot], axis=1)
             size += np.where(ok, c_len + 1, 0)
             n_feats += ok
         add = promo_nonempty & ~has_promo & not_s & (size + promo_len + 1 <= hi)
@@ -294,7 +302,9 @@ class TemplateGenerator:
         cta = (size < lo) & (size + len(_CTA) + 1 <= hi)
         text_pool.append(pa.array([_CTA], pa.string()))
         text_ix[:, 4 + _POSITIONS] = np.where(cta, sum(len(a) for a in text_pool) - 1, -1)
-        text = join_rows(pa.concat_arrays(text_pool), text_ix, "，")
+        parts = [text_ix[:, k:k + 1] for k in (0, 1)] + [feature_ix[:, j] for j in range(_POSITIONS)] + \
+            [text_ix[:, k:k + 1] for k in range(2 + _POSITIONS, 5 + _POSITIONS)]
+        text = join_parts(pa.concat_arrays(text_pool), parts, "，")
         mention_json = join("[", join_rows(pa.concat_arrays(mention_pool), mention_ix, ","), "]")
         corrupted = _where(fake, pa.array(["fake_discount"] * n, pa.string()))
         if not known.all():
