@@ -76,6 +76,7 @@ _ORDER_INDEX = {key: k for k, key in enumerate(_ORDER_KEYS)}
 _ATTRS = sorted({a for order in _ORDER.values() for a, _, _ in order})
 _POSITIONS = max(len(order) for order in _ORDER.values())
 _NONE = len(_ATTRS)  # attribute slot that is never present
+_MOST = max(max(_MAX_FEATS.values()), 2)  # features a reason can carry (2 for a length outside _MAX_FEATS)
 # (order, position) -> attribute slot, _NONE past the end of that order
 _SLOTS = np.full((len(_ORDER_KEYS) + 1, _POSITIONS), _NONE, dtype=np.int64)
 for _k, _key in enumerate(_ORDER_KEYS):
@@ -262,15 +263,17 @@ class TemplateGenerator:
 
         order = order_item[ri]
         known = order < len(_ORDER_KEYS)
-        text_ix = np.full((n, _POSITIONS + 6), -1, dtype=np.int64)
-        feature_ix = np.full((n, _POSITIONS, 3), -1, dtype=np.int64)
-        mention_ix = np.full((n, _POSITIONS + 4), -1, dtype=np.int64)
+        none = np.full(n, -1, dtype=np.int64)
+        # Text parts, in order: subject, injected claim, up to _MOST features (prefix, value, suffix), promotion,
+        # price, call to action; mention columns: injected claim, features, promotion, price.
+        features = np.full((n, _MOST, 3), -1, dtype=np.int64)
+        feature_mentions = np.full((n, _MOST), -1, dtype=np.int64)
         size = np.full(n, -1, dtype=np.int64)
         not_s = ~is_s
-        text_ix[:, 0] = np.where(not_s, o_subject + order, -1)
+        subject = np.where(not_s, o_subject + order, -1)
         size += np.where(not_s, _SUBJECT_LEN[order] + 1, 0)
-        text_ix[:, 1] = np.where(fake, o_promo + promo_code, -1)
-        mention_ix[:, 0] = np.where(fake, m_promo + promo_code, -1)
+        injected = np.where(fake, o_promo + promo_code, -1)
+        injected_mention = np.where(fake, m_promo + promo_code, -1)
         size += np.where(fake, promo_len + 1, 0)
         has_promo = fake.copy()
         n_feats = np.zeros(n, dtype=np.int64)
@@ -278,16 +281,18 @@ class TemplateGenerator:
             slot = _SLOTS[order, j]
             p = where[ri, slot]
             c_len = np.where(p >= 0, clause_len[p], 0)
-            ok = (p >= 0) & (size + c_len + 1 <= hi) & (n_feats < max_feats)
-            mention_ix[:, 1 + j] = np.where(ok, p, -1)
-            feature_ix[:, j] = np.stack([np.where(ok, o_pre + slot, -1), p, o_suf + slot], axis=1)
-            size += np.where(ok, c_len + 1, 0)
-            n_feats += ok
+            ok = np.flatnonzero((p >= 0) & (size + c_len + 1 <= hi) & (n_feats < max_feats))
+            rank = n_feats[ok]
+            features[ok, rank] = np.stack([o_pre + slot[ok], p[ok], o_suf + slot[ok]], axis=1)
+            feature_mentions[ok, rank] = p[ok]
+            size[ok] += c_len[ok] + 1
+            n_feats[ok] += 1
         add = promo_nonempty & ~has_promo & not_s & (size + promo_len + 1 <= hi)
-        text_ix[:, 2 + _POSITIONS] = np.where(add, o_promo + promo_code, -1)
-        mention_ix[:, 1 + _POSITIONS] = np.where(add, m_promo + promo_code, -1)
+        promo_part = np.where(add, o_promo + promo_code, -1)
+        promo_mention = np.where(add, m_promo + promo_code, -1)
         size += np.where(add, promo_len + 1, 0)
         has_promo |= add
+        price_part, price_mention = none, none
         if is_l.any():
             eff = pc.multiply(t["price"].combine_chunks(), pc.subtract(1.0, discount))
             price = _by_value(eff, vocab.price_text)
@@ -296,15 +301,16 @@ class TemplateGenerator:
             add = is_l & (size + c_len + 1 <= hi)
             text_pool.append(price_clauses)
             mention_pool.append(join(_PRICE_MENTION, json_quote(price), "]"))
-            text_ix[:, 3 + _POSITIONS] = np.where(add, o_price + ri, -1)
-            mention_ix[:, 2 + _POSITIONS] = np.where(add, m_price + ri, -1)
+            price_part = np.where(add, o_price + ri, -1)
+            price_mention = np.where(add, m_price + ri, -1)
             size += np.where(add, c_len + 1, 0)
         cta = (size < lo) & (size + len(_CTA) + 1 <= hi)
         text_pool.append(pa.array([_CTA], pa.string()))
-        text_ix[:, 4 + _POSITIONS] = np.where(cta, sum(len(a) for a in text_pool) - 1, -1)
-        parts = [text_ix[:, k:k + 1] for k in (0, 1)] + [feature_ix[:, j] for j in range(_POSITIONS)] + \
-            [text_ix[:, k:k + 1] for k in range(2 + _POSITIONS, 5 + _POSITIONS)]
+        cta_part = np.where(cta, sum(len(a) for a in text_pool) - 1, -1)
+        parts = [subject[:, None], injected[:, None], *(features[:, k] for k in range(_MOST)), promo_part[:, None],
+                 price_part[:, None], cta_part[:, None]]
         text = join_parts(pa.concat_arrays(text_pool), parts, "，")
+        mention_ix = np.column_stack([injected_mention, feature_mentions, promo_mention, price_mention])
         mention_json = join("[", join_rows(pa.concat_arrays(mention_pool), mention_ix, ","), "]")
         corrupted = _where(fake, pa.array(["fake_discount"] * n, pa.string()))
         if not known.all():
