@@ -176,14 +176,14 @@ class RequestColumns:
         return self.items.table.column(name).combine_chunks().take(pa.array(self.item_index))
 
 
-def _attribute_blob_heads(items: ItemColumns) -> pa.Array:
-    """Per item: the JSON of [category, brand, title, price, discount, sorted attribute pairs, — up to the length."""
+def _attribute_blobs(items: ItemColumns, tail: pa.Array | str) -> pa.Array:
+    """Per item: the JSON of [category, brand, title, price, discount, sorted attribute pairs, then `tail`."""
     t = items.table
     price, discount = items.number_json or (float_json(t["price"].combine_chunks()),
                                             float_json(t["discount"].combine_chunks()))
     return join('["', json_escape(t["category"].combine_chunks()), '","', json_escape(t["brand"].combine_chunks()),
-                '","', json_escape(t["title"].combine_chunks()), '",', price, ",", discount, ",",
-                items.pairs.item_json(), ",")
+                '","', json_escape(t["title"].combine_chunks()), '",', price, ",", discount, ",[",
+                items.pairs.item_json(), "],", tail)
 
 
 def _per_row(requests: RequestColumns, values: pa.Array) -> pa.Array:
@@ -210,8 +210,11 @@ def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settin
     """
     if len(requests) == 0:
         return pa.array([], pa.string())
-    heads = _per_row(requests, _attribute_blob_heads(requests.items))
-    attr_hash = sha256_hex(join(heads, _quoted(requests.length), "]"), 16)
+    length = _quoted(requests.length)
+    if isinstance(length, str):  # one length for the batch: one blob per item
+        attr_hash = _per_row(requests, sha256_hex(_attribute_blobs(requests.items, length + "]"), 16))
+    else:
+        attr_hash = sha256_hex(join(_per_row(requests, _attribute_blobs(requests.items, "")), length, "]"), 16)
     item = _per_row(requests, json_escape(requests.items.table.column("item_id").combine_chunks()))
     blob = join('{"arm":' + _dumps(arm) + ',"attributes":"', attr_hash, '","item":"', item,
                 '","model":' + _dumps(model_version) + ',"segment":', _quoted(requests.segment),

@@ -174,9 +174,8 @@ class AttributePairs:
         return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"]', "")
 
     def item_json(self) -> pa.Array:
-        """Per item: the JSON of sorted(attributes.items()) — its pairs joined, in brackets."""
-        lists = pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), self.json)
-        return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+        """Per item: the JSON of sorted(attributes.items()) without its brackets — its pairs joined."""
+        return pc.binary_join(pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), self.json), ",")
 
 
 @dataclass

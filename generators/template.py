@@ -26,8 +26,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from abkit.world import vocab
-from generators.base import (Reason, ReasonRequest, RequestColumns, paused_gc, reason_ids, reason_keys, request_seed,
-                            stable_hash)
+from generators.base import (
+    Reason,
+    ReasonRequest,
+    RequestColumns,
+    paused_gc,
+    reason_ids,
+    reason_keys,
+    request_seed,
+    stable_hash,
+)
 from generators.columns import join, join_parts, join_rows, json_quote, lengths, sha256_hex
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 

@@ -31,7 +31,7 @@ def _weird_items(n: int, seed: int) -> pd.DataFrame:
     base = make_catalog(n, seed=seed)
     rng = random.Random(seed)
     attrs = []
-    for a, cat in zip(base["attributes"], base["category"], strict=True):
+    for a in base["attributes"]:
         d = json.loads(a)
         roll = rng.random()
         if roll < 0.1:
