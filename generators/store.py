@@ -8,7 +8,7 @@ features (JSON for lists/dicts, 'true'/'false' for booleans).
 
 Two entry points, one INSERT: `write_reasons` takes Reason objects (the neural generator),
 `write_reason_table` an Arrow table whose columns beyond the contract ones are the features,
-already as text or booleans (the columnar template generator); its `extra` map is built in SQL.
+already as text or booleans (the columnar template generator); its `extra` map is built as Arrow columns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import json
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from abkit.warehouse import transaction
 from generators.base import Reason
@@ -71,29 +73,32 @@ _BASE = ("reason_id", "arm", "item_id", "segment", "text", "generator", "model_v
 
 def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experiment: str) -> int:
     """write_reasons for a columnar batch: the contract columns, `settings_hash`, and one column per feature
-    (strings as stored, booleans as 'true'/'false', nulls left out of `extra`), in the order of write_reasons:
-    ai_generated, settings_hash, then the features."""
+    (strings as stored, booleans as 'true'/'false', nulls left out of `extra`); `extra` holds, in the order of
+    write_reasons, ai_generated, settings_hash, then the features. The map is built as Arrow columns."""
     if table.num_rows == 0:
         return 0
+    n = table.num_rows
     features = [c for c in table.column_names if c not in _BASE and c not in ("settings_hash", "ai_generated")]
-
-    def entry(name: str) -> str:
-        column = '"' + name.replace('"', '""') + '"'  # a column of our own table, quoted as an identifier
-        kind = table.schema.field(name).type
-        value = (f"CASE WHEN b.{column} THEN 'true' WHEN NOT b.{column} THEN 'false' END" if pa.types.is_boolean(kind)
-                 else f"CAST(b.{column} AS VARCHAR)")
-        return f"{{'k': {_sql_string(name)}, 'v': {value}}}"
-
-    ai = "b.ai_generated" if "ai_generated" in table.column_names else "b.generator <> 'template'"
-    entries = [f"{{'k': 'ai_generated', 'v': CASE WHEN {ai} THEN 'true' ELSE 'false' END}}",
-               "{'k': 'settings_hash', 'v': b.settings_hash}", *map(entry, features)]
-    kept = f"list_filter([{', '.join(entries)}], lambda e: e.v IS NOT NULL)"
-    return _insert(con, table, f"map(list_transform({kept}, lambda e: e.k), list_transform({kept}, lambda e: e.v))",
-                   experiment)
+    ai = table.column("ai_generated") if "ai_generated" in table.column_names else \
+        pc.not_equal(table.column("generator"), "template")
+    names = ["ai_generated", "settings_hash", *features]
+    values = [_text(pc.fill_null(ai, False)), _text(table.column("settings_hash"))] + \
+        [_text(table.column(f)) for f in features]
+    present = np.stack([pc.is_valid(v).to_numpy(zero_copy_only=False) for v in values], axis=1)
+    row, key = np.nonzero(present)  # row-major: each row's entries in the order of names
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    extra = pa.MapArray.from_arrays(pa.array(offsets), pa.array(names, pa.string()).take(pa.array(key)),
+                                    pa.concat_arrays(values).take(pa.array(key * n + row)))
+    return _insert(con, table.select(list(_BASE)).append_column("_abkit_extra", extra), "b._abkit_extra", experiment)
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A feature column as stored text: booleans 'true'/'false', anything else cast to string."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_boolean(column.type):
+        return pc.if_else(column, "true", "false")
+    return column.cast(pa.string())
 
 
 def _insert(con: duckdb.DuckDBPyConnection, batch: pa.Table, extra_sql: str, experiment: str) -> int:
