@@ -228,7 +228,8 @@ class TemplateGenerator:
         where = np.full((len(items), _NONE + 1), -1, dtype=np.int64)
         where[pairs.item, pair_slot] = np.arange(len(pair_slot))
         where[:, _NONE] = -1
-        clause_len = lengths(pairs.value) + _AFFIX_LEN[pair_slot]  # clauses are assembled only where used
+        # clauses are assembled only where used; a trailing 0 for the index -1 (no such attribute)
+        clause_len = np.append(lengths(pairs.value) + _AFFIX_LEN[pair_slot], 0)
 
         length = req.length
         is_s = pc.equal(length, "S").to_numpy(zero_copy_only=False)

@@ -116,6 +116,17 @@ def test_protocol_generate_equals_columns_on_requests_with_odd_types() -> None:
     assert [r.text for r in out] == [TemplateGenerator.write(r)[0] for r in reqs]
 
 
+@pytest.mark.parametrize("attributes", ["{}", "", '{"x": "1"}'])
+def test_items_without_template_attributes(attributes: str) -> None:
+    """No attribute pair the template uses (or none at all): subject, promotion, price and call to action only."""
+    items = make_catalog(30, seed=3).assign(attributes=attributes)
+    for length in "SML":
+        table = TemplateGenerator().generate_columns(RequestColumns.cross(item_columns(items), [None], length),
+                                                     arm="a", settings={})
+        assert table.column("text").to_pylist() == [TemplateGenerator.write(r)[0]
+                                                    for r in _per_row(items, [None], length)]
+
+
 def test_json_quote_matches_json_dumps() -> None:
     values = ODD + ['"', "\\\\", "\x1f\x00\b\f\r", None, "中文", "a" * 50]
     assert json_quote(pa.array(values, pa.string())).to_pylist() == [
