@@ -140,6 +140,11 @@ def _fake_promos(ids: pa.Array, promo: pa.Array, rate: float) -> tuple[np.ndarra
     return fake, pa.array(_PROMO_VALUES).take(pa.array(pick))
 
 
+def _constant(value: str, n: int) -> pa.Array:
+    """value in every one of n rows."""
+    return pa.repeat(pa.scalar(value, pa.string()), n)
+
+
 def _where(mask: np.ndarray, values: pa.Array) -> pa.Array:
     """values where mask, null elsewhere."""
     return pc.if_else(pa.array(mask), values, pa.nulls(len(mask), values.type))
@@ -186,21 +191,23 @@ class TemplateGenerator:
             ids = reason_ids(requests, arm=arm, model_version=self.model_version, settings=settings)
         text, mentions, has_promo, corrupted = self._write_columns(requests, ids, settings, per_row)
         n_chars = lengths(text)
-        bucket = np.full(n, None, dtype=object)
-        for name, (lo, hi) in reversed(list(vocab.LENGTH_BUCKETS.items())):
-            bucket[(n_chars >= lo) & (n_chars <= hi)] = name
+        names = list(vocab.LENGTH_BUCKETS)
+        code = np.full(n, -1, dtype=np.int64)  # vocab.length_bucket: the first bucket that holds the length
+        for k, (lo, hi) in reversed(list(enumerate(vocab.LENGTH_BUCKETS.values()))):
+            code[(n_chars >= lo) & (n_chars <= hi)] = k
+        bucket = pa.array(names, pa.string()).take(pa.array(code, mask=code < 0))
         return pa.table({
             "reason_id": ids,
             "item_id": requests.item_column("item_id"),
             "segment": requests.segment,
-            "arm": pa.array([arm] * n, pa.string()),
+            "arm": _constant(arm, n),
             "text": text,
-            "generator": pa.array([self.name] * n, pa.string()),
-            "model_version": pa.array([self.model_version] * n, pa.string()),
-            "settings_hash": pa.array([stable_hash(settings)] * n, pa.string()),
+            "generator": _constant(self.name, n),
+            "model_version": _constant(self.model_version, n),
+            "settings_hash": _constant(stable_hash(settings), n),
             "mentions": mentions,
             "mentions_promo": pa.array(has_promo),
-            "length": pa.array(bucket, pa.string()),
+            "length": bucket,
             "corrupted": corrupted,
             "ai_generated": pa.array(np.zeros(n, dtype=bool)),
         })
@@ -321,7 +328,7 @@ class TemplateGenerator:
         text = join_parts(pa.concat_arrays(text_pool), parts, "，")
         mention_ix = np.column_stack([injected_mention, feature_mentions, promo_mention, price_mention])
         mention_json = join("[", join_rows(pa.concat_arrays(mention_pool), mention_ix, ","), "]")
-        corrupted = _where(fake, pa.array(["fake_discount"] * n, pa.string()))
+        corrupted = _where(fake, _constant("fake_discount", n))
         if not known.all():
             text, mention_json, has_promo = self._per_row(req, ~known, fake, ids, text, mention_json, has_promo,
                                                           per_row)
