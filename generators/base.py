@@ -16,6 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from generators.columns import ItemColumns, float_json, join, json_escape, parse_attributes, sha256_hex
+
 
 @dataclass(frozen=True)
 class ReasonRequest:
@@ -116,40 +122,115 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-_c_encode_basestring = getattr(json.encoder, "c_encode_basestring", None)
-_ENCODE_STR = _c_encode_basestring or json.encoder.py_encode_basestring  # a str as ensure_ascii=False JSON
+@dataclass
+class RequestColumns:
+    """A batch of requests as columns: row i asks for item `item_index[i]` with `segment[i]`, `length[i]`."""
+
+    items: ItemColumns
+    item_index: np.ndarray  # int64, row -> item
+    segment: pa.Array  # string, null = not personalized
+    length: pa.Array  # string: S / M / L
+
+    def __len__(self) -> int:
+        return len(self.item_index)
+
+    @classmethod
+    def cross(cls, items: ItemColumns, segments: list[str | None], length: str) -> RequestColumns:
+        """Every item (not marked bad) × every segment, item-major (an item's segments are adjacent)."""
+        good = np.flatnonzero(~items.bad)
+        index = np.repeat(good, len(segments))
+        segs = pa.array(segments * len(good), pa.string())
+        return cls(items, index, segs, pa.array([length] * len(index), pa.string()))
+
+    @classmethod
+    def from_requests(cls, requests: list[ReasonRequest]) -> RequestColumns:
+        table = pa.table({
+            "item_id": pa.array([r.item_id for r in requests], pa.string()),
+            "category": pa.array([r.category for r in requests], pa.string()),
+            "brand": pa.array([r.brand for r in requests], pa.string()),
+            "title": pa.array([r.title for r in requests], pa.string()),
+            "price": pa.array([float(r.price) for r in requests], pa.float64()),
+            "discount": pa.array([float(r.discount or 0.0) for r in requests], pa.float64()),
+        })
+        raw = [r.attributes for r in requests]
+        pairs, bad = parse_attributes(raw)
+        items = ItemColumns(table, pairs, raw, bad)
+        items.number_json = (float_json([r.price for r in requests]), float_json([r.discount for r in requests]))
+        return cls(items, np.arange(len(requests)), pa.array([r.segment for r in requests], pa.string()),
+                   pa.array([r.length for r in requests], pa.string()))
+
+    def take(self, rows: np.ndarray) -> RequestColumns:
+        """The sub-batch of the given rows (same items)."""
+        idx = pa.array(rows)
+        return RequestColumns(self.items, self.item_index[rows], self.segment.take(idx), self.length.take(idx))
+
+    def request(self, i: int) -> ReasonRequest:
+        """Row i as a ReasonRequest (for the exact per-row path)."""
+        t, j = self.items.table, int(self.item_index[i])
+        return ReasonRequest(t["item_id"][j].as_py(), t["category"][j].as_py(), t["brand"][j].as_py(),
+                             t["title"][j].as_py(), t["price"][j].as_py(), t["discount"][j].as_py(),
+                             self.items.attribute_dict(j), self.segment[i].as_py(), self.length[i].as_py())
+
+    def item_column(self, name: str) -> pa.Array:
+        """An item column repeated per row."""
+        return self.items.table.column(name).combine_chunks().take(pa.array(self.item_index))
 
 
-def _dumps_str(value: Any) -> str:
-    """_dumps for the common case of a str (one C call), anything else through _dumps."""
-    return _ENCODE_STR(value) if type(value) is str else _dumps(value)
+def _attribute_blobs(items: ItemColumns, tail: pa.Array | str) -> pa.Array:
+    """Per item: the JSON of [category, brand, title, price, discount, sorted attribute pairs, then `tail`."""
+    t = items.table
+    price, discount = items.number_json or (float_json(t["price"].combine_chunks()),
+                                            float_json(t["discount"].combine_chunks()))
+    return join('["', json_escape(t["category"].combine_chunks()), '","', json_escape(t["brand"].combine_chunks()),
+                '","', json_escape(t["title"].combine_chunks()), '",', price, ",", discount, ",[",
+                items.pairs.item_json(), "],", tail)
+
+
+def _per_row(requests: RequestColumns, values: pa.Array) -> pa.Array:
+    """An item column spread to the rows (no copy when each item has one row, in order)."""
+    index = requests.item_index
+    if len(index) == len(values) and (len(index) == 0 or (index[0] == 0 and (np.diff(index) == 1).all())):
+        return values
+    return values.take(pa.array(index))
+
+
+def _quoted(values: pa.Array) -> pa.Array | str:
+    """JSON of each string or null; a constant when every row has the same value."""
+    uniq = pc.unique(values)
+    if len(uniq) == 1:
+        return _dumps(uniq[0].as_py())
+    return pc.fill_null(join('"', json_escape(values), '"'), "null")
+
+
+def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settings: dict[str, Any]) -> pa.Array:
+    """reason_key of every row, built as columns and hashed in bulk (two sha256 passes over the batch).
+
+    The same bytes as reason_key: the attributes JSON per item, its sha256 (16 hex), then the outer
+    object in sorted-key order (arm, attributes, item, model, segment, settings) and its sha256 (20 hex).
+    """
+    if len(requests) == 0:
+        return pa.array([], pa.string())
+    length = _quoted(requests.length)
+    if isinstance(length, str):  # one length for the batch: one blob per item
+        attr_hash = _per_row(requests, sha256_hex(_attribute_blobs(requests.items, length + "]"), 16))
+    else:
+        attr_hash = sha256_hex(join(_per_row(requests, _attribute_blobs(requests.items, "")), length, "]"), 16)
+    item = _per_row(requests, json_escape(requests.items.table.column("item_id").combine_chunks()))
+    blob = join('{"arm":' + _dumps(arm) + ',"attributes":"', attr_hash, '","item":"', item,
+                '","model":' + _dumps(model_version) + ',"segment":', _quoted(requests.segment),
+                ',"settings":' + _dumps(stable_hash(settings)) + "}")
+    return join("r_", sha256_hex(blob, 20))
+
+
+def _plain(r: ReasonRequest) -> bool:
+    """Whether the columnar ids reproduce reason_key for r (string attributes; str ids and length)."""
+    return (type(r.item_id) is str and (r.segment is None or type(r.segment) is str) and type(r.length) is str
+            and all(type(k) is str and type(v) is str for k, v in r.attributes.items()))
 
 
 def reason_keys(requests: list[ReasonRequest], *, arm: str, model_version: str, settings: dict[str, Any]) -> list[str]:
-    """reason_key for a batch, identical to calling it per request but several times faster.
-
-    Bulk work: the settings hash is computed once; the attributes hash once per distinct item facts
-    of the batch (the segments of one item share it); the outer JSON object is assembled directly in
-    sorted-key order (arm, attributes, item, model, segment, settings), which is exactly what
-    json.dumps(sort_keys=True) writes, and the two sha256 passes run as comprehensions over the
-    whole batch; tests check equality with reason_key.
-    """
-    with paused_gc():
-        return _reason_keys(requests, arm, model_version, settings)
-
-
-def _reason_keys(requests: list[ReasonRequest], arm: str, model_version: str, settings: dict[str, Any]) -> list[str]:
-    dumps, dstr, sha = _dumps, _dumps_str, hashlib.sha256
-    head = '{"arm":' + _ENCODER.encode(arm) + ',"attributes":"'
-    model = ',"model":' + _ENCODER.encode(model_version) + ',"segment":'
-    tail = ',"settings":' + _ENCODER.encode(stable_hash(settings)) + "}"
-    # One attributes hash per distinct item facts (the same dict object and fields: segments of one item).
-    attr_hash: dict[tuple[Any, ...], str] = {}
-    keys = [(id(r.attributes), r.category, r.brand, r.title, r.price, r.discount, r.length) for r in requests]
-    for key, r in zip(keys, requests, strict=True):
-        if key not in attr_hash:
-            attr_hash[key] = sha(dumps([r.category, r.brand, r.title, r.price, r.discount,
-                                        sorted(r.attributes.items()), r.length]).encode("utf-8")).hexdigest()[:16]
-    blobs = [head + attr_hash[key] + '","item":' + dstr(r.item_id) + model
-             + ("null" if r.segment is None else dstr(r.segment)) + tail for key, r in zip(keys, requests, strict=True)]
-    return ["r_" + sha(b.encode("utf-8")).hexdigest()[:20] for b in blobs]
+    """reason_key for a batch, identical to calling it per request (tests check), computed as columns."""
+    if not all(_plain(r) for r in requests):
+        return [reason_key(r, arm=arm, model_version=model_version, settings=settings) for r in requests]
+    cols = RequestColumns.from_requests(requests)
+    return reason_ids(cols, arm=arm, model_version=model_version, settings=settings).to_pylist()

@@ -5,6 +5,10 @@ transaction, so re-running (or resuming) a generation never duplicates a row. Ev
 beyond the contract columns goes into `extra` as strings: 'ai_generated' ('true'/'false',
 for the AI-content label Chinese regulations require), 'settings_hash', and the reason's
 features (JSON for lists/dicts, 'true'/'false' for booleans).
+
+Two entry points, one INSERT: `write_reasons` takes Reason objects (the neural generator),
+`write_reason_table` an Arrow table whose columns beyond the contract ones are the features,
+already as text or booleans (the columnar template generator); its `extra` map is built as Arrow columns.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import json
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from abkit.warehouse import transaction
 from generators.base import Reason
@@ -48,7 +54,6 @@ def write_reasons(con: duckdb.DuckDBPyConnection, reasons: list[Reason], experim
     if not reasons:
         return 0
     keys, values = zip(*(_extra(r) for r in reasons), strict=True)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     batch = pa.table({
         "reason_id": [r.reason_id for r in reasons],
         "arm": [r.arm for r in reasons],
@@ -60,18 +65,57 @@ def write_reasons(con: duckdb.DuckDBPyConnection, reasons: list[Reason], experim
         "extra_keys": pa.array(keys, type=pa.list_(pa.string())),
         "extra_values": pa.array(values, type=pa.list_(pa.string())),
     })
+    return _insert(con, batch, "map(b.extra_keys, b.extra_values)", experiment)
+
+
+_BASE = ("reason_id", "arm", "item_id", "segment", "text", "generator", "model_version")
+
+
+def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experiment: str) -> int:
+    """write_reasons for a columnar batch: the contract columns, `settings_hash`, and one column per feature
+    (strings as stored, booleans as 'true'/'false', nulls left out of `extra`); `extra` holds, in the order of
+    write_reasons, ai_generated, settings_hash, then the features. The map is built as Arrow columns."""
+    if table.num_rows == 0:
+        return 0
+    n = table.num_rows
+    features = [c for c in table.column_names if c not in _BASE and c not in ("settings_hash", "ai_generated")]
+    ai = table.column("ai_generated") if "ai_generated" in table.column_names else \
+        pc.not_equal(table.column("generator"), "template")
+    names = ["ai_generated", "settings_hash", *features]
+    values = [_text(pc.fill_null(ai, False)), _text(table.column("settings_hash"))] + \
+        [_text(table.column(f)) for f in features]
+    present = np.stack([pc.is_valid(v).to_numpy(zero_copy_only=False) for v in values], axis=1)
+    row, key = np.nonzero(present)  # row-major: each row's entries in the order of names
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    extra = pa.MapArray.from_arrays(pa.array(offsets), pa.array(names, pa.string()).take(pa.array(key)),
+                                    pa.concat_arrays(values).take(pa.array(key * n + row)))
+    return _insert(con, table.select(list(_BASE)).append_column("_abkit_extra", extra), "b._abkit_extra", experiment)
+
+
+def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A feature column as stored text: booleans 'true'/'false', anything else cast to string."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_boolean(column.type):
+        return pc.if_else(column, "true", "false")
+    return column.cast(pa.string())
+
+
+def _insert(con: duckdb.DuckDBPyConnection, batch: pa.Table, extra_sql: str, experiment: str) -> int:
+    """Insert the batch's reasons not yet stored (anti-join on reason_id), in one transaction."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con.register("_abkit_reason_batch", batch)
     try:
         with transaction(con):
             row = con.execute(
-                """
+                f"""
                 INSERT INTO reasons (reason_id, experiment, arm, item_id, segment, text, generator,
                                      model_version, created_at, extra, source_file, ingested_at)
                 SELECT b.reason_id, ?, b.arm, b.item_id, b.segment, b.text, b.generator, b.model_version,
-                       ?, map(b.extra_keys, b.extra_values), ?, ?
+                       ?, {extra_sql}, ?, ?
                 FROM (SELECT DISTINCT ON (reason_id) * FROM _abkit_reason_batch) b
                 WHERE NOT EXISTS (SELECT 1 FROM reasons r WHERE r.reason_id = b.reason_id)
-                """,
+                """,  # extra_sql is built above from fixed text and quoted names, never from values
                 [experiment, now, SOURCE, now],
             ).fetchone()
     finally:

@@ -3,8 +3,13 @@
 Deterministic, fact-grounded and deliberately plain: it ignores the user segment and always
 uses the first (plain) paraphrase of each clause of the reference grammar
 (generators/corpus.py), with attributes in the category's fixed order. Clause templates are
-precompiled into (prefix, suffix) pairs, so a reason costs a few string joins; ids come from
-the batched `reason_keys`.
+precompiled into (prefix, suffix) pairs.
+
+Two entry points write the same reasons: `generate_columns` builds a whole batch as Arrow columns
+(the runner's path: the clause loop runs over the ≤ 12 attribute positions, each step vectorized over
+every row) and `write` is the per-row reference (the serving fallback, and rows of a category or
+sub-category the vocabulary does not know, whose attribute order comes from the item itself).
+`generate` (the Generator protocol) is `generate_columns` turned into Reason objects.
 
 `settings["inject_unfaithful_rate"]` (simulation only) makes that share of reasons claim a
 promotion the item does not have; such reasons say so in features["corrupted"].
@@ -12,11 +17,26 @@ promotion the item does not have; such reasons say so in features["corrupted"].
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from abkit.world import vocab
-from generators.base import Reason, ReasonRequest, paused_gc, reason_keys, request_seed, stable_hash
+from generators.base import (
+    Reason,
+    ReasonRequest,
+    RequestColumns,
+    paused_gc,
+    reason_ids,
+    reason_keys,
+    request_seed,
+    stable_hash,
+)
+from generators.columns import join, join_parts, join_rows, json_quote, lengths, sha256_hex
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 
 _SHARED_ORDER = ["评分", "月销", "售后", "发货", "好评率"]
@@ -59,6 +79,89 @@ def subcategory_of(category: str, title: str) -> str:
     return ""
 
 
+_ORDER_KEYS = list(_ORDER)
+_ORDER_INDEX = {key: k for k, key in enumerate(_ORDER_KEYS)}
+_ATTRS = sorted({a for order in _ORDER.values() for a, _, _ in order})
+_POSITIONS = max(len(order) for order in _ORDER.values())
+_NONE = len(_ATTRS)  # attribute slot that is never present
+_MOST = max(max(_MAX_FEATS.values()), 2)  # features a reason can carry (2 for a length outside _MAX_FEATS)
+# (order, position) -> attribute slot, _NONE past the end of that order
+_SLOTS = np.full((len(_ORDER_KEYS) + 1, _POSITIONS), _NONE, dtype=np.int64)
+for _k, _key in enumerate(_ORDER_KEYS):
+    for _j, (_a, _, _) in enumerate(_ORDER[_key]):
+        _SLOTS[_k, _j] = _ATTRS.index(_a)
+_PRE = pa.array([_FEATURE[a][0] for a in _ATTRS] + [""], pa.string())
+_SUF = pa.array([_FEATURE[a][1] for a in _ATTRS] + [""], pa.string())
+_MENTION_HEAD = pa.array(["[" + json.dumps(a, ensure_ascii=False) + "," for a in _ATTRS] + [""], pa.string())
+_PROMO_MENTION = "[" + json.dumps(vocab.PROMO_ATTRIBUTE, ensure_ascii=False) + ","
+_PRICE_MENTION = "[" + json.dumps(vocab.PRICE_ATTRIBUTE, ensure_ascii=False) + ","
+_SUBJECTS = ["这款" + (sub or cat) for cat, sub in _ORDER_KEYS]
+_AFFIX_LEN = np.array([len(_FEATURE[a][0]) + len(_FEATURE[a][1]) for a in _ATTRS] + [0], dtype=np.int64)
+_SUBJECT_LEN = np.array([len(x) for x in _SUBJECTS] + [0], dtype=np.int64)
+
+
+def _orders_of(category: pa.Array, title: pa.Array) -> np.ndarray:
+    """Per item: the index in _ORDER_KEYS of (category, subcategory_of(category, title)), or
+    len(_ORDER_KEYS) when the vocabulary has no order for it (those rows are written per row)."""
+    unknown = len(_ORDER_KEYS)
+    out = np.full(len(category), unknown, dtype=np.int64)
+    coded = pc.dictionary_encode(category)
+    codes = coded.indices.to_numpy(zero_copy_only=False)
+    for c, cat in enumerate(coded.dictionary.to_pylist()):
+        if cat not in _SUBS:
+            continue
+        rows = np.flatnonzero(codes == c)
+        out[rows] = _ORDER_INDEX.get((cat, ""), unknown)
+        titles = title.take(pa.array(rows))
+        for sub in _SUBS[cat]:  # longest first, as subcategory_of; each title is searched until it matches
+            if not len(rows):
+                break
+            hit = pc.fill_null(pc.match_substring(titles, sub), False).to_numpy(zero_copy_only=False)
+            if hit.any():
+                out[rows[hit]] = _ORDER_INDEX.get((cat, sub), unknown)
+                rows, titles = rows[~hit], titles.filter(pa.array(~hit))
+    return out
+
+
+def _by_value(values: pa.Array, fn: Any) -> pa.Array:
+    """fn applied once per distinct value (discount and price surfaces), then spread back to the rows."""
+    uniq, inverse = np.unique(values.to_numpy(zero_copy_only=False), return_inverse=True)
+    return pa.array([fn(float(v)) for v in uniq], pa.string()).take(pa.array(inverse.ravel()))
+
+
+def _fake_promos(ids: pa.Array, promo: pa.Array, rate: float) -> tuple[np.ndarray, pa.Array]:
+    """(rows that carry an injected claim, the claimed promotion): request_seed(id) / 2**32 < rate, and
+    the seed picks among the promotion surfaces other than the item's own (as `write` does)."""
+    seeds = np.array([int(h, 16) for h in sha256_hex(ids, 8).to_pylist()], dtype=np.int64)
+    fake = seeds / 2**32 < rate
+    own = pc.fill_null(pc.index_in(promo, value_set=pa.array(_PROMO_VALUES)), -1).to_numpy().astype(np.int64)
+    pick = seeds % np.where(own >= 0, len(_PROMO_VALUES) - 1, len(_PROMO_VALUES))
+    pick = pick + ((own >= 0) & (pick >= own))
+    return fake, pa.array(_PROMO_VALUES).take(pa.array(pick))
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    """value in every one of n rows."""
+    return pa.repeat(pa.scalar(value, pa.string()), n)
+
+
+def _where(mask: np.ndarray, values: pa.Array) -> pa.Array:
+    """values where mask, null elsewhere."""
+    return pc.if_else(pa.array(mask), values, pa.nulls(len(mask), values.type))
+
+
+def reasons_from_table(table: pa.Table) -> list[Reason]:
+    """Reason objects of a generate_columns table (features in the order the per-row path wrote them)."""
+    cols = {name: table.column(name).to_pylist() for name in table.column_names}
+    mentions = [json.loads(m) for m in cols["mentions"]]
+    return [Reason(rid, item, seg, arm, text, gen, ver, sh,
+                   {"mentions": m, "mentions_promo": p, "length": ln, "corrupted": c, "ai_generated": ai})
+            for rid, item, seg, arm, text, gen, ver, sh, m, p, ln, c, ai in zip(
+                cols["reason_id"], cols["item_id"], cols["segment"], cols["arm"], cols["text"], cols["generator"],
+                cols["model_version"], cols["settings_hash"], mentions, cols["mentions_promo"], cols["length"],
+                cols["corrupted"], cols["ai_generated"], strict=True)]
+
+
 class TemplateGenerator:
     """Plain, non-personalized, fact-grounded reasons (the control arm)."""
 
@@ -70,29 +173,176 @@ class TemplateGenerator:
 
     def generate(self, requests: list[ReasonRequest], *, arm: str, settings: dict[str, Any]) -> list[Reason]:
         t0 = time.perf_counter()
+        ids = pa.array(reason_keys(requests, arm=arm, model_version=self.model_version, settings=settings),
+                       pa.string())
+        table = self.generate_columns(RequestColumns.from_requests(requests), arm=arm, settings=settings,
+                                      ids=ids, per_row=lambda i: requests[i])
         with paused_gc():
-            out = self._generate(requests, arm, settings)
+            out = reasons_from_table(table)
         self.last_batch_seconds = time.perf_counter() - t0
         return out
 
-    def _generate(self, requests: list[ReasonRequest], arm: str, settings: dict[str, Any]) -> list[Reason]:
-        ids = reason_keys(requests, arm=arm, model_version=self.model_version, settings=settings)
-        settings_hash = stable_hash(settings)
+    def generate_columns(self, requests: RequestColumns, *, arm: str, settings: dict[str, Any],
+                         ids: pa.Array | None = None, per_row: Any = None) -> pa.Table:
+        """The reasons of a batch as an Arrow table (the `reasons` columns, features as columns:
+        mentions as JSON text, mentions_promo, length, corrupted, ai_generated)."""
+        n = len(requests)
+        if ids is None:
+            ids = reason_ids(requests, arm=arm, model_version=self.model_version, settings=settings)
+        text, mentions, has_promo, corrupted = self._write_columns(requests, ids, settings, per_row)
+        n_chars = lengths(text)
+        names = list(vocab.LENGTH_BUCKETS)
+        code = np.full(n, -1, dtype=np.int64)  # vocab.length_bucket: the first bucket that holds the length
+        for k, (lo, hi) in reversed(list(enumerate(vocab.LENGTH_BUCKETS.values()))):
+            code[(n_chars >= lo) & (n_chars <= hi)] = k
+        bucket = pa.array(names, pa.string()).take(pa.array(code, mask=code < 0))
+        return pa.table({
+            "reason_id": ids,
+            "item_id": requests.item_column("item_id"),
+            "segment": requests.segment,
+            "arm": _constant(arm, n),
+            "text": text,
+            "generator": _constant(self.name, n),
+            "model_version": _constant(self.model_version, n),
+            "settings_hash": _constant(stable_hash(settings), n),
+            "mentions": mentions,
+            "mentions_promo": pa.array(has_promo),
+            "length": bucket,
+            "corrupted": corrupted,
+            "ai_generated": pa.array(np.zeros(n, dtype=bool)),
+        })
+
+    def _write_columns(self, req: RequestColumns, ids: pa.Array, settings: dict[str, Any], per_row: Any,
+                       ) -> tuple[pa.Array, pa.Array, np.ndarray, pa.Array]:
+        """`write` for every row at once: (text, mentions JSON, mentions_promo, corrupted).
+
+        Clauses and their lengths are built once per item attribute (a pool); the clause loop then only
+        moves integer indices into that pool with numpy, and each row's text is one gather and one list
+        join at the end.
+        """
+        n, items = len(req), req.items
         rate = float(settings.get("inject_unfaithful_rate") or 0.0)
-        write, bucket = self.write, vocab.length_bucket
-        if rate > 0:  # the per-request seed decides which reasons carry an injected claim
-            seeds = [request_seed(rid) for rid in ids]
-            fake = [seed if seed / 2**32 < rate else None for seed in seeds]
-            written = [write(req, fake_promo_seed=f) for req, f in zip(requests, fake, strict=True)]
+        t = items.table
+        category, title = t["category"].combine_chunks(), t["title"].combine_chunks()
+        discount = t["discount"].combine_chunks()
+        ri = req.item_index
+
+        # Per item: its order of attributes, and where each attribute's clause sits in the pool.
+        order_item = _orders_of(category, title)
+        pairs = items.pairs
+        slot_of = np.array([_ATTRS.index(a) if a in _ATTRS else _NONE for a in pairs.names] + [_NONE], dtype=np.int64)
+        pair_slot = slot_of[pairs.name] if len(pairs.name) else np.zeros(0, dtype=np.int64)
+        where = np.full((len(items), _NONE + 1), -1, dtype=np.int64)
+        where[pairs.item, pair_slot] = np.arange(len(pair_slot))
+        where[:, _NONE] = -1
+        # clauses are assembled only where used; a trailing 0 for the index -1 (no such attribute)
+        clause_len = np.append(lengths(pairs.value) + _AFFIX_LEN[pair_slot], 0)
+
+        length = req.length
+        is_s = pc.equal(length, "S").to_numpy(zero_copy_only=False)
+        is_l = pc.equal(length, "L").to_numpy(zero_copy_only=False)
+        lo = np.full(n, _BUCKETS["M"][0], dtype=np.int64)
+        hi = np.full(n, _BUCKETS["M"][1], dtype=np.int64)
+        max_feats = np.full(n, 2, dtype=np.int64)
+        for name, (b_lo, b_hi) in _BUCKETS.items():
+            rows = pc.equal(length, name).to_numpy(zero_copy_only=False)
+            lo[rows], hi[rows], max_feats[rows] = b_lo, b_hi, _MAX_FEATS.get(name, 2)
+
+        # The promotion: the item's 促销 attribute, else its discount as 8折 (when discounted), or an injected one.
+        own = pairs.column(vocab.PROMO_ATTRIBUTE)
+        discounted = pc.fill_null(pc.not_equal(discount, 0.0), True).to_numpy(zero_copy_only=False)
+        promo = pc.if_else(pc.fill_null(pc.greater(pc.utf8_length(own), 0), False), own,
+                           _where(discounted, _by_value(discount, vocab.discount_text))).take(pa.array(ri))
+        if rate > 0:
+            fake, fake_promo = _fake_promos(ids, promo, rate)
+            promo = pc.if_else(pa.array(fake), fake_promo, promo)
         else:
-            fake = [None] * len(requests)
-            written = [write(req) for req in requests]
-        name, version = self.name, self.model_version
-        out = [Reason(rid, req.item_id, req.segment, arm, text, name, version, settings_hash,
-                      {"mentions": mentions, "mentions_promo": has_promo, "length": bucket(len(text)),
-                       "corrupted": None if f is None else "fake_discount", "ai_generated": False})
-               for rid, req, (text, mentions, has_promo), f in zip(ids, requests, written, fake, strict=True)]
-        return out
+            fake = np.zeros(n, dtype=bool)
+        coded = pc.dictionary_encode(promo).combine_chunks() if isinstance(promo, pa.ChunkedArray) else \
+            pc.dictionary_encode(promo)
+        promo_code = pc.fill_null(coded.indices, -1).to_numpy().astype(np.int64)
+        promo_clauses = join(_PROMO[0], coded.dictionary, _PROMO[1])
+        promo_len = np.append(lengths(promo_clauses), 0)[promo_code]  # code -1: no promotion
+        promo_nonempty = np.append(lengths(coded.dictionary) > 0, False)[promo_code]
+
+        # The pools: [pair values | clause prefixes | suffixes | subjects | promo clauses | price clauses | CTA],
+        # mentions: [pair JSON | promo JSON | price JSON].
+        n_pairs, n_dict = len(pairs.value), len(coded.dictionary)
+        subjects = pa.array(_SUBJECTS + [""], pa.string())
+        o_pre, o_suf = n_pairs, n_pairs + len(_PRE)
+        o_subject = o_suf + len(_SUF)
+        o_promo = o_subject + len(subjects)
+        o_price = o_promo + n_dict
+        text_pool = [pairs.value, _PRE, _SUF, subjects, promo_clauses]
+        mention_pool = [pairs.json, join(_PROMO_MENTION, json_quote(coded.dictionary), "]")]
+        m_promo, m_price = n_pairs, n_pairs + n_dict
+
+        order = order_item[ri]
+        known = order < len(_ORDER_KEYS)
+        none = np.full(n, -1, dtype=np.int64)
+        # Text parts, in order: subject, injected claim, up to _MOST features (prefix, value, suffix), promotion,
+        # price, call to action; mention columns: injected claim, features, promotion, price.
+        features = np.full((n, _MOST, 3), -1, dtype=np.int64)
+        feature_mentions = np.full((n, _MOST), -1, dtype=np.int64)
+        size = np.full(n, -1, dtype=np.int64)
+        not_s = ~is_s
+        subject = np.where(not_s, o_subject + order, -1)
+        size += np.where(not_s, _SUBJECT_LEN[order] + 1, 0)
+        injected = np.where(fake, o_promo + promo_code, -1)
+        injected_mention = np.where(fake, m_promo + promo_code, -1)
+        size += np.where(fake, promo_len + 1, 0)
+        has_promo = fake.copy()
+        n_feats = np.zeros(n, dtype=np.int64)
+        for j in range(_POSITIONS):
+            slot = _SLOTS[order, j]
+            p = where[ri, slot]
+            c_len = np.where(p >= 0, clause_len[p], 0)
+            ok = np.flatnonzero((p >= 0) & (size + c_len + 1 <= hi) & (n_feats < max_feats))
+            rank = n_feats[ok]
+            features[ok, rank] = np.stack([o_pre + slot[ok], p[ok], o_suf + slot[ok]], axis=1)
+            feature_mentions[ok, rank] = p[ok]
+            size[ok] += c_len[ok] + 1
+            n_feats[ok] += 1
+        add = promo_nonempty & ~has_promo & not_s & (size + promo_len + 1 <= hi)
+        promo_part = np.where(add, o_promo + promo_code, -1)
+        promo_mention = np.where(add, m_promo + promo_code, -1)
+        size += np.where(add, promo_len + 1, 0)
+        has_promo |= add
+        price_part, price_mention = none, none
+        if is_l.any():
+            eff = pc.multiply(t["price"].combine_chunks(), pc.subtract(1.0, discount))
+            price = _by_value(eff, vocab.price_text)
+            price_clauses = join(_PRICE[0], price, _PRICE[1])
+            c_len = lengths(price_clauses)[ri]
+            add = is_l & (size + c_len + 1 <= hi)
+            text_pool.append(price_clauses)
+            mention_pool.append(join(_PRICE_MENTION, json_quote(price), "]"))
+            price_part = np.where(add, o_price + ri, -1)
+            price_mention = np.where(add, m_price + ri, -1)
+            size += np.where(add, c_len + 1, 0)
+        cta = (size < lo) & (size + len(_CTA) + 1 <= hi)
+        text_pool.append(pa.array([_CTA], pa.string()))
+        cta_part = np.where(cta, sum(len(a) for a in text_pool) - 1, -1)
+        parts = [subject[:, None], injected[:, None], *(features[:, k] for k in range(_MOST)), promo_part[:, None],
+                 price_part[:, None], cta_part[:, None]]
+        text = join_parts(pa.concat_arrays(text_pool), parts, "，")
+        mention_ix = np.column_stack([injected_mention, feature_mentions, promo_mention, price_mention])
+        mention_json = join("[", join_rows(pa.concat_arrays(mention_pool), mention_ix, ","), "]")
+        corrupted = _where(fake, _constant("fake_discount", n))
+        if not known.all():
+            text, mention_json, has_promo = self._per_row(req, ~known, fake, ids, text, mention_json, has_promo,
+                                                          per_row)
+        return text, mention_json, has_promo, corrupted
+
+    def _per_row(self, req: RequestColumns, rows: np.ndarray, fake: np.ndarray, ids: pa.Array, text: pa.Array,
+                 mentions: pa.Array, has_promo: np.ndarray, per_row: Any) -> tuple[pa.Array, pa.Array, np.ndarray]:
+        """`write` for the given rows (a category or sub-category the vocabulary has no order for)."""
+        texts, ments, promos = text.to_pylist(), mentions.to_pylist(), has_promo.copy()
+        for i in np.flatnonzero(rows):
+            r = per_row(int(i)) if per_row is not None else req.request(int(i))
+            t, m, p = self.write(r, fake_promo_seed=request_seed(ids[i].as_py()) if fake[i] else None)
+            texts[i], ments[i], promos[i] = t, json.dumps(m, ensure_ascii=False, separators=(",", ":")), p
+        return pa.array(texts, pa.string()), pa.array(ments, pa.string()), promos
 
     @staticmethod
     def write(req: ReasonRequest, fake_promo_seed: int | None = None) -> tuple[str, list[list[str]], bool]:

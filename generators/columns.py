@@ -1,0 +1,354 @@
+"""Columnar building blocks for generation: parsed item facts, JSON text and sha256 over whole columns.
+
+Everything here works on Arrow arrays (pyarrow compute, DuckDB for sha256) and reproduces byte for
+byte what the per-row Python code writes — `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`
+for strings and floats, `json.loads` plus `{str(k): str(v)}` for attributes — so ids and texts do not
+depend on which path built them. Inputs the fast path cannot reproduce exactly (attribute values that
+are not strings, duplicate keys, text that is not one JSON object per line) take the per-row path for
+that chunk; the answer is the same, only slower.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# json.dumps(ensure_ascii=False) escapes exactly these: '"', '\\', and the C0 controls.
+_SHORT = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _string_bytes(values: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of a string array's values (only the range its offsets cover)."""
+    if len(values) == 0 or values.buffers()[2] is None:
+        return np.zeros(0, dtype=np.uint8)
+    width = 8 if pa.types.is_large_string(values.type) else 4
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64 if width == 8 else np.int32, count=len(values) + 1,
+                            offset=width * values.offset)
+    return np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+
+
+def json_escape(values: pa.Array) -> pa.Array:
+    """The body of json.dumps(v, ensure_ascii=False) of each string, without its quotes (nulls stay null).
+
+    One byte scan decides: values with no '"', '\\' or control character are returned as they are.
+    """
+    values = values.cast(pa.string())
+    body = _string_bytes(values)
+    if not ((body == 0x22) | (body == 0x5C) | (body < 0x20)).any():
+        return values
+    values = pc.replace_substring(values, "\\", "\\\\")
+    values = pc.replace_substring(values, '"', '\\"')
+    present = np.unique(body[body < 0x20])
+    for code in present.tolist():
+        ch = chr(code)
+        values = pc.replace_substring(values, ch, _SHORT.get(ch, f"\\u{code:04x}"))
+    return values
+
+
+def json_quote(values: pa.Array) -> pa.Array:
+    """json.dumps(v, ensure_ascii=False) of each string (nulls stay null), without a Python loop over rows."""
+    return pc.binary_join_element_wise('"', json_escape(values), '"', "")
+
+
+def float_json(values: list[Any] | pa.Array) -> pa.Array:
+    """json.dumps of each number (floats: repr; NaN/Infinity as json writes them; ints as ints), computed
+    once per distinct value (a catalog has few distinct prices and discounts)."""
+    if isinstance(values, pa.Array) and pa.types.is_floating(values.type) and values.null_count == 0:
+        uniq, inverse = np.unique(values.to_numpy(zero_copy_only=False), return_inverse=True)
+        return pa.array([_float_json(v) for v in uniq.tolist()], pa.string()).take(pa.array(inverse.ravel()))
+    return pa.array([_float_json(v) if type(v) is float else _ENCODE(v) for v in values], pa.string())
+
+
+def _float_json(v: float) -> str:
+    if math.isfinite(v):
+        return repr(v)
+    return "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
+
+
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode
+_DUCK = threading.local()
+
+
+def sha256_hex(blobs: pa.Array, n: int) -> pa.Array:
+    """The first n hex digits of sha256(utf-8 of each string), computed by DuckDB over the whole column."""
+    con = getattr(_DUCK, "con", None)
+    if con is None:
+        con = _DUCK.con = duckdb.connect()
+    con.register("_abkit_blobs", pa.table({"b": blobs}))
+    try:
+        out = con.sql(f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs").to_arrow_table()  # n: an int
+    finally:
+        con.unregister("_abkit_blobs")
+    return out.column("h").combine_chunks()
+
+
+def join(*parts: pa.Array | str) -> pa.Array:
+    """Element-wise concatenation of arrays and constant strings (null where any part is null)."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def join_rows(pool: pa.Array, index: np.ndarray, sep: str) -> pa.Array:
+    """Row i: sep.join(pool[index[i, j]] for the j, in column order, where index[i, j] >= 0); "" when none.
+
+    One gather and one list join for the whole batch, however many parts a row has.
+    """
+    mask = index >= 0
+    offsets = np.zeros(len(index) + 1, dtype=np.int32)
+    np.cumsum(mask.sum(axis=1), out=offsets[1:])
+    values = pool.take(pa.array(index[mask]))
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), sep)
+
+
+def join_parts(pool: pa.Array, parts: list[np.ndarray], sep: str) -> pa.Array:
+    """Row i: sep.join of its present parts, in order; part k is the pool pieces parts[k][i, :] concatenated,
+    present when parts[k][i, 0] >= 0. Building a part from pieces spares making the strings of parts that
+    are never used."""
+    n = len(parts[0])
+    present = np.stack([p[:, 0] >= 0 for p in parts], axis=1)
+    first = np.argmax(present, axis=1)
+    pool = pa.concat_arrays([pool, pa.array([sep], pa.string())])
+    columns = []
+    for k, part in enumerate(parts):
+        columns.append(np.where(present[:, k] & (first != k), len(pool) - 1, -1)[:, None])
+        columns.append(np.where(present[:, k][:, None], part, -1))
+    return join_rows(pool, np.concatenate(columns, axis=1) if n else np.zeros((0, 1), dtype=np.int64), "")
+
+
+def lengths(values: pa.Array) -> np.ndarray:
+    """Characters (code points) of each string as int64; 0 for null."""
+    return pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+@dataclass
+class AttributePairs:
+    """The items' attributes in long form: pair p is item `item[p]`, attribute `names[name[p]]`, `value[p]`;
+    items in order, each item's pairs sorted by name (code point order, as Python sorts strings)."""
+
+    names: list[str]
+    item: np.ndarray
+    name: np.ndarray
+    value: pa.Array
+    offsets: np.ndarray  # item i's pairs are [offsets[i], offsets[i + 1])
+
+    @classmethod
+    def build(cls, n_items: int, item: np.ndarray, keys: pa.Array, values: pa.Array) -> AttributePairs:
+        coded = pc.dictionary_encode(keys)
+        found = coded.dictionary.to_pylist()
+        names = sorted(found)
+        rank = np.array([names.index(k) for k in found], dtype=np.int64) if len(found) < 64 else \
+            np.argsort(np.argsort(np.array(found, dtype=object), kind="stable"), kind="stable")
+        code = rank[coded.indices.to_numpy(zero_copy_only=False)] if len(item) else np.zeros(0, dtype=np.int64)
+        order = np.argsort(item * max(len(names), 1) + code, kind="stable")  # item-major, names sorted
+        offsets = np.zeros(n_items + 1, dtype=np.int64)
+        np.cumsum(np.bincount(item, minlength=n_items), out=offsets[1:])
+        return cls(names, item[order], code[order], values.take(pa.array(order)), offsets)
+
+    def duplicated_items(self) -> np.ndarray:
+        """Items that name one attribute twice."""
+        same = (np.diff(self.item) == 0) & (np.diff(self.name) == 0)
+        return np.unique(self.item[1:][same])
+
+    def column(self, name: str) -> pa.Array:
+        """One attribute's value per item (null where the item lacks it)."""
+        n = len(self.offsets) - 1
+        if name not in self.names:
+            return pa.nulls(n, pa.string())
+        hit = np.flatnonzero(self.name == self.names.index(name))
+        index = np.full(n, -1, dtype=np.int64)
+        index[self.item[hit]] = hit
+        return self.value.take(pa.array(index, mask=index < 0))
+
+    @cached_property
+    def json(self) -> pa.Array:
+        """Per pair: json.dumps([name, value]) (compact, ensure_ascii=False)."""
+        heads = pa.array(["[" + json.dumps(n, ensure_ascii=False) + ',"' for n in self.names], pa.string())
+        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"]', "")
+
+    def item_json(self) -> pa.Array:
+        """Per item: the JSON of sorted(attributes.items()) without its brackets — its pairs joined."""
+        return pc.binary_join(pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), self.json), ",")
+
+
+@dataclass
+class ItemColumns:
+    """Parsed catalog items: the plain fields, the attributes in long form, the raw attributes."""
+
+    table: pa.Table  # item_id, category, brand, title (strings), price, discount (float64)
+    pairs: AttributePairs
+    raw: list[Any] | pa.Array  # per item: its attributes as given (dict or JSON text), for the exact per-row path
+    bad: np.ndarray  # attributes that are not a JSON object (such items are skipped and counted)
+    number_json: tuple[pa.Array, pa.Array] | None = None  # JSON of price, discount as given (default: of the floats)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def attribute_dict(self, i: int) -> dict[str, str]:
+        """Item i's attributes exactly as the per-row path sees them (key order of the source)."""
+        value = self.raw[i]
+        return normalize_attributes(value.as_py() if isinstance(value, pa.Scalar) else value) or {}
+
+
+def normalize_attributes(value: Any) -> dict[str, str] | None:
+    """One item's attributes as {name: value} strings (nulls dropped); None when not a JSON object."""
+    try:
+        d = value if isinstance(value, dict) else json.loads(value) if isinstance(value, str) and value else {}
+    except ValueError:
+        d = None
+    return {str(k): str(x) for k, x in d.items() if x is not None} if isinstance(d, dict) else None
+
+
+def _gap_char(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The one non-space byte of each buf[start:end] (1 to 4 bytes), or -1 when there is not exactly one."""
+    width = end - start
+    out = np.full(len(start), -1, dtype=np.int64)
+    one = np.flatnonzero(width == 1)  # compact JSON: the common case
+    b = buf[start[one]].astype(np.int64)
+    out[one] = np.where(b != 0x20, b, -1)
+    more = np.flatnonzero((width >= 2) & (width <= 4))
+    if len(more):
+        count = np.zeros(len(more), dtype=np.int64)
+        total = np.zeros(len(more), dtype=np.int64)
+        for d in range(4):
+            b = buf[np.minimum(start[more] + d, len(buf) - 1)].astype(np.int64)
+            other = (d < width[more]) & (b != 0x20)
+            count += other
+            total += np.where(other, b, 0)
+        out[more] = np.where(count == 1, total, -1)
+    return out
+
+
+def _scan_simple(raw: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array]:
+    """Tokenize the JSON objects whose keys and values are all plain strings (no escapes, no other types).
+
+    Returns (rows left for json.loads, pair item, keys, values). Without backslashes every '"' byte
+    delimits a string, so the rows are checked (4k quotes, '{' ':' ',' '}' between them, spaces allowed)
+    and cut with numpy over the UTF-8 buffer; any other row is left to the exact per-row parse.
+    """
+    n = len(raw)
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * raw.offset).astype(np.int64)
+    data = raw.buffers()[2]
+    buf = np.frombuffer(data, dtype=np.uint8)[: offsets[-1]] if data is not None else np.zeros(0, dtype=np.uint8)
+    lo = offsets[0]
+    body = buf[lo:]
+    starts = offsets[:-1] - lo
+    empty = offsets[1:] == offsets[:-1]  # '' is {} to json.loads: left to it
+    slow = empty.copy()
+    if not len(body):
+        return slow | True, np.zeros(0, dtype=np.int64), pa.array([], pa.string()), pa.array([], pa.string())
+    odd = np.flatnonzero((body == 0x5C) | (body < 0x20))  # escapes and control bytes
+    slow[np.searchsorted(starts, odd, side="right") - 1] = True
+    quotes = np.flatnonzero(body == 0x22)
+    counts = np.diff(np.searchsorted(quotes, np.append(starts, len(body))))
+    quotes += lo
+    slow |= (counts == 0) | (counts % 4 != 0)
+    quotes, counts = _drop_rows(quotes, counts, slow)
+    # Every row left has 4k quotes, so a quote's index in the row and in the batch agree mod 4.
+    # The bytes between quotes: '{' before the first, '}' after the last, then ':' and ',' in turn.
+    ends = np.cumsum(counts)
+    rows = np.flatnonzero(counts)
+    first, last = (ends - counts)[rows], ends[rows] - 1
+    slow[rows[_gap_char(buf, offsets[rows], quotes[first]) != ord("{")]] = True
+    slow[rows[_gap_char(buf, quotes[last] + 1, offsets[rows + 1]) != ord("}")]] = True
+    is_last = np.zeros(len(quotes), dtype=bool)
+    is_last[last] = True
+    inner = np.arange(1, len(quotes), 2)
+    inner = inner[~is_last[inner]]
+    want = np.where(inner % 4 == 1, ord(":"), ord(","))
+    start_, end_ = quotes[inner] + 1, quotes[np.minimum(inner + 1, len(quotes) - 1)]
+    ok = (end_ - start_ == 1) & (buf[np.minimum(start_, len(buf) - 1)] == want)  # compact JSON: one byte
+    check = np.flatnonzero(~ok)
+    if len(check):
+        wrong = check[_gap_char(buf, start_[check], end_[check]) != want[check]]
+        slow[np.searchsorted(ends, inner[wrong], side="right")] = True
+    quotes, counts = _drop_rows(quotes, counts, slow)
+    if len(quotes) < 2:
+        nothing = pa.array([], pa.string())
+        return slow, np.zeros(0, dtype=np.int64), nothing, nothing
+    # Segments between the boundaries (opening quote + 1, closing quote) alternate string, gap, string, ...
+    bounds = quotes.copy()
+    bounds[0::2] += 1
+    kind = pa.large_string() if bounds[-1] >= 2**31 else pa.string()
+    segments = pa.Array.from_buffers(kind, len(bounds) - 1, [None, pa.py_buffer(
+        bounds.astype(np.int64 if kind == pa.large_string() else np.int32)), data])
+    strings = np.arange(0, len(bounds) - 1, 2)  # segment 2t is string t: keys are even t, values odd t
+    keys = segments.take(pa.array(strings[0::2])).cast(pa.string())
+    values = segments.take(pa.array(strings[1::2])).cast(pa.string())
+    return slow, np.repeat(np.arange(n), counts // 4), keys, values
+
+
+def _drop_rows(quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quotes (and per-row counts) without those of the dropped rows."""
+    if not (drop & (counts > 0)).any():
+        return quotes, counts
+    return quotes[np.repeat(~drop, counts)], np.where(drop, 0, counts)
+
+
+def parse_attributes(raw: list[Any] | pa.Array) -> tuple[AttributePairs, np.ndarray]:
+    """(attributes in long form, bad mask) of the items' attributes (JSON texts or dicts), equal to
+    normalize_attributes per item: plain string objects are cut as columns, the rest parsed per row."""
+    n = len(raw)
+    if isinstance(raw, pa.Array) and pa.types.is_string(raw.type) and raw.null_count == 0 and n:
+        slow, item, keys, values = _scan_simple(raw)
+        fast = AttributePairs.build(n, item, keys, values)
+        dup = fast.duplicated_items()
+        if not len(dup) and not slow.any():
+            return fast, np.zeros(n, dtype=bool)
+        if len(dup):  # json.loads keeps the last value of a repeated key: leave those rows to it
+            slow[dup] = True
+            keep = pa.array(~slow[item])
+            item, keys, values = item[~slow[item]], keys.filter(keep), values.filter(keep)
+        rows = np.flatnonzero(slow)
+        texts = raw.take(pa.array(rows)).to_pylist() if len(rows) else []
+    else:
+        rows, texts = np.arange(n), list(raw.to_pylist() if isinstance(raw, pa.Array) else raw)
+        item, keys, values = np.zeros(0, dtype=np.int64), pa.array([], pa.string()), pa.array([], pa.string())
+    bad = np.zeros(n, dtype=bool)
+    more_item: list[int] = []
+    more_keys: list[str] = []
+    more_values: list[str] = []
+    for i, text in zip(rows.tolist(), texts, strict=True):
+        d = normalize_attributes(text)
+        if d is None:
+            bad[i] = True
+            continue
+        more_item.extend([i] * len(d))
+        more_keys.extend(d)
+        more_values.extend(d.values())
+    if more_item:
+        item = np.concatenate([item, np.array(more_item, dtype=np.int64)])
+        keys = pa.concat_arrays([keys, pa.array(more_keys, pa.string())])
+        values = pa.concat_arrays([values, pa.array(more_values, pa.string())])
+    return AttributePairs.build(n, item, keys, values), bad
+
+
+def item_columns(items: Any) -> ItemColumns:
+    """ItemColumns of a normalized items frame (generators.runner._normalize: the ITEM_COLUMNS)."""
+    def strings(name: str) -> pa.Array:
+        col = pa.array(items[name], from_pandas=True)
+        col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        return col.cast(pa.string()) if pa.types.is_large_string(col.type) else col
+
+    table = pa.table({
+        "item_id": strings("item_id"), "category": strings("category"), "brand": strings("brand"),
+        "title": strings("title"),
+        "price": pa.array(items["price"].to_numpy(dtype=np.float64)),
+        "discount": pa.array(items["discount"].to_numpy(dtype=np.float64)),
+    })
+    raw: list[Any] | pa.Array
+    try:  # JSON texts (the warehouse, files); dicts or mixed values take the per-row parse
+        raw = strings("attributes")
+        if not (pa.types.is_string(raw.type) and raw.null_count == 0):
+            raw = items["attributes"].tolist()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        raw = items["attributes"].tolist()
+    pairs, bad = parse_attributes(raw)
+    return ItemColumns(table, pairs, raw, bad)
