@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from experiments.simulate.traffic import (
     iter_chunks,
 )
 from experiments.simulate.truth import TruthAccumulator
+from experiments.simulate.users import UserSource
 
 
 @dataclass
@@ -103,6 +105,8 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
     try:
         for ch in iter_chunks(world):
             truth.merge(ch.truth)
+            counts["users_enrolled"] += len(ch.users)
+            counts["users_lost_srm_bug"] += ch.n_lost
             exposures, events = chunk_tables(world, ch)
             counts["exposures"] += exposures.num_rows
             counts["events"] += events.num_rows
@@ -127,8 +131,6 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
         bar.close()
         for wr in writers.values():
             wr.close()
-    counts["users_enrolled"] = int((world.user_arm >= 0).sum())
-    counts["users_lost_srm_bug"] = int((world.user_arm == -2).sum())
     counts["fallback_exposures"] = int(fb.sum())
     files = {name: [str(paths[name])] for name in writers}
     total_fb = float(fb.sum() / shown.sum()) if shown.sum() else 0.0
@@ -162,20 +164,35 @@ def load_items(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> pd.DataFrame:
-    df = con.execute(
-        """SELECT user_id, segment, extra['platform'] AS platform,
-                  TRY_CAST(extra['activity'] AS DOUBLE) AS activity,
-                  TRY_CAST(extra['click_propensity'] AS DOUBLE) AS click_propensity,
-                  CASE WHEN lower(extra['is_new']) IN ('true', '1') THEN true
-                       WHEN lower(extra['is_new']) IN ('false', '0') THEN false END AS is_new
-           FROM users
-           ORDER BY user_id LIMIT ?""", [limit if limit is not None else 2**62]
-    ).df()
-    for col in ("activity", "click_propensity", "is_new"):
-        if df[col].isna().any():
-            df = df.drop(columns=col)
-    return df
+_USERS_SQL = """SELECT user_id, segment, extra['platform'] AS platform,
+                        TRY_CAST(extra['activity'] AS DOUBLE) AS activity,
+                        TRY_CAST(extra['click_propensity'] AS DOUBLE) AS click_propensity,
+                        CASE WHEN lower(extra['is_new']) IN ('true', '1') THEN true
+                             WHEN lower(extra['is_new']) IN ('false', '0') THEN false END AS is_new
+                 FROM users
+                 ORDER BY user_id LIMIT ?"""
+_USER_ATTRIBUTES = ("activity", "click_propensity", "is_new")  # used only when every user has them
+USER_BATCH_ROWS = 500_000
+
+
+def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> UserSource:
+    """The users table (the first ``limit`` by user_id), read in Arrow batches when simulating."""
+    params = [limit if limit is not None else 2**62]
+    n, *missing = con.execute(
+        f"SELECT count(*), {', '.join(f'count(*) - count({c})' for c in _USER_ATTRIBUTES)} FROM ({_USERS_SQL})",
+        params).fetchone()
+    dropped = [c for c, k in zip(_USER_ATTRIBUTES, missing, strict=True) if k]
+
+    def frames() -> Iterator[pd.DataFrame]:
+        cur = con.cursor()
+        try:
+            reader = cur.sql(_USERS_SQL, params=params).to_arrow_reader(USER_BATCH_ROWS)
+            for batch in reader:
+                yield batch.to_pandas().drop(columns=dropped)
+        finally:
+            cur.close()
+
+    return UserSource(int(n), frames)
 
 
 def load_reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> pd.DataFrame:
