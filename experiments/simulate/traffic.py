@@ -345,10 +345,17 @@ class Chunk:
         return int(len(self.c_exp) + self.c_cart.sum() + len(self.o_click) + self.o_refund.sum() + len(self.g_user))
 
 
-def _categorical(rng: np.random.Generator, cdf_rows: np.ndarray) -> np.ndarray:
-    """One draw per row of a (n, k) CDF matrix."""
-    u = rng.random(len(cdf_rows))
-    return np.minimum((u[:, None] > cdf_rows).sum(1), cdf_rows.shape[1] - 1)
+def _categorical(rng: np.random.Generator, cdf: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """One draw per element of row from CDF row ``cdf[row]``: the number of CDF entries below a uniform
+    (a searchsorted per distinct row, not an (n, k) comparison matrix)."""
+    u = rng.random(len(row))
+    out = np.empty(len(row), dtype=np.int64)
+    order = np.argsort(row, kind="stable")
+    bounds = np.searchsorted(row[order], np.arange(len(cdf) + 1))
+    for r in range(len(cdf)):
+        idx = order[bounds[r]:bounds[r + 1]]
+        out[idx] = np.searchsorted(cdf[r], u[idx], side="left")
+    return np.minimum(out, cdf.shape[1] - 1)
 
 
 def _resolve(w: World, arm: np.ndarray | int, item: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -396,7 +403,7 @@ def simulate_chunk(w: World, block: UserBlock, index: int, *, with_truth: bool =
     x_user = users[x_local]
     seg = u_seg[x_local]
     persona = u_persona[x_local]
-    cat = _categorical(rng, w.aff_cdf[persona])
+    cat = _categorical(rng, w.aff_cdf, persona)
     x_item = np.searchsorted(w.item_keys, cat + rng.random(E), side="right") - 1
     x_item = np.clip(x_item, 0, len(w.item_keys) - 1)
     x_arm = u_arm[x_local].astype(np.int64)
@@ -532,8 +539,10 @@ EVENT_SCHEMA = LOG_TABLES["events"].arrow_schema()
 EVENT_TYPES = np.array(SCHEMA_EVENT_TYPES, dtype=object)  # codes 0..3 below index this order
 
 
-def _ids(prefix: str, n: int) -> pa.Array:
-    return pc.binary_join_element_wise(pa.scalar(prefix), pc.cast(pa.array(np.arange(n)), pa.string()), "")
+def _ids(prefix: str, n: int | np.ndarray) -> pa.Array:
+    """prefix + number, for 0..n-1 (or the given numbers)."""
+    numbers = np.arange(n) if isinstance(n, int) else n
+    return pc.binary_join_element_wise(pa.scalar(prefix), pc.cast(pa.array(numbers), pa.string()), "")
 
 
 def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
@@ -585,7 +594,10 @@ def chunk_tables(w: World, ch: Chunk, *, arm_labels: list[str] | None = None,
     exp_rev = np.concatenate([np.full(n_c + n_k, np.nan), ch.o_revenue, ch.o_revenue[ref_i]])
     n_x = len(exp_ts)
     G = len(ch.g_user)
-    g_order_ids = pc.if_else(pa.array(ch.g_type == 2), _ids(prefix + "go", G), pa.scalar(None, pa.string()))
+    g_orders = np.flatnonzero(ch.g_type == 2)  # ids "go<index among organic events>" for the orders only
+    g_pos = np.full(G, -1, dtype=np.int64)
+    g_pos[g_orders] = np.arange(len(g_orders))
+    g_order_ids = _ids(prefix + "go", g_orders).take(pa.array(g_pos, mask=g_pos < 0))
     types = pa.array(EVENT_TYPES, type=pa.string())
     events = pa.table({
         "event_id": pa.concat_arrays([_ids(prefix + "e", n_x).cast(pa.string()), _ids(prefix + "g", G).cast(pa.string())]),
