@@ -4,9 +4,11 @@
 
 Inputs come from the warehouse (items, users, this experiment's reasons); an empty items or
 users table is first filled with a generated catalog / population (through ingestion too).
-Logs are written chunk by chunk (bounded memory, a progress bar) as the files a serving
-system would deliver — with the stress options' artefacts (duplicate rows, a late batch) —
-and then ingested with experiments.ingest.ingest_files.
+Users are read back in Arrow batches (never all at once); logs are written chunk by chunk
+(bounded memory, a progress bar) as the files a serving system would deliver — with the stress
+options' artefacts (duplicate rows, a late batch) — and then ingested with
+experiments.ingest.ingest_files (DuckDB's own Parquet reader: no DataFrame of the logs), in one
+place, ``_ingest``: the simulator never writes the log tables itself.
 """
 
 from __future__ import annotations
