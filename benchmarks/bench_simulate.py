@@ -58,7 +58,7 @@ def child(variant: str, n_users: int, chunk_users: int, n_items: int, out: str) 
     spec, items, reasons = _inputs(n_items, seed)
     options = SimOptions(seed=seed, chunk_users=chunk_users)
     t0 = time.perf_counter()
-    if variant == "today":
+    if variant in ("today", "today-world"):
         from experiments.simulate.population import make_users
 
         users = make_users(n_users, seed)  # the whole population in one frame
@@ -69,6 +69,9 @@ def child(variant: str, n_users: int, chunk_users: int, n_items: int, out: str) 
     world = build_world(spec, users, items, reasons, options)
     del users
     t1 = time.perf_counter()
+    if variant == "today-world":  # today's memory before it simulates anything
+        return {"variant": variant, "users": n_users, "world_seconds": t1 - t0,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
     res = simulate_to_parquet(world, out, progress=True)
     secs = time.perf_counter() - t0
     rows = res.counts["exposure_rows"] + res.counts["event_rows"]
@@ -127,10 +130,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=200_000, help="users of the side-by-side runs")
     ap.add_argument("--big-users", type=int, default=0, help="users of one more run of ours (e.g. 10000000)")
+    ap.add_argument("--today-world-users", type=int, default=0,
+                    help="users of one more run of today's code that only builds its world (its memory at that size)")
     ap.add_argument("--chunk-users", type=int, default=200_000)
     ap.add_argument("--items", type=int, default=2000)
     ap.add_argument("--repeats", type=int, default=2, help="alternating runs of each variant (best kept)")
-    ap.add_argument("--child", choices=["today", "ours"])
+    ap.add_argument("--child", choices=["today", "today-world", "ours"])
     a = ap.parse_args()
     if a.child:
         with tempfile.TemporaryDirectory() as out:
@@ -147,7 +152,9 @@ def main() -> None:
                 r = _run(variant, path, a.users, a.chunk_users, a.items)
                 if variant not in best or r["seconds"] < best[variant]["seconds"]:
                     best[variant] = r
-    big = _run("ours", str(ROOT), a.big_users, a.chunk_users, a.items) if a.big_users else None
+        big = _run("ours", str(ROOT), a.big_users, a.chunk_users, a.items) if a.big_users else None
+        today_world = (_run("today-world", baseline, a.today_world_users, a.chunk_users, a.items)
+                       if a.today_world_users and baseline else None)
     today, ours = best.get("today"), best["ours"]
     print(f"{'variant':<26} {'users':>10} {'rows':>12} {'sec':>8} {'world':>7} {'rows/s':>10} {'peak MB':>9}   load 1/5/15 min")
     if today:
@@ -155,6 +162,9 @@ def main() -> None:
     print(_row("ours (streamed users)", ours))
     if big:
         print(_row("ours, big run", big))
+    if today_world:
+        print(f"{'today, world only':<26} {today_world['users']:>10,} {'-':>12} {'-':>8} "
+              f"{today_world['world_seconds']:>7.1f} {'-':>10} {today_world['peak_rss_mb']:>9,.0f}   {today_world['load']}")
     same = None
     if today:
         same = today["truth_sha"] == ours["truth_sha"] and today["logs_sha"] == ours["logs_sha"]
@@ -171,6 +181,8 @@ def main() -> None:
         "big_seconds": round(big["seconds"], 1) if big else None,
         "big_rows_per_s": round(big["rows_per_s"]) if big else None,
         "big_peak_rss_mb": round(big["peak_rss_mb"]) if big else None,
+        "today_world_users": a.today_world_users or None,
+        "today_world_peak_rss_mb": round(today_world["peak_rss_mb"]) if today_world else None,
         "loadavg_end": [round(x, 2) for x in os.getloadavg()],
     }))
 
