@@ -26,6 +26,7 @@ from scipy import stats as sps
 from abkit.spec import Spec
 from abkit.stats import SufficientStats, compare, srm_test
 from experiments.simulate.traffic import SimOptions, World, build_world, chunk_tables, simulate_chunk
+from experiments.simulate.users import FixedPopulation
 
 HIST_BINS = 20
 
@@ -49,7 +50,14 @@ def aa_world(spec: Spec, n_users: int, *, seed: int = 0, n_items: int = 2000,
     users = make_users(n_users, seed)
     texts = texts_for(items, seed)[["item_id", "segment", "text"]]
     reasons = texts.assign(arm=spec.control_arm, reason_id=[f"aa_{i}" for i in range(len(texts))])
-    return build_world(spec, users, items, reasons, SimOptions(seed=seed, mode="aa"))
+    return in_memory(build_world(spec, users, items, reasons, SimOptions(seed=seed, mode="aa")))
+
+
+def in_memory(world: World) -> World:
+    """The world with its (small) population held in memory: every run re-assigns the same users."""
+    if isinstance(world.population, FixedPopulation):
+        return world
+    return dataclasses.replace(world, population=FixedPopulation(world.population.materialize()))
 
 
 def run_assignment(world: World, run: int, seed: int) -> np.ndarray:
@@ -57,24 +65,23 @@ def run_assignment(world: World, run: int, seed: int) -> np.ndarray:
     from experiments.assign import assign_arms
 
     spec = world.spec.model_copy(update={"hash_seed": f"{world.spec.seed}_aa{seed}_{run}"})
-    names = np.asarray(assign_arms(world.user_ids.to_numpy(zero_copy_only=False), spec), dtype=object)
+    names = np.asarray(assign_arms(world.population.materialize().ids.to_numpy(zero_copy_only=False), spec),
+                       dtype=object)
     index = {a: i for i, a in enumerate(world.arms)}
     return np.array([index.get(a, -1) if isinstance(a, str) else -1 for a in names], dtype=np.int8)
 
 
 def tile_world(world: World, arms_per_run: list[np.ndarray], runs: list[int]) -> World:
     """The population once per run (user ids prefixed ``<run>:``), with each run's assignment."""
-    ids = pa.concat_arrays([pc.binary_join_element_wise(pa.scalar(f"{r}:"), world.user_ids, "") for r in runs])
-    k = len(runs)
-    tile = {name: np.tile(getattr(world, name), k) for name in
-            ("user_seg", "user_persona", "user_activity", "user_click", "user_buy", "user_history",
-             "user_is_bot", "user_platform")}
-    return dataclasses.replace(world, user_ids=ids, user_arm=np.concatenate(arms_per_run), **tile)
+    users = world.population.materialize()
+    ids = pa.concat_arrays([pc.binary_join_element_wise(pa.scalar(f"{r}:"), users.ids, "") for r in runs])
+    tiled = users.tile(len(runs), ids, np.concatenate(arms_per_run))
+    return dataclasses.replace(world, population=FixedPopulation(tiled))
 
 
 def batch_tables(world: World, batch: World, runs: list[int], index: int) -> tuple[pa.Table, pa.Table]:
     """Simulate one batch and label each exposure's arm with its run."""
-    ch = simulate_chunk(batch, np.arange(batch.n_users), index, with_truth=False)
+    ch = simulate_chunk(batch, batch.population.materialize(), index, with_truth=False)
     exposures, events = chunk_tables(batch, ch)
     labels = pa.array([f"{r}|{a}" for r in runs for a in world.arms], type=pa.string())
     code = (ch.x_user // world.n_users) * len(world.arms) + ch.x_arm.astype(np.int64)
@@ -171,7 +178,7 @@ def run_aa(spec: Spec, *, runs: int, n_users: int = 20_000, seed: int = 0, n_ite
 
     t0 = time.perf_counter()
     metrics = metrics or list(spec.all_metrics)
-    world = world or aa_world(spec, n_users, seed=seed, n_items=n_items, texts_for=texts_for)
+    world = in_memory(world or aa_world(spec, n_users, seed=seed, n_items=n_items, texts_for=texts_for))
     per_batch = runs_per_batch or max(1, 400_000 // max(world.n_users, 1))
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")

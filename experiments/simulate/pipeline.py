@@ -4,9 +4,11 @@
 
 Inputs come from the warehouse (items, users, this experiment's reasons); an empty items or
 users table is first filled with a generated catalog / population (through ingestion too).
-Logs are written chunk by chunk (bounded memory, a progress bar) as the files a serving
-system would deliver — with the stress options' artefacts (duplicate rows, a late batch) —
-and then ingested with experiments.ingest.ingest_files.
+Users are read back in Arrow batches (never all at once); logs are written chunk by chunk
+(bounded memory, a progress bar) as the files a serving system would deliver — with the stress
+options' artefacts (duplicate rows, a late batch) — and then ingested with
+experiments.ingest.ingest_files (DuckDB's own Parquet reader: no DataFrame of the logs), in one
+place, ``_ingest``: the simulator never writes the log tables itself.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from experiments.simulate.traffic import (
     iter_chunks,
 )
 from experiments.simulate.truth import TruthAccumulator
+from experiments.simulate.users import UserSource
 
 
 @dataclass
@@ -74,6 +78,14 @@ def _sample(rng: np.random.Generator, table: pa.Table, rate: float) -> pa.Table:
     return table.take(pa.array(np.flatnonzero(rng.random(table.num_rows) < rate)))
 
 
+def _writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """Dictionaries only for the repetitive columns and statistics only for ts: unique ids
+    (event_id, order_id) gain nothing from either, and they were a third of the writing time."""
+    repetitive = [c for c in ("experiment", "user_id", "item_id", "arm", "reason_id", "platform", "type")
+                  if c in schema.names]
+    return pq.ParquetWriter(str(path), schema, use_dictionary=repetitive, write_statistics=["ts"])
+
+
 def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progress: bool = False) -> SimOutput:
     """Stream every chunk's exposures and events to Parquet files under out_dir."""
     from tqdm import tqdm
@@ -83,12 +95,9 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
     out.mkdir(parents=True, exist_ok=True)
     paths = {"exposures": out / "exposures.parquet", "events": out / "events.parquet",
              "events_late": out / "events_late.parquet"}
-    writers = {
-        "exposures": pq.ParquetWriter(str(paths["exposures"]), EXPOSURE_SCHEMA),
-        "events": pq.ParquetWriter(str(paths["events"]), EVENT_SCHEMA),
-    }
+    writers = {"exposures": _writer(paths["exposures"], EXPOSURE_SCHEMA), "events": _writer(paths["events"], EVENT_SCHEMA)}
     if opt.late_events > 0:
-        writers["events_late"] = pq.ParquetWriter(str(paths["events_late"]), EVENT_SCHEMA)
+        writers["events_late"] = _writer(paths["events_late"], EVENT_SCHEMA)
     truth = TruthAccumulator(world.arms, world.day_names, segments=list(world.seg_names))
     n_arms = len(world.arms)
     counts = dict.fromkeys(("users_enrolled", "users_lost_srm_bug", "exposures", "events", "exposure_rows",
@@ -103,6 +112,8 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
     try:
         for ch in iter_chunks(world):
             truth.merge(ch.truth)
+            counts["users_enrolled"] += len(ch.users)
+            counts["users_lost_srm_bug"] += ch.n_lost
             exposures, events = chunk_tables(world, ch)
             counts["exposures"] += exposures.num_rows
             counts["events"] += events.num_rows
@@ -127,8 +138,6 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
         bar.close()
         for wr in writers.values():
             wr.close()
-    counts["users_enrolled"] = int((world.user_arm >= 0).sum())
-    counts["users_lost_srm_bug"] = int((world.user_arm == -2).sum())
     counts["fallback_exposures"] = int(fb.sum())
     files = {name: [str(paths[name])] for name in writers}
     total_fb = float(fb.sum() / shown.sum()) if shown.sum() else 0.0
@@ -162,20 +171,35 @@ def load_items(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> pd.DataFrame:
-    df = con.execute(
-        """SELECT user_id, segment, extra['platform'] AS platform,
-                  TRY_CAST(extra['activity'] AS DOUBLE) AS activity,
-                  TRY_CAST(extra['click_propensity'] AS DOUBLE) AS click_propensity,
-                  CASE WHEN lower(extra['is_new']) IN ('true', '1') THEN true
-                       WHEN lower(extra['is_new']) IN ('false', '0') THEN false END AS is_new
-           FROM users
-           ORDER BY user_id LIMIT ?""", [limit if limit is not None else 2**62]
-    ).df()
-    for col in ("activity", "click_propensity", "is_new"):
-        if df[col].isna().any():
-            df = df.drop(columns=col)
-    return df
+_USERS_SQL = """SELECT user_id, segment, extra['platform'] AS platform,
+                        TRY_CAST(extra['activity'] AS DOUBLE) AS activity,
+                        TRY_CAST(extra['click_propensity'] AS DOUBLE) AS click_propensity,
+                        CASE WHEN lower(extra['is_new']) IN ('true', '1') THEN true
+                             WHEN lower(extra['is_new']) IN ('false', '0') THEN false END AS is_new
+                 FROM users
+                 ORDER BY user_id LIMIT ?"""
+_USER_ATTRIBUTES = ("activity", "click_propensity", "is_new")  # used only when every user has them
+USER_BATCH_ROWS = 500_000
+
+
+def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> UserSource:
+    """The users table (the first ``limit`` by user_id), read in Arrow batches when simulating."""
+    params = [limit if limit is not None else 2**62]
+    n, *missing = con.execute(
+        f"SELECT count(*), {', '.join(f'count(*) - count({c})' for c in _USER_ATTRIBUTES)} FROM ({_USERS_SQL})",
+        params).fetchone()
+    dropped = [c for c, k in zip(_USER_ATTRIBUTES, missing, strict=True) if k]
+
+    def frames() -> Iterator[pd.DataFrame]:
+        cur = con.cursor()
+        try:
+            reader = cur.sql(_USERS_SQL, params=params).to_arrow_reader(USER_BATCH_ROWS)
+            for batch in reader:
+                yield batch.to_pandas().drop(columns=dropped)
+        finally:
+            cur.close()
+
+    return UserSource(int(n), frames)
 
 
 def load_reasons(con: duckdb.DuckDBPyConnection, spec: Spec) -> pd.DataFrame:

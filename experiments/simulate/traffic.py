@@ -44,6 +44,7 @@ from abkit.schema import LOG_TABLES
 from abkit.spec import Spec
 from experiments.simulate import textfeatures as tf
 from experiments.simulate.truth import DelayModel, TruthAccumulator, attribution_probs
+from experiments.simulate.users import Population, UserBlock, UserSource, codes, plan_population
 
 US = 1_000_000  # microseconds per second
 
@@ -114,17 +115,7 @@ class World:
     options: SimOptions
     arms: list[str]
     control: int
-    # users (humans first, then bots)
-    user_ids: pa.Array
-    user_seg: np.ndarray  # int32 code into seg_names; n_seg = None/unknown
-    user_persona: np.ndarray  # int32 index into tf.PERSONAS; len(PERSONAS) = unknown
-    user_activity: np.ndarray  # relative, mean 1 over humans; 0 for bots
-    user_click: np.ndarray  # click propensity, mean 1
-    user_buy: np.ndarray  # purchase propensity, mean 1
-    user_history: np.ndarray  # bool: has a pre-period history (returning user)
-    user_arm: np.ndarray  # int8; -1 = not enrolled
-    user_is_bot: np.ndarray
-    user_platform: np.ndarray  # int32 code into platforms (-1 none)
+    population: Population  # the users, yielded in blocks (humans first, then bots)
     platforms: list[str]
     seg_names: list[str]
     # candidate items, sorted by category
@@ -163,7 +154,7 @@ class World:
 
     @property
     def n_users(self) -> int:
-        return len(self.user_arm)
+        return self.population.n_users
 
 
 # --- building the world ---------------------------------------------------------------------
@@ -191,74 +182,32 @@ def _calendar(spec: Spec, opt: SimOptions) -> dict:
     }
 
 
-def _codes(values: pd.Series, names: list[str]) -> np.ndarray:
-    index = {n: i for i, n in enumerate(names)}
-    return values.map(index).fillna(len(names)).to_numpy(dtype=np.int32)
-
-
-def build_world(spec: Spec, users: pd.DataFrame, items: pd.DataFrame, reasons: pd.DataFrame | None,
+def build_world(spec: Spec, users: pd.DataFrame | UserSource, items: pd.DataFrame, reasons: pd.DataFrame | None,
                 options: SimOptions = SimOptions(), *, assignment: np.ndarray | None = None) -> World:
     """Prepare a simulation: users (user_id, segment[, platform, activity]), the catalog, the reasons.
 
+    ``users`` is a DataFrame or a UserSource (users read in chunks: the world never holds them all).
     ``reasons`` rows (reason_id, arm, item_id, segment, text[, created_at]) are the arms' texts;
     the candidate items are those with a reason (every item when there are none).
     ``assignment`` (arm name per user) overrides the assignment code (A/A re-randomization).
     """
-    from experiments.assign import assign_arms
-
     opt = options
     arms = spec.arm_names
     control = arms.index(spec.control_arm)
     rng = np.random.default_rng([opt.seed, 7])
-    if users.empty:
+    if (users.n if isinstance(users, UserSource) else len(users)) == 0:
         raise SimulationError("no users to simulate (the users table is empty and none were generated)")
     if items.empty:
         raise SimulationError("no items to recommend (the items table is empty and none were generated)")
 
-    # users (+ bots)
-    users = users.reset_index(drop=True)
-    user_ids = users["user_id"].astype(str)
-    segments = users["segment"] if "segment" in users else pd.Series([None] * len(users))
     reasons = reasons if reasons is not None else pd.DataFrame(columns=["reason_id", "arm", "item_id", "segment", "text"])
-    seg_names = sorted({str(s) for s in pd.concat([segments, reasons["segment"]]).dropna().unique()})
-    n_humans = len(users)
-    if opt.bots:
-        bot_ids = pd.Series([f"bot{opt.seed}_{i:06d}" for i in range(opt.bots)])
-        user_ids = pd.concat([user_ids, bot_ids], ignore_index=True)
-        segments = pd.concat([segments.reset_index(drop=True), pd.Series([None] * opt.bots)], ignore_index=True)
-    user_seg = _codes(segments.astype(object).where(segments.notna(), None), seg_names)
-    persona_of_seg = np.array([tf.PERSONA_INDEX.get(s, len(tf.PERSONAS)) for s in seg_names] + [len(tf.PERSONAS)],
-                              dtype=np.int32)
-    activity = pd.to_numeric(users["activity"], errors="coerce").to_numpy(float) if "activity" in users else None
-    if activity is None or not np.isfinite(activity).all() or activity.mean() <= 0:
-        activity = rng.lognormal(-0.5, 1.0, n_humans)  # heavy-tailed, mean 1
-    activity = activity / activity.mean()
-    activity = np.concatenate([activity, np.zeros(opt.bots)])
-    click = pd.to_numeric(users["click_propensity"], errors="coerce").to_numpy(float) if "click_propensity" in users else None
-    if click is None or not np.isfinite(click).all():
-        click = rng.lognormal(-0.5 * 0.35**2, 0.35, n_humans)
-    user_click = np.concatenate([click * rng.lognormal(-0.5 * 0.3**2, 0.3, n_humans), np.ones(opt.bots)])
-    user_buy = rng.lognormal(-0.125, 0.5, len(user_ids))
-    history = ~users["is_new"].fillna(False).to_numpy(bool) if "is_new" in users else np.ones(n_humans, bool)
-    user_history = np.concatenate([history, np.zeros(opt.bots, bool)])
-    platforms: list[str] = []
-    user_platform = np.full(len(user_ids), -1, dtype=np.int32)
-    if "platform" in users:
-        plat = users["platform"].astype(object)
-        platforms = sorted({str(p) for p in plat.dropna().unique()})
-        user_platform[:n_humans] = np.where(plat.notna(), _codes(plat, platforms), -1)
-    if assignment is None:
-        assigned = np.asarray(assign_arms(user_ids.to_numpy(), spec), dtype=object)
-    else:
-        assigned = np.concatenate([np.asarray(assignment, dtype=object),
-                                   np.asarray(assign_arms(user_ids.to_numpy()[n_humans:], spec), dtype=object)])
-    arm_index = {a: i for i, a in enumerate(arms)}
-    user_arm = np.array([arm_index.get(a, -1) if isinstance(a, str) else -1 for a in assigned], dtype=np.int8)
-    if opt.srm_bug > 0:  # a broken client: a share of the last arm's users never logs anything
-        lost = (user_arm == len(arms) - 1) & (rng.random(len(user_arm)) < opt.srm_bug)
-        user_arm[lost] = -2
-    user_is_bot = np.zeros(len(user_ids), dtype=bool)
-    user_is_bot[n_humans:] = True
+    # users (+ bots): planned here, built block by block while simulating
+    source = users if isinstance(users, UserSource) else UserSource.from_frame(users)
+    population = plan_population(
+        spec, source, {str(s) for s in reasons["segment"].dropna().unique()}, n_bots=opt.bots,
+        bot_prefix=f"bot{opt.seed}_", srm_bug=opt.srm_bug, rng=rng, persona_index=tf.PERSONA_INDEX,
+        n_personas=len(tf.PERSONAS), assignment=assignment)
+    seg_names = population.seg_names
 
     # candidate items
     items = items.reset_index(drop=True)
@@ -267,7 +216,7 @@ def build_world(spec: Spec, users: pd.DataFrame, items: pd.DataFrame, reasons: p
     cand = items[has_reason.to_numpy()]
     organic = items[~has_reason.to_numpy()]
     cat_names = sorted(cand["category"].astype(str).unique())
-    cand = cand.assign(_cat=_codes(cand["category"].astype(str), cat_names)).sort_values(["_cat", "item_id"], kind="stable")
+    cand = cand.assign(_cat=codes(cand["category"].astype(str), cat_names)).sort_values(["_cat", "item_id"], kind="stable")
     cand = cand.reset_index(drop=True)
     item_cat = cand["_cat"].to_numpy(np.int32)
     popularity = cand["popularity"].to_numpy(float) if "popularity" in cand else rng.lognormal(0, 1, len(cand))
@@ -312,10 +261,7 @@ def build_world(spec: Spec, users: pd.DataFrame, items: pd.DataFrame, reasons: p
     pc, po = attribution_probs(opt.delays, spec.click_window, spec.order_window)
     return World(
         spec=spec, options=opt, arms=arms, control=control,
-        user_ids=pa.array(user_ids.to_numpy(), type=pa.string()), user_seg=user_seg,
-        user_persona=persona_of_seg[user_seg], user_activity=activity, user_click=user_click, user_buy=user_buy,
-        user_history=user_history, user_arm=user_arm,
-        user_is_bot=user_is_bot, user_platform=user_platform, platforms=platforms, seg_names=seg_names,
+        population=population, platforms=population.platforms, seg_names=seg_names,
         item_ids=pa.array(cand["item_id"].astype(str).to_numpy(), type=pa.string()), item_cat=item_cat,
         item_quality=quality, item_value=eff_price * 1.25, item_eff_price=eff_price,
         item_order_factor=order_factor, item_keys=key, cat_names=cat_names, aff_cdf=aff_cdf, aff_boost=boost,
@@ -345,7 +291,7 @@ def _text_rows(spec: Spec, cand: pd.DataFrame, reasons: pd.DataFrame, seg_names:
     item_pos = pd.Series(np.arange(len(cand)), index=cand["item_id"].astype(str))
     a = r["arm"].map({n: i for i, n in enumerate(arms)}).to_numpy(int)
     i = item_pos.reindex(r["item_id"]).to_numpy(int)
-    s = _codes(r["_seg"], seg_names)
+    s = codes(r["_seg"], seg_names)
     lookup[a, i, s] = np.arange(len(r), dtype=np.int32)
     if opt.mode == "aa":  # every arm shows what the control shows
         lookup[:] = lookup[spec.arm_names.index(spec.control_arm)]
@@ -359,7 +305,11 @@ class Chunk:
     """One chunk's draws. Exposure arrays share an index; event arrays point into them."""
 
     index: int
-    users: np.ndarray  # global user indices of the chunk
+    users: np.ndarray  # global user indices of the chunk's logging (enrolled) users
+    user_ids: pa.Array  # their ids, and below their arms and platforms (index: local)
+    user_arm: np.ndarray
+    user_platform: np.ndarray
+    n_lost: int  # users of the block lost to the SRM bug
     # exposures
     x_user: np.ndarray  # global user index
     x_local: np.ndarray  # index into users
@@ -395,10 +345,17 @@ class Chunk:
         return int(len(self.c_exp) + self.c_cart.sum() + len(self.o_click) + self.o_refund.sum() + len(self.g_user))
 
 
-def _categorical(rng: np.random.Generator, cdf_rows: np.ndarray) -> np.ndarray:
-    """One draw per row of a (n, k) CDF matrix."""
-    u = rng.random(len(cdf_rows))
-    return np.minimum((u[:, None] > cdf_rows).sum(1), cdf_rows.shape[1] - 1)
+def _categorical(rng: np.random.Generator, cdf: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """One draw per element of row from CDF row ``cdf[row]``: the number of CDF entries below a uniform
+    (a searchsorted per distinct row, not an (n, k) comparison matrix)."""
+    u = rng.random(len(row))
+    out = np.empty(len(row), dtype=np.int64)
+    order = np.argsort(row, kind="stable")
+    bounds = np.searchsorted(row[order], np.arange(len(cdf) + 1))
+    for r in range(len(cdf)):
+        idx = order[bounds[r]:bounds[r + 1]]
+        out[idx] = np.searchsorted(cdf[r], u[idx], side="left")
+    return np.minimum(out, cdf.shape[1] - 1)
 
 
 def _resolve(w: World, arm: np.ndarray | int, item: np.ndarray, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -411,18 +368,21 @@ def _resolve(w: World, arm: np.ndarray | int, item: np.ndarray, seg: np.ndarray)
     return np.where(fallback, w.n_reason_rows + item, row), fallback
 
 
-def simulate_chunk(w: World, users: np.ndarray, index: int, *, with_truth: bool = True) -> Chunk:
-    """Draw sessions, exposures, behaviour, organic events (and the truth) for the given users."""
+def simulate_chunk(w: World, block: UserBlock, index: int, *, with_truth: bool = True) -> Chunk:
+    """Draw sessions, exposures, behaviour, organic events (and the truth) for a block of users."""
     opt = w.options
     rng = np.random.default_rng([opt.seed, 11, index])
-    users = users[w.user_arm[users] >= 0]  # enrolled users that log (not lost to the SRM bug)
+    logging = np.flatnonzero(block.arm >= 0)  # enrolled users that log (not lost to the SRM bug)
+    users = block.start + logging
     n = len(users)
-    bot = w.user_is_bot[users]
-    z = w.user_click[users]
-    cz = w.user_buy[users]
+    bot = block.is_bot[logging]
+    z = block.click[logging]
+    cz = block.buy[logging]
+    u_seg, u_persona, u_arm = block.seg[logging], block.persona[logging], block.arm[logging]
     n_days = len(w.day_names)
     p_day = w.day_weight / w.day_weight.sum()
-    lam = w.user_activity[users] * SESSION_RATE * w.day_weight.sum()
+    activity = block.activity[logging]
+    lam = activity * SESSION_RATE * w.day_weight.sum()
     n_sess = np.where(bot, rng.integers(40, 100, n), rng.poisson(lam))
     s_user = np.repeat(np.arange(n), n_sess)
     S = len(s_user)
@@ -441,12 +401,12 @@ def simulate_chunk(w: World, users: np.ndarray, index: int, *, with_truth: bool 
     x_ts = s_start[x_sess] + (offset * US).astype(np.int64)
     x_day = s_day[x_sess]
     x_user = users[x_local]
-    seg = w.user_seg[x_user]
-    persona = w.user_persona[x_user]
-    cat = _categorical(rng, w.aff_cdf[persona])
+    seg = u_seg[x_local]
+    persona = u_persona[x_local]
+    cat = _categorical(rng, w.aff_cdf, persona)
     x_item = np.searchsorted(w.item_keys, cat + rng.random(E), side="right") - 1
     x_item = np.clip(x_item, 0, len(w.item_keys) - 1)
-    x_arm = w.user_arm[x_user].astype(np.int64)
+    x_arm = u_arm[x_local].astype(np.int64)
     x_bot = bot[x_local]
     x_in = (x_ts >= w.window_us[0]) & (x_ts < w.window_us[1])
 
@@ -509,9 +469,9 @@ def simulate_chunk(w: World, users: np.ndarray, index: int, *, with_truth: bool 
     # organic activity: pre-period history (CUPED) and in-window noise, never attributed
     # (new users' history starts at the experiment's start)
     g_hi = w.day_start_us[-1]
-    g_lo = np.where(w.user_history[users], w.day_start_us[0] - w.lookback_us - 86400 * US, w.day_start_us[0])
+    g_lo = np.where(block.history[logging], w.day_start_us[0] - w.lookback_us - 86400 * US, w.day_start_us[0])
     g_days = (g_hi - g_lo) / (86400 * US)
-    act = w.user_activity[users] * ~bot * g_days
+    act = activity * ~bot * g_days
     n_gc = rng.poisson(act * z * ORGANIC_CLICKS_PER_DAY)
     n_go = rng.poisson(act * z * cz * ORGANIC_ORDERS_PER_DAY)
     g_user = np.concatenate([np.repeat(np.arange(n), n_gc), np.repeat(np.arange(n), n_go)])
@@ -520,16 +480,16 @@ def simulate_chunk(w: World, users: np.ndarray, index: int, *, with_truth: bool 
     g_ts = g_lo[g_user] + (rng.random(G) * (g_hi - g_lo[g_user])).astype(np.int64)
     g_item = rng.integers(0, len(w.organic_ids), G)
     g_revenue = np.where(g_type == 2, np.round(w.organic_price[g_item] * (1 + rng.poisson(0.25, G)), 2), np.nan)
-    return Chunk(index, users, x_user, x_local, x_item, x_ts, x_day, x_arm.astype(np.int8), x_row, x_fb, x_in,
+    return Chunk(index, users, block.ids.take(pa.array(logging, type=pa.int64())), u_arm, block.platform[logging],
+                 int((block.arm == -2).sum()), x_user, x_local, x_item, x_ts, x_day, x_arm.astype(np.int8), x_row, x_fb, x_in,
                  c_exp, c_delay, c_cart, cart_delay, o_click, o_delay, o_revenue, o_refund, refund_delay, skew,
                  users[g_user], g_user, g_item, g_type, g_ts, g_revenue, truth)
 
 
 def iter_chunks(w: World) -> Iterator[Chunk]:
     """Chunks of ``options.chunk_users`` users (humans, then bots): bounded memory."""
-    size = w.options.chunk_users
-    for index, lo in enumerate(range(0, w.n_users, size)):
-        yield simulate_chunk(w, np.arange(lo, min(lo + size, w.n_users)), index)
+    for index, block in enumerate(w.population.blocks(w.options.chunk_users)):
+        yield simulate_chunk(w, block, index)
 
 
 # --- per-user aggregates (own-exposure attribution; the sufficient-statistics path) ------------
@@ -541,7 +501,6 @@ def user_outcomes(w: World, ch: Chunk) -> pd.DataFrame:
     of the analysis attributes to *any* exposure of (user, item), which differs only when a
     user saw one item twice and a late action of the first exposure falls in the second's window.
     """
-    n = w.n_users
     cw, ow = w.spec.click_window.total_seconds(), w.spec.order_window.total_seconds()
     xin = ch.x_in_window
     local = ch.x_local
@@ -564,9 +523,8 @@ def user_outcomes(w: World, ch: Chunk) -> pd.DataFrame:
     pre_revenue = np.bincount(g_local[pre & (ch.g_type == 2)], weights=np.nan_to_num(ch.g_revenue[pre & (ch.g_type == 2)]),
                               minlength=m)
     keep = exposures > 0
-    del n
     return pd.DataFrame({
-        "user": ch.users[keep], "arm": w.user_arm[ch.users[keep]], "exposures": exposures[keep],
+        "user": ch.users[keep], "arm": ch.user_arm[keep], "exposures": exposures[keep],
         "clicks": clicks[keep], "orders": orders[keep], "revenue": revenue[keep],
         "net_revenue": (revenue - refunded)[keep], "converted": (orders > 0)[keep].astype(int),
         "pre_clicks": pre_clicks[keep], "pre_orders": pre_orders[keep], "pre_revenue": pre_revenue[keep],
@@ -581,8 +539,10 @@ EVENT_SCHEMA = LOG_TABLES["events"].arrow_schema()
 EVENT_TYPES = np.array(SCHEMA_EVENT_TYPES, dtype=object)  # codes 0..3 below index this order
 
 
-def _ids(prefix: str, n: int) -> pa.Array:
-    return pc.binary_join_element_wise(pa.scalar(prefix), pc.cast(pa.array(np.arange(n)), pa.string()), "")
+def _ids(prefix: str, n: int | np.ndarray) -> pa.Array:
+    """prefix + number, for 0..n-1 (or the given numbers)."""
+    numbers = np.arange(n) if isinstance(n, int) else n
+    return pc.binary_join_element_wise(pa.scalar(prefix), pc.cast(pa.array(numbers), pa.string()), "")
 
 
 def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
@@ -596,17 +556,17 @@ def chunk_tables(w: World, ch: Chunk, *, arm_labels: list[str] | None = None,
     ``arm_labels``/``user_prefix`` relabel arms and user ids (the A/A runner's run column).
     """
     prefix = f"{w.run_prefix}-c{ch.index}-"
-    user_ids = w.user_ids
+    user_ids = ch.user_ids
     if user_prefix is not None:
         user_ids = pc.binary_join_element_wise(pa.scalar(user_prefix), user_ids, "")
     arms = pa.array(arm_labels or w.arms, type=pa.string())
     plat_names = pa.array(w.platforms + [None], type=pa.string())
-    plat = w.user_platform[ch.x_user]
+    plat = ch.user_platform[ch.x_local]
     exposures = pa.table({
         "event_id": _ids(prefix + "x", len(ch.x_ts)),
         "ts": pa.array(ch.x_ts, type=pa.timestamp("us")),
         "experiment": pa.repeat(pa.scalar(w.spec.key, pa.string()), len(ch.x_ts)),
-        "user_id": _take(user_ids, ch.x_user),
+        "user_id": _take(user_ids, ch.x_local),
         "item_id": _take(w.item_ids, ch.x_item),
         "arm": _take(arms, ch.x_arm.astype(np.int64)),
         "reason_id": _take(w.row_reason_id, ch.x_row),
@@ -622,7 +582,7 @@ def chunk_tables(w: World, ch: Chunk, *, arm_labels: list[str] | None = None,
     order_ts = click_ts[ch.o_click] + (ch.o_delay * US).astype(np.int64)
     ref_i = np.flatnonzero(ch.o_refund)
     refund_ts = order_ts[ref_i] + (ch.refund_delay[ref_i] * US).astype(np.int64)
-    c_user = ch.x_user[ch.c_exp]
+    c_user = ch.x_local[ch.c_exp]
     c_item = ch.x_item[ch.c_exp]
     client_skew = skew_us[local[ch.c_exp]]
     n_c, n_k, n_o, n_r = len(click_ts), len(cart_i), len(order_ts), len(ref_i)
@@ -634,12 +594,15 @@ def chunk_tables(w: World, ch: Chunk, *, arm_labels: list[str] | None = None,
     exp_rev = np.concatenate([np.full(n_c + n_k, np.nan), ch.o_revenue, ch.o_revenue[ref_i]])
     n_x = len(exp_ts)
     G = len(ch.g_user)
-    g_order_ids = pc.if_else(pa.array(ch.g_type == 2), _ids(prefix + "go", G), pa.scalar(None, pa.string()))
+    g_orders = np.flatnonzero(ch.g_type == 2)  # ids "go<index among organic events>" for the orders only
+    g_pos = np.full(G, -1, dtype=np.int64)
+    g_pos[g_orders] = np.arange(len(g_orders))
+    g_order_ids = _ids(prefix + "go", g_orders).take(pa.array(g_pos, mask=g_pos < 0))
     types = pa.array(EVENT_TYPES, type=pa.string())
     events = pa.table({
         "event_id": pa.concat_arrays([_ids(prefix + "e", n_x).cast(pa.string()), _ids(prefix + "g", G).cast(pa.string())]),
         "ts": pa.array(np.concatenate([exp_ts, ch.g_ts]), type=pa.timestamp("us")),
-        "user_id": pa.concat_arrays([_take(user_ids, exp_user), _take(user_ids, ch.g_user)]),
+        "user_id": pa.concat_arrays([_take(user_ids, exp_user), _take(user_ids, ch.g_local)]),
         "item_id": pa.concat_arrays([_take(w.item_ids, exp_item), _take(w.organic_ids, ch.g_item)]),
         "type": _take(types, np.concatenate([exp_type, ch.g_type.astype(np.int64)])),
         "revenue": pa.array(np.concatenate([exp_rev, ch.g_revenue]), type=pa.float64(), from_pandas=True),

@@ -29,7 +29,7 @@ def test_each_run_is_a_fresh_randomization_by_the_real_assignment_code(world):
     a0, a1 = aa.run_assignment(world, 0, seed=1), aa.run_assignment(world, 1, seed=1)
     assert 0.3 < (a0 != a1).mean() < 0.7  # independent re-randomizations disagree on ~half the users
     spec0 = world.spec.model_copy(update={"hash_seed": f"{world.spec.seed}_aa1_0"})
-    names = assign_arms(world.user_ids.to_numpy(zero_copy_only=False), spec0)
+    names = assign_arms(world.population.materialize().ids.to_numpy(zero_copy_only=False), spec0)
     assert [world.arms[i] for i in a0] == list(names)
 
 
@@ -40,7 +40,7 @@ def test_batched_sql_stats_equal_per_run_numpy_outcomes(world):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     df = aa.batch_stats(world.spec, con, exposures, events, ["ctr", "orders_per_user"]).set_index(["run", "arm"])
-    ch = simulate_chunk(batch, np.arange(batch.n_users), 0, with_truth=False)
+    ch = simulate_chunk(batch, batch.population.materialize(), 0, with_truth=False)
     ours = user_outcomes(batch, ch)
     ours["run"] = ours["user"] // world.n_users
     g = ours.groupby(["run", "arm"]).agg(n=("user", "size"), exposures=("exposures", "sum"), clicks=("clicks", "sum"))

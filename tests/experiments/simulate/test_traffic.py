@@ -233,8 +233,10 @@ def test_numpy_outcomes_match_the_analysis_sql(simulated_db, items, reasons):
     sql = per_user_frame(spec, con).set_index("user_id")
     world = build_world(spec, make_users(8000, seed=2), items,
                         con.execute("SELECT * FROM reasons").df(), SimOptions(seed=2))
-    ours = pd.concat([user_outcomes(world, ch) for ch in iter_chunks(world)])
-    ours.index = world.user_ids.to_numpy(zero_copy_only=False)[ours["user"]]
+    chunks = list(iter_chunks(world))
+    ours = pd.concat([user_outcomes(world, ch) for ch in chunks])
+    ids = np.concatenate([ch.user_ids.to_numpy(zero_copy_only=False) for ch in chunks])
+    ours.index = pd.Series(ids, index=np.concatenate([ch.users for ch in chunks])).loc[ours["user"]].to_numpy()
     assert set(ours.index) == set(sql.index)
     s = sql.loc[ours.index]
     assert (ours["exposures"].to_numpy() == s["exposures"].to_numpy()).all()
