@@ -1,32 +1,34 @@
 -- Per arm and day of the spec's time zone: newly triggered users (first exposure that day),
 -- exposures, and the attributed clicks and orders of the exposures shown that day (each event
--- counts on the day of its anchoring exposure, anchored_events.sql), with running totals.
--- The local_ts slot turns the naive UTC ts into local wall time: DuckDB
+-- counts on the day of its anchoring exposure, {attributed}.anchor_ts), with running totals.
+-- Exposures of analysis users are the window exposures minus the excluded users ({excluded}).
+-- The local_* slots turn a naive UTC ts into local wall time: DuckDB
 -- timezone($timezone, timezone('UTC', ts)); Spark from_utc_timestamp(ts, :timezone).
 WITH
 {window_exposures},
-shown AS (
-    SELECT x.user_id, x.item_id, x.ts, x.reason_id, u.arm,
-           CAST({local_ts} AS DATE) AS day
-    FROM window_exposures x
-    JOIN {per_user} u ON u.user_id = x.user_id
-),
-{anchored_events},
-firsts AS (
-    SELECT arm, day, count(*) AS new_users
+shown_days AS (
+    SELECT arm, day, count(*) AS exposures
     FROM (
-        SELECT user_id, min(arm) AS arm, min(day) AS day FROM shown GROUP BY user_id
-    ) f
+        SELECT x.arm, CAST({local_ts} AS DATE) AS day
+        FROM window_exposures x
+        WHERE NOT EXISTS (SELECT 1 FROM {excluded} ex WHERE ex.user_id = x.user_id)
+    ) shown
     GROUP BY arm, day
 ),
-shown_days AS (
-    SELECT arm, day, count(*) AS exposures FROM shown GROUP BY arm, day
+firsts AS (
+    SELECT arm, day, count(*) AS new_users
+    FROM (SELECT u.arm, CAST({local_first} AS DATE) AS day FROM {per_user} u) f
+    GROUP BY arm, day
 ),
 event_days AS (
     SELECT arm, day,
            sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END) AS clicks,
            sum(CASE WHEN type = 'order' THEN 1 ELSE 0 END) AS orders
-    FROM event_anchors
+    FROM (
+        SELECT a.arm, a.type, CAST({local_anchor} AS DATE) AS day
+        FROM {attributed} a
+        WHERE a.type IN ('click', 'order')
+    ) v
     GROUP BY arm, day
 ),
 days AS (
