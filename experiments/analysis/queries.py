@@ -272,12 +272,12 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool
 
 
 def arm_counts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    sql = render(load_sql("arm_counts"), {"seen": rel.seen})
+    sql = render(load_sql("arm_counts"), {"seen": rel.seen, "excluded": rel.excluded})
     return _bind("arm_counts", sql, p.values())
 
 
 def multi_arm_users(rel: Relations = DEFAULT_RELATIONS) -> Query:
-    return _bind("multi_arm_users", render(load_sql("multi_arm_users"), {"seen": rel.seen}), {})
+    return _bind("multi_arm_users", render(load_sql("multi_arm_users"), {"excluded": rel.excluded}), {})
 
 
 def exposed_texts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
