@@ -7,9 +7,12 @@ process so that its peak resident set size is its own:
 
 - scan:      a bare scan of the columns the analysis reads (exposures and events)
 - floor:     one hand-written query with the contract's attribution (this experiment's window,
-             exposure-anchored 1 h / 24 h windows, multi-arm exclusion) → per-user rows only
+             exposure-anchored 1 h / 24 h windows, multi-arm exclusion) → per-user rows only; frozen
+             as issue 18 measured it, the fixed baseline of the full-over-floor ratio
 - per_user:  abkit's stage 1 + 2 SQL alone, for both attribution formulations (join, window)
-- full:      the whole `analyze` path (attribution, pre-period, refunds, SRM counts, stats, decision)
+- full:      what a user runs: the whole `analyze` path (attribution, pre-period, refunds, SRM counts,
+             stats, decision) with the reasons joined, the daily block, a breakdown by the viewer's
+             segment and the text metrics on; its per-block seconds are printed too (`--timings`)
 - pandas:    a vectorized pandas implementation of the same full per-user table and per-arm
              sums, on a slice of about 10M exposures; `full_slice` is `analyze` on that slice
 
