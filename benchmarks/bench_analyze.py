@@ -222,8 +222,11 @@ def _connect(db: str, memory_limit: str, tmp: str) -> Any:
     return con
 
 
-def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: Any) -> None:
-    """Run one phase in this (fresh) process; report seconds and peak RSS."""
+def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: Any, tree: str | None = None) -> None:
+    """Run one phase in this (fresh) process; report seconds and peak RSS. ``tree``: import abkit and
+    experiments from that source tree instead (``full_before``: the same phase on an older commit)."""
+    if tree:
+        sys.path.insert(0, tree)
     from abkit.spec import parse_spec
     from experiments.analysis import queries as q
     from experiments.analysis.analyze import analyze
@@ -255,9 +258,10 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
         elif name.startswith("per_user_"):
             build_per_user(spec, con, attribution=name.removeprefix("per_user_"), rel=rel)  # type: ignore[arg-type]
             extra["users"] = con.execute(f"SELECT count(*) FROM {rel.per_user}").fetchone()[0]
-        elif name in ("full", "full_slice"):
+        elif name in ("full", "full_slice", "full_before"):
             blocks: dict[str, float] = {}
-            result = analyze(spec, con, text_metrics=True, dimensions=DIMENSIONS, rel=rel, timings=blocks)
+            timed = {} if name == "full_before" else {"timings": blocks}  # older trees lack the option
+            result = analyze(spec, con, text_metrics=True, dimensions=DIMENSIONS, rel=rel, **timed)
             extra["users"] = sum(result.users.values())
             extra["decision"] = result.decision.action
             extra["blocks"] = blocks
@@ -350,7 +354,8 @@ def run_phase(name: str, db: Path, args: argparse.Namespace, sliced: bool = Fals
     runs = []
     for _ in range(1 if name == "pandas" else args.repeat):
         q: Any = ctx.Queue()
-        p = ctx.Process(target=phase, args=(name, str(db), args.memory_limit, str(args.tmp), sliced, q))
+        tree = str(args.before_tree) if name == "full_before" else None
+        p = ctx.Process(target=phase, args=(name, str(db), args.memory_limit, str(args.tmp), sliced, q, tree))
         p.start()
         runs.append(q.get())
         p.join()
@@ -370,6 +375,9 @@ def main() -> None:
     ap.add_argument("--skip-pandas", action="store_true")
     ap.add_argument("--repeat", type=int, default=1, help="runs per DuckDB phase; the fastest is reported")
     ap.add_argument("--phases", default="scan,floor,per_user_join,per_user_window,full")
+    ap.add_argument("--before-tree", type=Path, default=None,
+                    help="a source tree of an older commit (git archive COMMIT | tar -x -C DIR): adds the "
+                         "phase full_before, the same full analysis with that code")
     args = ap.parse_args()
     args.tmp.mkdir(parents=True, exist_ok=True)
     db = args.db or Path(f"/tmp/abkit_bench_{args.scale:g}.duckdb")
@@ -387,7 +395,10 @@ def main() -> None:
     con.close()
     print(f"exposures {n_x:,}; events {n_e:,} {kinds}", file=sys.stderr)
 
-    results = {name: run_phase(name, db, args) for name in args.phases.split(",") if name}
+    phases = [name for name in args.phases.split(",") if name]
+    if args.before_tree is not None and "full_before" not in phases:
+        phases.append("full_before")
+    results = {name: run_phase(name, db, args) for name in phases}
     if not args.skip_pandas:
         sliced = slice_k > 1
         results["full_slice"] = run_phase("full_slice", db, args, sliced) if sliced else results["full"]
@@ -407,6 +418,8 @@ def main() -> None:
     }
     if floor and "full" in results:
         figures["full_over_floor"] = round(results["full"]["seconds"] / floor, 3)
+    if floor and "full_before" in results:
+        figures["full_before_over_floor"] = round(results["full_before"]["seconds"] / floor, 3)
     if "per_user_join" in results and "per_user_window" in results:
         figures["window_over_join"] = round(results["per_user_window"]["seconds"] / results["per_user_join"]["seconds"], 3)
     if "pandas" in results:
