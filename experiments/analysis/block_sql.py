@@ -44,7 +44,8 @@ def block_query(name: str, p: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATI
         "user_texts": rel.user_texts,
     }
     sql = q.load_sql(name)
-    for slot, column in (("local_ts", "x.ts"), ("local_first", "u.first_exposure"), ("local_anchor", "a.anchor_ts")):
+    for slot, column in (("local_ts", "x.ts"), ("local_minute", "s.minute"), ("local_first", "f.minute"),
+                         ("local_event", "v.minute")):
         if f"{{{slot}}}" in sql:
             slots[slot] = local_ts(column, engine)
     return q._bind(name, q.render(sql, slots), {**p.values(), **(values or {})})
