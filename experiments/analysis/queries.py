@@ -210,8 +210,9 @@ def excluded_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
     return _bind("excluded_users", sql, p.values())
 
 
-def attributed_events(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    sql = render(load_sql("attributed_events"), {
+def _stage(name: str, p: QueryParams, rel: Relations) -> Query:
+    """A stage file rendered with the slots stages 2a and 2b use (window, stage tables, attribution)."""
+    sql = render(load_sql(name), {
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,
         "excluded": rel.excluded,
@@ -219,16 +220,15 @@ def attributed_events(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Que
         "event_as_of_filter": _event_as_of("e", p),
         "attribution": load_sql(f"attribution_{p.attribution}").strip(),
     })
-    return _bind("attributed_events", sql, p.values())
+    return _bind(name, sql, p.values())
+
+
+def attributed_events(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    return _stage("attributed_events", p, rel)
 
 
 def user_texts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    sql = render(load_sql("user_texts"), {
-        "window_exposures": _window_exposures(p, rel, with_extra=False),
-        "excluded": rel.excluded,
-        "users": rel.users,
-    })
-    return _bind("user_texts", sql, p.values())
+    return _stage("user_texts", p, rel)
 
 
 _INLINE_CANDIDATES = """attribution_candidates AS (
