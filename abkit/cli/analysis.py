@@ -51,6 +51,7 @@ def analyze(
     users: str = typer.Option(None, "--users", help="Raw users (segment and tag columns for --dimension)."),
     spark_conf: list[str] = typer.Option([], "--spark-conf",
                                          help="key=value Spark setting (repeatable), e.g. spark.master=spark://host:7077."),
+    timings: bool = typer.Option(False, "--timings", help="Print the wall seconds of each analysis block (stderr)."),
 ) -> None:
     """Attribute events, compare arms, apply the decision rule; print a table and write JSON.
 
@@ -71,14 +72,16 @@ def analyze(
     if show_sql:
         typer.echo(analysis_sql(s, as_of=t, dimensions=dimension))
         return
+    block_seconds: dict[str, float] = {}
     if engine not in ("duckdb", "spark"):
         from abkit.errors import AbkitError
 
         raise AbkitError(f"--engine {engine!r}: expected duckdb or spark")
     if engine == "spark" or exposures is not None or events is not None:
-        result = _analyze_files(s, engine, t, dimension, not no_text, mem, spark_conf,
+        result = _analyze_files(s, engine, t, dimension, not no_text, mem, spark_conf, block_seconds,
                                 exposures=exposures, events=events, reasons=reasons, items=items, users=users)
         _print_and_write(result, json_out)
+        _print_timings(block_seconds, timings)
         return
     if not db.exists():
         from abkit.errors import AbkitError
@@ -86,15 +89,26 @@ def analyze(
         raise AbkitError(f"{db}: no such database (ingest some logs first)")
     con = connect(db, memory_limit=mem)
     try:
-        result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text)
+        result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text, timings=block_seconds)
         store_result(con, result)
     finally:
         con.close()
     _print_and_write(result, json_out)
+    _print_timings(block_seconds, timings)
+
+
+def _print_timings(seconds: dict[str, float], show: bool) -> None:
+    """`--timings`: one line per block with its wall seconds, then the total, on stderr."""
+    if not show:
+        return
+    width = max(map(len, seconds), default=5)
+    for name, s in seconds.items():
+        typer.echo(f"{name:<{width}}  {s:8.2f} s", err=True)
+    typer.echo(f"{'total':<{width}}  {sum(seconds.values()):8.2f} s", err=True)
 
 
 def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, memory_limit, spark_conf,
-                   **locations):
+                   timings: dict[str, float], **locations):
     """Analyze raw log files on DuckDB (in memory) or Spark; nothing is stored."""
     from abkit.errors import AbkitError
     from experiments.analysis.engines import Sources
@@ -108,7 +122,8 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
 
         eng = SparkEngine.start(parse_conf(spark_conf))
         try:
-            return analyze_sources(spec, eng, sources, as_of=as_of, dimensions=dimensions, text_metrics=text_metrics)
+            return analyze_sources(spec, eng, sources, as_of=as_of, dimensions=dimensions, text_metrics=text_metrics,
+                                   timings=timings)
         finally:
             eng.spark.stop()
     import duckdb
@@ -120,7 +135,7 @@ def _analyze_files(spec, engine: str, as_of, dimensions, text_metrics: bool, mem
         con.execute("SET memory_limit = ?", [memory_limit])
     try:
         return analyze_sources(spec, DuckDBEngine(con), sources, as_of=as_of, dimensions=dimensions,
-                               text_metrics=text_metrics)
+                               text_metrics=text_metrics, timings=timings)
     finally:
         con.close()
 

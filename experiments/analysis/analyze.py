@@ -165,13 +165,14 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
             dimensions: Sequence[str] = (), text_metrics: bool = True, attribution: q.Attribution = "join",
             rel: q.Relations = q.DEFAULT_RELATIONS, keep_tables: bool = False,
             query_log: QueryLog | None = None, as_of_ingested: bool = True,
-            plan: ExperimentPlan | None = None) -> AnalysisResult:
+            plan: ExperimentPlan | None = None, timings: dict[str, float] | None = None) -> AnalysisResult:
     """Run the whole analysis of docs/interface.md (Metrics, Analysis JSON) on one warehouse connection
     (which also fills the ``health`` block) or any Engine (e.g. experiments.analysis.engines.SparkEngine,
     with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement.
     ``as_of`` is what was known then: events before it and ingested by then (``as_of_ingested=False``
     cuts by event time only, e.g. replaying a finished experiment day by day). ``plan`` replaces the
-    plan sized from the warehouse's history (e.g. the demo's pilot plan)."""
+    plan sized from the warehouse's history (e.g. the demo's pilot plan). ``timings`` receives the wall
+    seconds of each block (per_user, arm_sums, text_metrics, daily, ...; `abkit analyze --timings`)."""
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
@@ -184,24 +185,37 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         params = dataclasses.replace(params, window_end=shipped)
         notes.append(f"The analysis window ends at the ship ({shipped:%Y-%m-%d %H:%M} UTC), before the spec's end: "
                      "exposures after it show the shipped arm to everyone covered and are not analysed.")
+    timed = engine.block
     try:
-        materialize_per_user(engine, params, rel)
-        frames = stage_frames(spec, engine, params, rel)
-        diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
-        plan = plan or experiment_plan(spec, engine, rel)
+        with timed("per_user"):
+            materialize_per_user(engine, params, rel, texts=text_metrics)
+        with timed("arm_sums"):
+            frames = stage_frames(spec, engine, params, rel)
+        with timed("text_metrics"):
+            diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
+        with timed("plan"):
+            plan = plan or experiment_plan(spec, engine, rel)
         blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics)
-        blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
-        cross = regression_sums(spec, engine, rel, frames.caps, notes)
-        blocks.update(explorer_blocks(spec, engine, rel, notes))
-        concurrent = interaction_block(spec, engine, params, rel, notes)
+        with timed("cumulative"):
+            blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
+        with timed("regression"):
+            cross = regression_sums(spec, engine, rel, frames.caps, notes)
+        with timed("explorer"):
+            blocks.update(explorer_blocks(spec, engine, rel, notes))
+        with timed("interactions"):
+            concurrent = interaction_block(spec, engine, params, rel, notes)
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
-    data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan, cross)
+    with timed("stats"):
+        data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan, cross)
     if isinstance(con, duckdb.DuckDBPyConnection):
-        data["health"] = health_block(con, spec)
+        with timed("health"):
+            data["health"] = health_block(con, spec)
     if concurrent:
         data.setdefault("health", {})["interactions"] = concurrent
+    if timings is not None:
+        timings.update(engine.blocks)
     return AnalysisResult.from_json(clean_json(data))
 
 

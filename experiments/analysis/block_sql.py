@@ -2,8 +2,8 @@
 
 Same conventions as experiments/analysis/queries.py, whose loaders and snippets this reuses: files in
 experiments/analysis/sql/, ``{slot}`` markers filled with code-made SQL and validated identifiers only,
-every value bound as ``$name``. Attribution is per_user.sql's (``attribution_<mode>.sql``);
-anchored_events.sql ties each attributed event to the exposure that anchors it.
+every value bound as ``$name``. The blocks read the stage tables (stages.py): the attributed events
+with their anchors (``rel.attributed``), the excluded users, the per-user table and the text exposures.
 """
 
 from __future__ import annotations
@@ -27,15 +27,6 @@ def local_ts(column: str, engine: str) -> str:
     return LOCAL_TS[engine].format(col=column)
 
 
-def _anchored_events(p: q.QueryParams, rel: q.Relations) -> str:
-    return q.render(q.load_sql("anchored_events"), {
-        "events": rel.events,
-        "per_user": rel.per_user,
-        "event_as_of_filter": q._event_as_of("e", p),
-        "attribution": q.load_sql(f"attribution_{p.attribution}").strip(),
-    })
-
-
 def block_query(name: str, p: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS, *,
                 values: dict[str, Any] | None = None, engine: str = "duckdb") -> q.Query:
     """One of the block SQL files with every slot it uses filled and its values bound;
@@ -48,10 +39,13 @@ def block_query(name: str, p: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATI
         "events": rel.events,
         "items": rel.items,
         "features": FEATURES_TABLE,
+        "excluded": rel.excluded,
+        "attributed": rel.attributed,
+        "user_texts": rel.user_texts,
     }
     sql = q.load_sql(name)
-    if "{local_ts}" in sql:
-        slots["local_ts"] = local_ts("x.ts", engine)
-    if "{anchored_events}" in sql:
-        slots["anchored_events"] = _anchored_events(p, rel)
+    for slot, column in (("local_ts", "x.ts"), ("local_minute", "s.minute"), ("local_first", "f.minute"),
+                         ("local_event", "v.minute")):
+        if f"{{{slot}}}" in sql:
+            slots[slot] = local_ts(column, engine)
     return q._bind(name, q.render(sql, slots), {**p.values(), **(values or {})})

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from abkit.spec import Spec
 from experiments.analysis import queries as q
 from experiments.analysis.daily import daily_block
 from experiments.analysis.engines.base import Engine
+from experiments.analysis.engines.timed import TimedEngine
 from experiments.analysis.samples import sample_block
 from experiments.analysis.text_behaviour import NOTE, text_feature_block
 
@@ -31,8 +33,10 @@ def analysis_blocks(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Re
     for name, block in BLOCKS.items():
         if name in TEXT_BLOCKS and not text_metrics:
             continue
+        timed = engine.block(name) if isinstance(engine, TimedEngine) else nullcontext()
         try:
-            out[name] = block(spec, engine, params, rel)
+            with timed:
+                out[name] = block(spec, engine, params, rel)
         except Exception as exc:  # a report block must never cost the analysis
             notes.append(f"The {name} block could not be computed ({type(exc).__name__}: {exc}).")
             warnings.warn(f"analysis block {name!r} failed: {exc!r}", stacklevel=2)

@@ -11,13 +11,21 @@ Spark SQL (parameters ``$name`` → ``:name``; see experiments/engines).
 
 Stages (each a SELECT the engine materializes under the name in :class:`Relations`):
 
-1. ``seen_users``   one row per (user, arm) seen in the window      → ``rel.seen``
-2. ``per_user``     one row per analysis user, the metrics' columns  → ``rel.per_user``
-3. ``arm_stats``    per arm (× dimension) sufficient statistics      → Python
+1.  ``seen_users``         one row per (user, arm) seen in the window          → ``rel.seen``
+1b. ``excluded_users``     seen users not in the analysis (multi-arm, bots)    → ``rel.excluded``
+2a. ``attributed_events``  every attributed event once, with its anchor        → ``rel.attributed``
+2.  ``per_user``           one row per analysis user, the metrics' columns     → ``rel.per_user``
+2b. ``user_texts``         exposures with a reason per (user, reason, item)    → ``rel.user_texts``
+3.  ``arm_stats``          per arm (× dimension) sufficient statistics          → Python
+
+The blocks (daily, text features, text metrics, samples) read 1b, 2a, 2 and 2b instead of joining
+the exposures to the per-user table or attributing again (experiments/analysis/stages.py documents
+the columns). ``per_user`` can also attribute inline (``staged=False``: no 1b/2a tables needed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Sequence
@@ -54,10 +62,18 @@ class Relations:
     seen: str = "abkit_seen_users"
     per_user: str = "abkit_per_user"
     items: str = "items"
+    excluded: str = "abkit_excluded_users"
+    attributed: str = "abkit_attributed"
+    user_texts: str = "abkit_user_texts"
 
     def __post_init__(self) -> None:
-        for name in (self.exposures, self.events, self.reasons, self.users, self.seen, self.per_user, self.items):
+        for name in dataclasses.astuple(self):
             check_identifier(name)
+
+    @property
+    def stage_tables(self) -> tuple[str, ...]:
+        """The stage tables an analysis materializes, in the order to drop them."""
+        return (self.user_texts, self.per_user, self.attributed, self.excluded, self.seen)
 
 
 DEFAULT_RELATIONS = Relations()
@@ -190,7 +206,47 @@ def seen_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
     return _bind("seen_users", sql, p.values())
 
 
-def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+def _bot_filter(p: QueryParams, op: str) -> str:
+    return f"\n       {op} sum(exposures) {'<=' if op == 'AND' else '>'} $max_exposures" if p.max_exposures is not None else ""
+
+
+def excluded_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    sql = render(load_sql("excluded_users"), {"seen": rel.seen, "bot_filter": _bot_filter(p, "OR")})
+    return _bind("excluded_users", sql, p.values())
+
+
+def _stage(name: str, p: QueryParams, rel: Relations) -> Query:
+    """A stage file rendered with the slots stages 2a and 2b use (window, stage tables, attribution)."""
+    sql = render(load_sql(name), {
+        "window_exposures": _window_exposures(p, rel, with_extra=False),
+        "seen": rel.seen,
+        "excluded": rel.excluded,
+        "events": rel.events,
+        "event_as_of_filter": _event_as_of("e", p),
+        "attribution": load_sql(f"attribution_{p.attribution}").strip(),
+    })
+    return _bind(name, sql, p.values())
+
+
+def attributed_events(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    return _stage("attributed_events", p, rel)
+
+
+def user_texts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    return _stage("user_texts", p, rel)
+
+
+_INLINE_CANDIDATES = """attribution_candidates AS (
+    SELECT event_id, user_id, item_id, type, ts, revenue, order_id
+    FROM user_events
+    WHERE ts >= first_exposure
+),
+"""
+
+
+def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool = False) -> Query:
+    """Stage 2; ``staged``: read the attributed events of ``rel.attributed`` (stage 2a) instead of
+    attributing inline (what callers that materialize only seen + per_user use)."""
     n = len(p.dimensions)
     pick = "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))
     select = "".join(
@@ -207,10 +263,11 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
         "seen": rel.seen,
         "events": rel.events,
         "dimension_pick": pick,
-        "bot_filter": "\n       AND sum(exposures) <= $max_exposures" if p.max_exposures is not None else "",
+        "bot_filter": _bot_filter(p, "AND"),
         "event_as_of_filter": _event_as_of("e", p),
         "refund_as_of_filter": _event_as_of("r", p),
-        "attribution": load_sql(f"attribution_{p.attribution}").strip(),
+        "attributed": (f"attributed AS (\n    SELECT event_id, user_id, type, order_id, revenue FROM {rel.attributed}\n)"
+                       if staged else _INLINE_CANDIDATES + load_sql(f"attribution_{p.attribution}").strip()),
         "window_open": ("CASE WHEN u.last_exposure + $max_window > $as_of THEN 1 ELSE 0 END"
                         if p.as_of is not None else "0"),
         "dimension_select": select,
@@ -220,20 +277,16 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
 
 
 def arm_counts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    sql = render(load_sql("arm_counts"), {"seen": rel.seen})
+    sql = render(load_sql("arm_counts"), {"seen": rel.seen, "excluded": rel.excluded})
     return _bind("arm_counts", sql, p.values())
 
 
 def multi_arm_users(rel: Relations = DEFAULT_RELATIONS) -> Query:
-    return _bind("multi_arm_users", render(load_sql("multi_arm_users"), {"seen": rel.seen}), {})
+    return _bind("multi_arm_users", render(load_sql("multi_arm_users"), {"excluded": rel.excluded}), {})
 
 
 def exposed_texts(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    sql = render(load_sql("exposed_texts"), {
-        "window_exposures": _window_exposures(p, rel, with_extra=False),
-        "per_user": rel.per_user,
-        "reasons": rel.reasons,
-    })
+    sql = render(load_sql("exposed_texts"), {"user_texts": rel.user_texts, "reasons": rel.reasons})
     return _bind("exposed_texts", sql, p.values())
 
 
@@ -338,6 +391,7 @@ def clean_counts(ranked: str) -> Query:
 
 def all_queries(p: QueryParams, layout: StatsLayout, rel: Relations = DEFAULT_RELATIONS) -> list[Query]:
     """The statements of one analysis in order (what `abkit analyze --show-sql` prints)."""
-    out = [seen_users(p, rel), per_user(p, rel), arm_counts(p, rel), multi_arm_users(rel), arm_stats(layout, rel=rel)]
+    out = [seen_users(p, rel), excluded_users(p, rel), attributed_events(p, rel), per_user(p, rel, staged=True),
+           arm_counts(p, rel), multi_arm_users(rel), arm_stats(layout, rel=rel)]
     out += [arm_stats(layout, dimension=i, rel=rel) for i in range(len(p.dimensions))]
     return out

@@ -45,14 +45,35 @@ def query_params(spec: Spec, *, as_of: dt.datetime | None = None, dimensions_: S
     return params if as_of_ingested else dataclasses.replace(params, as_of_ingested=False)
 
 
-def materialize_per_user(engine: Engine, params: q.QueryParams, rel: q.Relations) -> None:
-    """Stages 1 and 2 as temp relations ``rel.seen`` and ``rel.per_user``."""
+def materialize_per_user(engine: Engine, params: q.QueryParams, rel: q.Relations, *, texts: bool = True) -> None:
+    """Stages 1 and 2 as temp relations; the blocks and stage 3 read only these (never re-attribute):
+
+    - ``rel.seen``       (user_id, arm, exposures, first_exposure, last_exposure, dim_<i>...): one row
+                         per (user, arm) with window exposures (multi-arm users have several rows)
+    - ``rel.excluded``   (user_id, n_arms, total_exposures): seen users left out (multi-arm, bot
+                         filter); every other seen user is an analysis user, so their exposures are
+                         the window exposures anti-joined with this small table
+    - ``rel.attributed`` (event_id, user_id, arm, item_id, type, order_id, revenue, anchor_ts,
+                         anchor_reason_id): each attributed click/cart/order of an analysis user once,
+                         with the exposure that anchors it (latest same-item exposure at or before it)
+    - ``rel.per_user``   one row per analysis user: arm, the PER_USER_COLUMNS of queries.py,
+                         first_exposure, last_exposure, window_open, dim_<i>...
+    - ``rel.user_texts`` (user_id, arm, reason_id, item_id, exposures): analysis users' exposures
+                         showing a reason, per (user, reason, item); only with ``texts``
+
+    Stage 3 (per-arm sums, counts) and every block read these; an incremental refresh that keeps
+    them up to date keeps every block right.
+    """
     engine.materialize(q.seen_users(params, rel), rel.seen)
-    engine.materialize(q.per_user(params, rel), rel.per_user)
+    engine.materialize(q.excluded_users(params, rel), rel.excluded)
+    engine.materialize(q.attributed_events(params, rel), rel.attributed)
+    engine.materialize(q.per_user(params, rel, staged=True), rel.per_user)
+    if texts:
+        engine.materialize(q.user_texts(params, rel), rel.user_texts)
 
 
 def drop_per_user(engine: Engine, rel: q.Relations) -> None:
-    for name in (rel.per_user, rel.seen):
+    for name in rel.stage_tables:
         engine.drop(name)
 
 

@@ -114,7 +114,7 @@ def source_relations() -> q.Relations:
 def drop_sources(engine: Engine) -> None:
     """Drop the analysis stages and everything :func:`load_sources` created."""
     rel = source_relations()
-    names = [rel.per_user, rel.seen]
+    names = list(rel.stage_tables)
     for t in RAW_TABLES:
         names += [f"abkit_clean_{t}", f"abkit_ranked_{t}"] if t in q.CLEAN_COLUMNS else []
         names.append(f"abkit_raw_{t}")

@@ -1,8 +1,11 @@
-"""The one timing wrapper: an Engine that records every query it runs with its wall time."""
+"""The one timing wrapper: an Engine that records every query it runs with its wall time, and the
+wall time of each named block of work around them (``with engine.block("daily"): ...``)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -15,10 +18,20 @@ QueryLog = list[tuple[q.Query, float]]
 
 @dataclass
 class TimedEngine:
-    """Delegates to ``engine``; ``materialize`` and ``frame`` append (query, seconds) to ``log``."""
+    """Delegates to ``engine``; ``materialize`` and ``frame`` append (query, seconds) to ``log``;
+    :meth:`block` adds a block's wall time (queries and Python alike) to ``blocks``."""
 
     engine: Engine
     log: QueryLog = field(default_factory=list)
+    blocks: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def block(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.blocks[name] = self.blocks.get(name, 0.0) + time.perf_counter() - t
 
     @property
     def name(self) -> str:

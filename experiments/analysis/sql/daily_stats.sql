@@ -1,32 +1,45 @@
 -- Per arm and day of the spec's time zone: newly triggered users (first exposure that day),
 -- exposures, and the attributed clicks and orders of the exposures shown that day (each event
--- counts on the day of its anchoring exposure, anchored_events.sql), with running totals.
--- The local_ts slot turns the naive UTC ts into local wall time: DuckDB
--- timezone($timezone, timezone('UTC', ts)); Spark from_utc_timestamp(ts, :timezone).
+-- counts on the day of its anchoring exposure, {attributed}.anchor_ts), with running totals.
+-- Exposures of analysis users are the window exposures minus the excluded users ({excluded}).
+-- The local_* slots turn a naive UTC ts into local wall time: DuckDB
+-- timezone($timezone, timezone('UTC', ts)); Spark from_utc_timestamp(ts, :timezone). That
+-- conversion is costly per row, so rows are counted per UTC minute first and each minute is
+-- converted once (a local day starts on a whole UTC minute in every zone since 1972).
 WITH
 {window_exposures},
-shown AS (
-    SELECT x.user_id, x.item_id, x.ts, x.reason_id, u.arm,
-           CAST({local_ts} AS DATE) AS day
+shown_minutes AS (
+    SELECT x.arm, date_trunc('minute', x.ts) AS minute, count(*) AS exposures
     FROM window_exposures x
-    JOIN {per_user} u ON u.user_id = x.user_id
-),
-{anchored_events},
-firsts AS (
-    SELECT arm, day, count(*) AS new_users
-    FROM (
-        SELECT user_id, min(arm) AS arm, min(day) AS day FROM shown GROUP BY user_id
-    ) f
-    GROUP BY arm, day
+    WHERE NOT EXISTS (SELECT 1 FROM {excluded} ex WHERE ex.user_id = x.user_id)
+    GROUP BY x.arm, date_trunc('minute', x.ts)
 ),
 shown_days AS (
-    SELECT arm, day, count(*) AS exposures FROM shown GROUP BY arm, day
+    SELECT arm, day, sum(exposures) AS exposures
+    FROM (SELECT s.arm, CAST({local_minute} AS DATE) AS day, s.exposures FROM shown_minutes s) d
+    GROUP BY arm, day
+),
+first_minutes AS (
+    SELECT u.arm, date_trunc('minute', u.first_exposure) AS minute, count(*) AS new_users
+    FROM {per_user} u
+    GROUP BY u.arm, date_trunc('minute', u.first_exposure)
+),
+firsts AS (
+    SELECT arm, day, sum(new_users) AS new_users
+    FROM (SELECT f.arm, CAST({local_first} AS DATE) AS day, f.new_users FROM first_minutes f) d
+    GROUP BY arm, day
+),
+event_minutes AS (
+    SELECT a.arm, date_trunc('minute', a.anchor_ts) AS minute,
+           sum(CASE WHEN a.type = 'click' THEN 1 ELSE 0 END) AS clicks,
+           sum(CASE WHEN a.type = 'order' THEN 1 ELSE 0 END) AS orders
+    FROM {attributed} a
+    WHERE a.type IN ('click', 'order')
+    GROUP BY a.arm, date_trunc('minute', a.anchor_ts)
 ),
 event_days AS (
-    SELECT arm, day,
-           sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END) AS clicks,
-           sum(CASE WHEN type = 'order' THEN 1 ELSE 0 END) AS orders
-    FROM event_anchors
+    SELECT arm, day, sum(clicks) AS clicks, sum(orders) AS orders
+    FROM (SELECT v.arm, CAST({local_event} AS DATE) AS day, v.clicks, v.orders FROM event_minutes v) d
     GROUP BY arm, day
 ),
 days AS (

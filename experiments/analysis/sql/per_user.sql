@@ -1,5 +1,7 @@
 -- Stage 2: one row per analysis user with the per-user columns of abkit/metrics.py
--- (docs/interface.md, Metrics). Reads stage 1 ({seen}) for membership and the raw logs for attribution.
+-- (docs/interface.md, Metrics). Reads stage 1 ({seen}) for membership and the raw logs for the
+-- pre-period; the attributed events either come from stage 2a (a read of the table made by
+-- materialized attributed_events.sql) or are attributed inline (the slot holds the attribution CTEs).
 WITH
 {window_exposures},
 analysis_users AS (
@@ -25,12 +27,7 @@ user_events AS (
       AND e.ts >= u.first_exposure - $lookback
       AND e.ts <= u.last_exposure + $max_window{event_as_of_filter}
 ),
-attribution_candidates AS (
-    SELECT event_id, user_id, item_id, type, ts, revenue, order_id
-    FROM user_events
-    WHERE ts >= first_exposure
-),
-{attribution},
+{attributed},
 outcomes AS (
     SELECT user_id,
            sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END) AS clicks,

@@ -2,17 +2,14 @@
 -- $per_group distinct (item, text) per (arm, segment), ordered by md5 of the seed and the ids
 -- (deterministic, same on DuckDB and Spark), with the item's title and the exposure count.
 WITH
-{window_exposures},
 user_segments AS (
     SELECT user_id, min(segment) AS segment FROM {users} GROUP BY user_id
 ),
 shown AS (
-    SELECT u.arm, g.segment, x.item_id, x.reason_id, count(*) AS exposures
-    FROM window_exposures x
-    JOIN {per_user} u ON u.user_id = x.user_id
-    LEFT JOIN user_segments g ON g.user_id = x.user_id
-    WHERE x.reason_id IS NOT NULL
-    GROUP BY u.arm, g.segment, x.item_id, x.reason_id
+    SELECT t.arm, g.segment, t.item_id, t.reason_id, CAST(sum(t.exposures) AS BIGINT) AS exposures
+    FROM {user_texts} t
+    LEFT JOIN user_segments g ON g.user_id = t.user_id
+    GROUP BY t.arm, g.segment, t.item_id, t.reason_id
 ),
 texts AS (
     SELECT s.arm, s.segment, s.item_id, s.reason_id, r.text, r.reason_segment, s.exposures,

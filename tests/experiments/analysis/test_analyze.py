@@ -179,8 +179,13 @@ def test_cli_writes_json_and_history(world, tmp_path):
     con = connect(world, read_only=True)
     assert con.execute("SELECT count(*) FROM results WHERE experiment = 'exp1'").fetchone()[0] == 2
     con.close()
+    r = runner.invoke(app, ["analyze", str(spec), "--db", str(world), "--no-text-metrics", "--timings"])
+    assert r.exit_code == 0, r.output
+    lines = dict(ln.rsplit(None, 2)[:2] for ln in r.stderr.splitlines() if ln.endswith(" s"))
+    assert {"per_user", "arm_sums", "daily", "cumulative", "stats", "total"} <= set(lines), r.stderr
+    assert float(lines["total"]) >= float(lines["per_user"]) > 0
     r = runner.invoke(app, ["analyze", str(spec), "--db", str(world), "--show-sql"])
-    assert r.exit_code == 0 and "window_exposures AS" in r.output
+    assert r.exit_code == 0 and "window_exposures AS" in r.output and "anchor_ts" in r.output
     r = runner.invoke(app, ["plan", str(spec), "--db", str(world)])
     assert r.exit_code == 0 and "users per arm" in r.output, r.output
     r = runner.invoke(app, ["analyze", str(spec), "--db", str(world), "--dimension", "nope"])

@@ -140,8 +140,8 @@ def test_spark_dialect_for_local_days(spec_from):
     p = QueryParams.from_spec(spec)
     spark = block_query("daily_stats", p, values={"timezone": spec.timezone}, engine="spark")
     duck = block_query("daily_stats", p, values={"timezone": spec.timezone})
-    assert "from_utc_timestamp(x.ts, $timezone)" in spark.sql and "timezone('UTC', x.ts)" not in spark.sql
-    assert "timezone($timezone, timezone('UTC', x.ts))" in duck.sql and "from_utc_timestamp(x.ts" not in duck.sql
+    assert "from_utc_timestamp(s.minute, $timezone)" in spark.sql and "timezone('UTC', s.minute)" not in spark.sql
+    assert "timezone($timezone, timezone('UTC', s.minute))" in duck.sql and "from_utc_timestamp(s.minute" not in duck.sql
     assert spark.params["timezone"] == "Asia/Shanghai"
     with pytest.raises(ValueError, match="no local-time SQL"):
         block_query("daily_stats", p, values={"timezone": "UTC"}, engine="oracle")
