@@ -189,3 +189,25 @@ def test_synonym_spellings_judged_by_their_own_surface():
     one = [reference(checker, t, catalog["t1"])[1] for t in texts]
     assert [c.surface for c in one[0].supported] == ["全棉"] and [c.surface for c in one[1].unsupported] == ["纯棉"]
     assert_same_as_one_by_one(checker, texts, ["t1"] * 4, catalog, jobs=1)
+
+
+def test_claim_regex_matches_as_the_one_group_per_alternative_form(independent):
+    """CLAIM_RE dropped the group around each alternative; the matches and the alternative each
+    one is attributed to stay those of the grouped form."""
+    import re
+
+    from abkit.text import numeric
+
+    grouped = re.compile(f"(?=[{numeric._ANCHORS}])(?:" + "|".join(
+        f"(?P<{n}>{numeric._alternative(n, p)})" for n, _, p in numeric._PATTERNS) + ")")
+    _, pairs, _ = independent
+    rng = random.Random(13)
+    parts = ["满199减30", "8折", "八五折", "¥", "159", "元", "块", "3-4人", "5支装", "128G", "5G", "IPX4", "spf50",
+             "保质期", "18个月", "半", "价", "第二件", "买一送一", "续航", "30小时", "xl码", "S", "2XL", "号", "1.5", "m床",
+             "好评率", "99%", "月销", "2", "万", "直降", "20%", "off", "一", "斤", "iPhone15", " ", "到手价"]
+    texts = [c for c, _ in normalize_both_many(pairs["text"].tolist() + ODD_TEXTS)]
+    texts += ["".join(rng.choice(parts) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    for text in texts:
+        old = [(m.lastgroup, m.span()) for m in grouped.finditer(text)]
+        new = [(numeric._ALTERNATIVE_OF[m.lastgroup], m.span()) for m in numeric.CLAIM_RE.finditer(text)]
+        assert new == old, text
