@@ -31,6 +31,8 @@ class TextClaims:
     mentions: list[Mention]
     surfaces: list[str]  # per mention: its cased surface
     overlaps: list[tuple[int, ...]]  # per mention: the numbers it overlaps
+    num_keys: list[tuple[str, Any]]  # per number: what its verdict depends on besides the item
+    mention_keys: list[tuple[str, tuple[str, ...], str]]  # per mention: the same
 
 
 def text_claims(faith: FaithfulnessChecker, cased: Sequence[str]) -> list[TextClaims]:
@@ -47,7 +49,8 @@ def text_claims(faith: FaithfulnessChecker, cased: Sequence[str]) -> list[TextCl
         else:
             inside = [False] * len(ns)
             overlaps = [_NO_OVERLAP] * len(ms)
-        out.append(TextClaims(lowered, ns, inside, ms, surfaces, overlaps))
+        out.append(TextClaims(lowered, ns, inside, ms, surfaces, overlaps, [(c.kind, c.value) for c in ns],
+                              [(m.key, m.attrs, s) for m, s in zip(ms, surfaces, strict=True)]))
     return out
 
 
@@ -79,9 +82,12 @@ class ItemJudge:
         supported: list[Claim] | None = [] if keep_supported else None
         covered: set[str] = set()
         subjective = promo = False
+        if not t.nums and not t.mentions:
+            lowered = t.lowered
+            covered.update([attr for attr, value in self.attr_lower if value in lowered])
+            return PairVerdict(contradicted, unsupported, supported, False, len(covered), False)
         kept = [False] * len(t.nums)
-        for k, c in enumerate(t.nums):
-            key = (c.kind, c.value)
+        for k, (c, key) in enumerate(zip(t.nums, t.num_keys, strict=True)):
             hit = self._num.get(key)
             if hit is None:
                 verdict, claim = self.faith._judge_numeric(c, self.p)
@@ -99,10 +105,9 @@ class ItemJudge:
             else:
                 (contradicted if verdict == "contradicted" else unsupported).append(
                     Claim(c.kind, c.surface, c.value, c.start, c.end, attr, note))
-        for m, surface, over in zip(t.mentions, t.surfaces, t.overlaps, strict=True):
+        for m, surface, over, mkey in zip(t.mentions, t.surfaces, t.overlaps, t.mention_keys, strict=True):
             if over and any(kept[k] for k in over):
                 continue
-            mkey = (m.key, m.attrs, surface)
             mhit = self._men.get(mkey)
             if mhit is None:
                 verdict, claim = self.faith._judge_mention(m.key, m.attrs, m.start, m.end, surface, self.p)
@@ -121,7 +126,5 @@ class ItemJudge:
                 (contradicted if verdict == "contradicted" else unsupported).append(
                     Claim(kind, surface, m.key, m.start, m.end, attr, note))
         lowered = t.lowered
-        for attr, value in self.attr_lower:
-            if value in lowered:
-                covered.add(attr)
+        covered.update([attr for attr, value in self.attr_lower if value in lowered])
         return PairVerdict(contradicted, unsupported, supported, subjective, len(covered), promo)
