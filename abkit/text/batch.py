@@ -99,7 +99,7 @@ class ItemJudge:
             promo = promo or c.kind in self.promo_kinds
             if verdict == "supported":
                 if attr in self.attributes:
-                    covered.add(attr)  # type: ignore[arg-type]
+                    covered.add(attr)
                 if supported is not None:
                     supported.append(Claim(c.kind, c.surface, c.value, c.start, c.end, attr, note))
             else:
@@ -119,7 +119,7 @@ class ItemJudge:
             promo = promo or kind in self.promo_kinds
             if verdict == "supported":
                 if attr in self.attributes:
-                    covered.add(attr)  # type: ignore[arg-type]
+                    covered.add(attr)
                 if supported is not None:
                     supported.append(Claim(kind, surface, m.key, m.start, m.end, attr, note))
             else:

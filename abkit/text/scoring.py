@@ -1,7 +1,9 @@
 """Score (item, text) pairs with the compliance and faithfulness checkers in one pass.
 
-One NFKC pass per text feeds both checkers; per-item profiles are built once per item. Only
-flagged rows keep their match / claim details, so a million clean texts cost little memory.
+Each distinct text is normalized once (one NFKC pass over the batch) and its claims extracted once;
+pairs are then judged item by item, each claim's verdict computed once per item (abkit.text.batch).
+Results equal ComplianceChecker.check + FaithfulnessChecker.check on each pair. Only flagged rows
+keep their match / claim details, so a million clean texts cost little memory.
 """
 
 from __future__ import annotations
