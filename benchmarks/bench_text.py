@@ -1,18 +1,17 @@
-"""Benchmark: score N distinct (item, text) pairs with every per-arm text metric, self-BLEU sample included.
+"""Benchmark: N distinct (item, text) pairs through every per-arm text metric, this tree against a baseline commit.
 
 Synthetic catalog + template-like reasons from abkit.world.vocab (with injected absolute terms and
-corrupted claims), then arm_text_metrics (distinct-n, entropy, self-BLEU on its 500-text sample,
-repetition, lengths, compliance, faithfulness, coverage, personalization, exposure-weighted rates)
-over N distinct (item, text, segment) rows: wall time, CPU seconds and texts/second. Side by side,
-on the same subset of texts and in CPU seconds (robust on a shared machine): each component
-against a naive version -- a per-term `in` loop for banned terms, one regex per pattern plus an
-`in` test per lexicon value for claim extraction, Python sets of substrings for distinct-n.
-``--baseline-ref REF`` also times the abkit package of git revision REF (e.g. the checker before
-a change) on the very same pairs, in a subprocess, and prints both.
+corrupted claims), then abkit.text.arm_metrics.arm_text_metrics (distinct-n, entropy, self-BLEU on its
+500-text sample, repetition, lengths, compliance, faithfulness, coverage, personalization,
+exposure-weighted rates) on the same pairs for both trees: the baseline is the abkit package of git
+revision ``--baseline-ref`` (default: the commit before the batched text checker), extracted with
+``git archive``; each tree runs in its own fresh interpreter, alternating, best of ``--repeat``.
+Printed: the per-metric CPU seconds of both (serial, one process), the full call's wall / CPU
+seconds and texts/s with their ratio, the load average, and whether both trees returned the
+identical metrics dict. Ends with one JSON line.
 
-    python benchmarks/bench_text.py --n 1000000 --baseline-ref 5e8505e   # full, old vs new
-    python benchmarks/bench_text.py --n 50000                            # quick
-Ends with one JSON line.
+    python benchmarks/bench_text.py --n 1000000            # the issue's figure
+    python benchmarks/bench_text.py --n 50000              # quick
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import argparse
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -31,12 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abkit.text.arm_metrics import arm_text_metrics
-from abkit.text.compliance import ALLOWLIST, BANNED_TERMS
-from abkit.text.normalize import normalize
-from abkit.text.numeric import _PATTERNS, extract_numeric
 from abkit.world import vocab
-from abkit.world.textlex import world_extension
 
 CONNECT = ["，", "、", "，还", "，而且", "，同时"]
 CTA = ["快来看看", "值得入手", "放心买", "赶紧收藏", ""]
@@ -96,173 +89,120 @@ def make_texts(items: pd.DataFrame, n: int, seed: int = 11) -> pd.DataFrame:
                          "exposures": np.random.default_rng(seed).integers(1, 50, n)})
 
 
-# ------------------------------------------------------------------ naive baselines
-_TERMS = [(normalize(t), c) for c, ts in BANNED_TERMS.items() for t in ts]
-_ALLOW = [normalize(t) for t in ALLOWLIST]
-_REGEXES = [re.compile(p.replace("(?P<{a}>", "(").replace("(?P<{b}>", "(").replace("(?P<{c}>", "(")) for _, _, p in _PATTERNS]
-_VALUES = sorted({normalize(v) for vs in vocab.value_lexicon().values() for v in vs}, key=len, reverse=True)
+BASELINE_REF = "0162d56"  # main before issue 18's batched text checker
 
-
-def naive_compliance(texts: list[str]) -> int:
-    """Per-term `in` loop after masking allowlisted compounds."""
-    bad = 0
-    for text in texts:
-        norm = normalize(text)
-        for a in _ALLOW:
-            if a in norm:
-                norm = norm.replace(a, "\x01" * len(a))
-        bad += any(t in norm for t, _ in _TERMS)
-    return bad
-
-
-def naive_claims(texts: list[str]) -> int:
-    """One regex per numeric pattern plus an `in` test per lexicon value."""
-    found = 0
-    for text in texts:
-        cased = normalize(text, casefold=False, keep_spaces=True)
-        found += sum(1 for rx in _REGEXES for _ in rx.finditer(cased))
-        low = cased.lower()
-        found += sum(1 for v in _VALUES if v in low)
-    return found
-
-
-def naive_distinct(texts: list[str]) -> dict[int, float]:
-    out = {}
-    uniq = [re.sub(r"\s+", "", t) for t in set(texts)]
-    for n in (1, 2, 3, 4):
-        seen: set[str] = set()
-        total = 0
-        for s in uniq:
-            grams = [s[i:i + n] for i in range(len(s) - n + 1)]
-            seen.update(grams)
-            total += len(grams)
-        out[n] = len(seen) / max(total, 1)
-    return out
-
-
-def timed(fn, *args, **kwargs):
-    w, c = time.perf_counter(), time.process_time()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - w, time.process_time() - c
-
-
-_BASELINE_RUN = """
-import json, resource, sys, time
+_RUN = """
+import gc, json, resource, sys, time
 import pandas as pd
-from abkit.text.arm_metrics import arm_text_metrics
-pairs = pd.read_parquet(sys.argv[1]); items = pd.read_parquet(sys.argv[2])
-jobs = None if sys.argv[3] == "auto" else int(sys.argv[3])
-w, c = time.perf_counter(), time.process_time()
-out = arm_text_metrics(pairs, items, seed="bench", sample_n=min(len(pairs), 1000), self_bleu_sample=500, jobs=jobs)
-wall, cpu = time.perf_counter() - w, time.process_time() - c
-ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"wall": wall, "cpu": cpu, "workers_cpu": ch.ru_utime + ch.ru_stime,
-                  "unfaithful_rate": out["unfaithful_rate"], "ad_law_violation_rate": out["ad_law_violation_rate"]}))
+pairs = pd.read_parquet(sys.argv[1]); items = pd.read_parquet(sys.argv[2]); mode = sys.argv[3]
+jobs = None if sys.argv[4] == "auto" else int(sys.argv[4])
+sample_n = min(len(pairs), 1000)
+if mode == "full":
+    from abkit.text.arm_metrics import arm_text_metrics
+    w, c = time.perf_counter(), time.process_time()
+    out = arm_text_metrics(pairs, items, seed="bench", sample_n=sample_n, self_bleu_sample=500, jobs=jobs)
+    wall, cpu = time.perf_counter() - w, time.process_time() - c
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"wall": wall, "cpu": cpu + ch.ru_utime + ch.ru_stime, "metrics": out}, ensure_ascii=False))
+    raise SystemExit
+from abkit.text.diversity import diversity, repetition
+from abkit.text.items import items_by_id
+from abkit.text.ngrams import encode_chars, ngram_table
+from abkit.text.personalization import personalization
+from abkit.text.scoring import TextChecker, score_pairs
+from abkit.text.selfbleu import seeded_sample, self_bleu
+t, times = [time.process_time()], {}
+def tick(name):
+    now = time.process_time(); times[name] = now - t[0]; t[0] = now
+catalog = items_by_id(items); checker = TextChecker.build(catalog); tick("catalog + checker build")
+score_pairs(pairs["text"].tolist(), pairs["item_id"].tolist(), catalog, compliance=checker.compliance,
+            faithfulness=checker.faithfulness, jobs=1); tick("compliance + faithfulness")
+gc.collect(); t[0] = time.process_time()
+texts = sorted(set(pairs["text"].tolist())); enc = encode_chars(texts)
+tables = {n: ngram_table(enc, n) for n in (1, 2, 3, 4)}; tick("distinct-n, entropy (all texts)")
+self_bleu(texts, sample=500, seed="bench"); tick("self-BLEU (500 sample)")
+diversity(seeded_sample(texts, sample_n, "bench", "at_n")); tick("*_at_n (sample)")
+repetition(enc=enc, tables=tables); tick("repetition, seq-rep-4")
+personalization(pairs, seed="bench"); tick("personalization")
+print(json.dumps(times))
 """
 
 
-def run_baseline(ref: str, pairs: pd.DataFrame, items: pd.DataFrame, jobs: int | None) -> dict:
-    """arm_text_metrics of git revision ``ref`` on the same pairs, in a fresh interpreter."""
-    root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "abkit"], check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
-        pairs.to_parquet(Path(tmp) / "pairs.parquet")
-        items.to_parquet(Path(tmp) / "items.parquet")
-        env = {**os.environ, "PYTHONPATH": tmp}
-        out = subprocess.run([sys.executable, "-c", _BASELINE_RUN, str(Path(tmp) / "pairs.parquet"),
-                              str(Path(tmp) / "items.parquet"), "auto" if jobs is None else str(jobs)],
-                             capture_output=True, text=True, env=env, cwd=tmp)
+def run_tree(pythonpath: str, data: Path, mode: str, jobs: int | None) -> dict:
+    """One mode of _RUN in a fresh interpreter with ``pythonpath`` first on the path."""
+    env = {**os.environ, "PYTHONPATH": pythonpath}
+    out = subprocess.run([sys.executable, "-c", _RUN, str(data / "pairs.parquet"), str(data / "items.parquet"), mode,
+                          "auto" if jobs is None else str(jobs)], capture_output=True, text=True, env=env, cwd=data)
     if out.returncode:
-        raise SystemExit(f"baseline {ref} failed:\n{out.stderr[-2000:]}")
+        raise SystemExit(f"{mode} run with PYTHONPATH={pythonpath} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=1_000_000, help="texts to score")
+    ap.add_argument("--n", type=int, default=1_000_000, help="distinct (item, text) pairs to score")
     ap.add_argument("--items", type=int, default=50_000)
-    ap.add_argument("--baseline-n", type=int, default=100_000, help="texts for the component comparisons")
-    ap.add_argument("--jobs", type=int, default=None, help="processes for pair scoring (default: auto)")
-    ap.add_argument("--self-bleu-sample", type=int, default=500, help="self-BLEU sample size (0 skips it)")
-    ap.add_argument("--baseline-ref", default=None, help="git revision whose abkit to time on the same pairs")
+    ap.add_argument("--jobs", type=int, default=None, help="processes for pair scoring in the full call (default: auto)")
+    ap.add_argument("--baseline-ref", default=BASELINE_REF, help="git revision whose abkit is the baseline")
+    ap.add_argument("--repeat", type=int, default=1, help="full calls per tree (alternating; best wall counts)")
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-metric breakdown")
     args = ap.parse_args()
     t0 = time.perf_counter()
     items = make_world(args.items)
     pairs = make_texts(items, args.n)
     gen_s = time.perf_counter() - t0
-
-    from abkit.text.compliance import default_checker
-    from abkit.text.faithfulness import FaithfulnessChecker
-    from abkit.text.ngrams import encode_chars, ngram_table
-    from abkit.text.normalize import normalize_both
-
-    nb = min(args.baseline_n, args.n)
-    sub = pairs["text"].iloc[:nb].tolist()
-    comp = default_checker()
-    faith = FaithfulnessChecker(extension=world_extension())
-    rows = []
-
-    def ours_compliance(texts):
-        return sum(bool(comp.check_normalized(normalize_both(t)[1])) for t in texts)
-
-    def ours_claims(texts):
-        found = 0
-        for t in texts:
-            cased = normalize_both(t)[0]
-            found += len(extract_numeric(cased)) + len(faith.lexicon.mentions(cased.lower()))
-        return found
-
-    def ours_distinct(texts):
-        enc = encode_chars(sorted(set(texts)))
-        return {n: (lambda tb: tb.unique / tb.total)(ngram_table(enc, n)) for n in (1, 2, 3, 4)}
-
-    checks = {}
-    for name, ours_fn, naive_fn in [("compliance (banned terms)", ours_compliance, naive_compliance),
-                                    ("claim extraction (numbers + values)", ours_claims, naive_claims),
-                                    ("distinct-1..4", ours_distinct, naive_distinct)]:
-        a, _, a_cpu = timed(ours_fn, sub)
-        b, _, b_cpu = timed(naive_fn, sub)
-        checks[name] = (a, b)
-        rows.append((name, nb, a_cpu, b_cpu))
-
-    import resource
-
-    child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    full, wall_s, cpu_s = timed(arm_text_metrics, pairs, items, seed="bench", sample_n=min(args.n, 1000),
-                                self_bleu_sample=args.self_bleu_sample, jobs=args.jobs)
-    child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    workers_cpu = (child1.ru_utime + child1.ru_stime) - (child0.ru_utime + child0.ru_stime)
-    base = run_baseline(args.baseline_ref, pairs, items, args.jobs) if args.baseline_ref else None
-    print(f"{'component (CPU seconds, same texts)':40s} {'texts':>9s} {'ours':>8s} {'naive':>8s} {'speed-up':>9s}")
-    for name, n, a, b in rows:
-        print(f"{name:40s} {n:9d} {a:8.2f} {b:8.2f} {b / a:8.1f}x")
-    print(f"flagged: ours {checks['compliance (banned terms)'][0]}, naive {checks['compliance (banned terms)'][1]}; "
-          f"distinct-2 ours {checks['distinct-1..4'][0][2]:.5f}, naive {checks['distinct-1..4'][1][2]:.5f}")
-    print(f"all metrics (self-BLEU sample {args.self_bleu_sample}) on {args.n} distinct pairs: wall {wall_s:.1f} s "
-          f"({args.n / wall_s:.0f} texts/s), CPU: main process {cpu_s:.1f} s + scoring workers {workers_cpu:.1f} s")
-    if base is not None:
-        ours_cpu, base_cpu = cpu_s + workers_cpu, base["cpu"] + base["workers_cpu"]
-        print(f"\n{'arm_text_metrics, same pairs':32s} {'wall s':>8s} {'CPU s':>8s} {'unfaithful':>11s} {'ad-law':>8s}")
-        print(f"{'baseline ' + args.baseline_ref:32s} {base['wall']:8.1f} {base_cpu:8.1f} "
-              f"{base['unfaithful_rate']:11.4f} {base['ad_law_violation_rate']:8.4f}")
-        print(f"{'this tree':32s} {wall_s:8.1f} {ours_cpu:8.1f} {full['unfaithful_rate']:11.4f} "
-              f"{full['ad_law_violation_rate']:8.4f}")
-        print(f"CPU ratio this tree / baseline: {ours_cpu / base_cpu:.2f}x (wall {wall_s / base['wall']:.2f}x)")
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        data, base_tree = Path(tmp), Path(tmp) / "baseline"
+        base_tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(root), "archive", args.baseline_ref, "abkit"], check=True,
+                                 capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(base_tree)], input=archive.stdout, check=True)
+        pairs.to_parquet(data / "pairs.parquet")
+        items.to_parquet(data / "items.parquet")
+        trees = {"baseline": str(base_tree), "ours": str(root)}
+        load = [os.getloadavg()[0]]
+        stages: dict[str, dict] = {}
+        if not args.no_stages:
+            for name in ("baseline", "ours"):
+                stages[name] = run_tree(trees[name], data, "stages", None)
+                load.append(os.getloadavg()[0])
+        full: dict[str, list[dict]] = {"baseline": [], "ours": []}
+        for r in range(args.repeat):
+            for name in ("baseline", "ours") if r % 2 == 0 else ("ours", "baseline"):
+                full[name].append(run_tree(trees[name], data, "full", args.jobs))
+                load.append(os.getloadavg()[0])
+    best = {k: min(v, key=lambda x: x["wall"]) for k, v in full.items()}
+    identical = all(x["metrics"] == best["baseline"]["metrics"] for v in full.values() for x in v)
+    n = args.n
+    print(f"{n} distinct (item, text) pairs, {args.items} items; generated in {gen_s:.1f} s; "
+          f"baseline = abkit at {args.baseline_ref}")
+    if stages:
+        print(f"\n{'metric (serial CPU s)':34s} {'baseline':>9s} {'ours':>8s} {'ratio':>7s}")
+        for k in stages["baseline"]:
+            b, o = stages["baseline"][k], stages["ours"][k]
+            print(f"{k:34s} {b:9.2f} {o:8.2f} {b / max(o, 1e-9):6.1f}x")
+        tb, to = sum(stages["baseline"].values()), sum(stages["ours"].values())
+        print(f"{'total':34s} {tb:9.2f} {to:8.2f} {tb / to:6.1f}x")
+    print(f"\n{'arm_text_metrics, full call':28s} {'wall s':>8s} {'CPU s':>8s} {'texts/s':>9s}")
+    for k in ("baseline", "ours"):
+        print(f"{k:28s} {best[k]['wall']:8.1f} {best[k]['cpu']:8.1f} {n / best[k]['wall']:9.0f}")
+    ratio = best["baseline"]["wall"] / best["ours"]["wall"]
+    cpu_ratio = best["baseline"]["cpu"] / best["ours"]["cpu"]
+    print(f"speed-up: wall {ratio:.2f}x, CPU {cpu_ratio:.2f}x; identical metrics: {'yes' if identical else 'NO'}; "
+          f"load average (1 min) {min(load):.2f}..{max(load):.2f} on {os.cpu_count()} cores")
+    m = best["ours"]["metrics"]
     print(json.dumps({
-        "benchmark": "text_metrics", "n": args.n, "wall_seconds": round(wall_s, 2), "texts_per_s": round(args.n / wall_s),
-        "main_process_cpu_seconds": round(cpu_s, 2), "workers_cpu_seconds": round(workers_cpu, 2),
-        "load_average_1m": round(__import__("os").getloadavg()[0], 2), "component_n": nb,
-        **{f"{k.split(' ')[0].replace('-1..4', '')}_cpu_ours": round(a, 3) for k, _, a, _ in rows},
-        **{f"{k.split(' ')[0].replace('-1..4', '')}_cpu_naive": round(b, 3) for k, _, _, b in rows},
-        **{f"{k.split(' ')[0].replace('-1..4', '')}_speedup": round(b / a, 2) for k, _, a, b in rows},
-        "distinct_2": full["distinct_2"], "ad_law_violation_rate": full["ad_law_violation_rate"],
-        "unfaithful_rate": full["unfaithful_rate"], "generate_seconds": round(gen_s, 2),
-        "self_bleu_sample": args.self_bleu_sample, "distinct_pairs": int(len(pairs)),
-        **({"baseline_ref": args.baseline_ref, "baseline_wall_seconds": round(base["wall"], 2),
-            "baseline_cpu_seconds": round(base["cpu"] + base["workers_cpu"], 2),
-            "cpu_ratio_vs_baseline": round((cpu_s + workers_cpu) / (base["cpu"] + base["workers_cpu"]), 3)}
-           if base else {}),
+        "benchmark": "text_metrics", "n": n, "items": args.items, "baseline_ref": args.baseline_ref,
+        "wall_seconds": round(best["ours"]["wall"], 2), "cpu_seconds": round(best["ours"]["cpu"], 2),
+        "texts_per_s": round(n / best["ours"]["wall"]),
+        "baseline_wall_seconds": round(best["baseline"]["wall"], 2),
+        "baseline_cpu_seconds": round(best["baseline"]["cpu"], 2),
+        "baseline_texts_per_s": round(n / best["baseline"]["wall"]),
+        "speedup_wall": round(ratio, 2), "speedup_cpu": round(cpu_ratio, 2), "identical_metrics": identical,
+        "stages_cpu_seconds": stages, "load_average_1m": [round(x, 2) for x in load], "cores": os.cpu_count(),
+        "repeat": args.repeat, "distinct_2": m["distinct_2"], "ad_law_violation_rate": m["ad_law_violation_rate"],
+        "unfaithful_rate": m["unfaithful_rate"], "generate_seconds": round(gen_s, 2),
     }, ensure_ascii=False))
 
 

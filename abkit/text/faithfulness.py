@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 from abkit.text.extension import TextExtension
 from abkit.text.items import ItemFacts, as_item
-from abkit.text.lexicon import PROMO_ATTRIBUTE, PROMO_WORDS, Mention, ValueLexicon, range_dash, split_value
+from abkit.text.lexicon import PROMO_ATTRIBUTE, PROMO_WORDS, Mention, ValueLexicon, range_dash
 from abkit.text.normalize import normalize, normalize_both
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND, NumClaim, extract_numeric
 
@@ -98,7 +98,7 @@ def _profile(item: ItemFacts, lexicon: ValueLexicon) -> _Profile:
         norm, facts = _value_facts(value, attr)
         own.append((attr, norm))
         if attr in item.attributes:
-            canon[attr] = frozenset(lexicon.canon(part) for part in split_value(value))
+            canon[attr] = lexicon.canon_parts(value)
         for kind, val in facts:
             nums.setdefault(kind, []).append((val, attr))
     promo_attr = PROMO_ATTRIBUTE

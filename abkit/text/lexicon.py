@@ -120,6 +120,7 @@ class ValueLexicon:
         others = {s for name, fam in cfg.suffix_families.items() if name != "season" for s in fam}
         self._season_only = {s for s in cfg.suffix_families.get("season", []) if s not in others}
         self._canon_cache: dict[str, str] = {}
+        self._parts_cache: dict[str, frozenset[str]] = {}
         surfaces: dict[str, set[str]] = {}  # normalized surface -> attribute keys
         surface_canon: dict[str, str] = {}  # normalized surface -> canonical value it spells
         self.attr_values: dict[str, set[str]] = {}  # key -> canonical values observed
@@ -229,6 +230,15 @@ class ValueLexicon:
             self._canon_cache[value] = out
         return out
 
+    def canon_parts(self, value: str) -> frozenset[str]:
+        """``canon`` of each part of an attribute value (split_value); catalog values repeat, so cached."""
+        hit = self._parts_cache.get(value)
+        if hit is None:
+            hit = frozenset(self.canon(part) for part in split_value(value))
+            if len(self._parts_cache) < 200_000:
+                self._parts_cache[value] = hit
+        return hit
+
     # ------------------------------------------------------------------ matching
     def mentions(self, lowered: str) -> list[Mention]:
         """Leftmost-longest, non-overlapping mentions in a normalized, case-folded string.
@@ -254,14 +264,21 @@ class ValueLexicon:
         out: list[list[Mention]] = [[] for _ in lowered]
         if self._empty or not lowered:
             return out
-        starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])
-        hits = list(self._scan("\0".join(lowered)))
+        joined = "\0".join(lowered)
+        hits = [(end, value) for end, value in self._auto.iter_long(joined)]
         if not hits:
             return out
-        owner = np.searchsorted(starts, np.fromiter((h[2] for h in hits), np.int64, len(hits)), side="right") - 1
-        base = starts[owner]
-        for (key, attrs, start, end), k, b in zip(hits, owner.tolist(), base.tolist(), strict=True):
-            out[k].append(Mention(key, attrs, start - b, end - b))
+        starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])
+        ends = np.fromiter((h[0] for h in hits), np.int64, len(hits))
+        owner = np.searchsorted(starts, ends, side="right") - 1
+        n = len(joined)
+        for (end, (key, attrs, length, is_ascii, _surface)), k, b in zip(hits, owner.tolist(), starts[owner].tolist(),
+                                                                        strict=True):
+            start = end + 1 - length
+            if is_ascii and ((start > 0 and joined[start - 1].isascii() and joined[start - 1].isalnum()) or
+                             (end + 1 < n and joined[end + 1].isascii() and joined[end + 1].isalnum())):
+                continue  # same rule as _scan (NUL is neither a letter nor a digit)
+            out[k].append(Mention(key, attrs, start - b, end + 1 - b))
         return out
 
     def attrs_in_category(self, category: str, surface: str, attrs: tuple[str, ...]) -> tuple[str, ...]:

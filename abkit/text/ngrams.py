@@ -126,14 +126,23 @@ def ngram_table(enc: Encoded, n: int) -> NgramTable:
 
 
 def per_text_unique(table: NgramTable, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
-    """(unique n-grams, n-grams) per text."""
+    """(unique n-grams, n-grams) per text: distinct (text, gram) keys counted after one sort
+    (a sort of the packed keys is far cheaper than hashing millions of mostly unique keys)."""
     total = np.bincount(table.text_id, minlength=n_texts)
     if table.total == 0:
         return total, total
-    combined = table.text_id * np.int64(max(table.unique, 1)) + table.gram_id
-    uniq_combined = pd.unique(combined)
-    uniq = np.bincount(uniq_combined // max(table.unique, 1), minlength=n_texts)
+    width = np.int64(max(table.unique, 1))
+    keys = np.sort(table.text_id * width + table.gram_id)
+    first = np.empty(keys.shape, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    uniq = np.bincount(keys[first] // width, minlength=n_texts)
     return uniq, total
+
+
+def is_sorted_distinct(texts: Sequence[str]) -> bool:
+    """Whether ``texts`` is strictly increasing (already sorted(set(texts)))."""
+    return all(a < b for a, b in zip(texts, texts[1:], strict=False))
 
 
 def entropy(counts: np.ndarray) -> float:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import numpy as np
+
 _WS = re.compile(r"\s+")
 _ZW = re.compile(r"[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
 # Whitespace plus zero-width / bidi / format characters that render as nothing.
@@ -41,3 +43,35 @@ def strip_whitespace(text: str) -> str:
     return _WS.sub("", text)
 
 
+
+def normalize_both_many(texts: list[str]) -> list[tuple[str, str]]:
+    """normalize_both of every text, from one NFKC pass over all of them joined by NUL.
+
+    NUL is a starter that composes with nothing, so NFKC of the joined string is the join of the
+    per-text results; a batch in which some text holds NUL itself goes text by text.
+    """
+    if not texts:
+        return []
+    joined = "\0".join(texts)
+    nf = _nfkc_mostly_ascii_cjk(joined)
+    if joined.count("\0") != len(texts) - 1 or nf.count("\0") != len(texts) - 1:
+        return [normalize_both(t) for t in texts]
+    cased = [c.strip() for c in _WS.sub(" ", _ZW.sub("", nf)).split("\0")]
+    folded = "\0".join(cased).casefold().replace(" ", "").split("\0")
+    return list(zip(cased, folded, strict=True))
+
+
+def _nfkc_mostly_ascii_cjk(text: str) -> str:
+    """unicodedata.normalize("NFKC", text), fast when few distinct characters change.
+
+    Each distinct character that is not NFKC on its own (，→ ,) is first replaced by its NFKD form;
+    NFKC starts by fully decomposing, so that leaves the result unchanged, and when the string is
+    then already normalized (the usual case) the full pass is skipped.
+    """
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    other = codes[(codes > 0x7F) & ((codes < 0x4E00) | (codes > 0x9FFF))]  # outside ASCII and CJK ideographs
+    for code in np.unique(other).tolist():
+        ch = chr(code)
+        if not unicodedata.is_normalized("NFKC", ch):
+            text = text.replace(ch, unicodedata.normalize("NFKD", ch))
+    return text if unicodedata.is_normalized("NFKC", text) else unicodedata.normalize("NFKC", text)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+import numpy as np
+
 NUM = r"[0-9]+(?:\.[0-9]+)?"
 B = r"(?<![0-9A-Za-z.])"  # a number starts at a boundary (not inside iPhone15 or 1.5)
 CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10,
@@ -77,10 +79,17 @@ KIND_OF = {name: kind for name, kind, _ in _PATTERNS}
 # First characters of every pattern: a leading lookahead on them lets the engine skip most
 # positions without trying all alternatives (10x faster on typical reasons).
 _ANCHORS = "0-9¥满直立降省第买半一二两三四五六七八九十到券仅只售现特低续锁保IiSs蓝月好原标日定吊减优NXMLnxml"
-CLAIM_RE = re.compile(f"(?=[{_ANCHORS}])(?:" + "|".join(
-    f"(?P<{name}>{pat.replace('{a}', name + '_a').replace('{b}', name + '_b').replace('{c}', name + '_c')})"
-    for name, _, pat in _PATTERNS
-) + ")")
+
+
+def _alternative(name: str, pat: str) -> str:
+    return pat.replace("{a}", name + "_a").replace("{b}", name + "_b").replace("{c}", name + "_c")
+
+
+# The alternatives are not wrapped in a group of their own: an alternative that starts with a
+# literal (满, 续, 保 ...) is then rejected by the engine at a glance. The match's last group
+# (every alternative has a mandatory _a group) names the alternative that matched.
+CLAIM_RE = re.compile(f"(?=[{_ANCHORS}])(?:" + "|".join(_alternative(n, p) for n, _, p in _PATTERNS) + ")")
+_ALTERNATIVE_OF = {g: name for name, _, _ in _PATTERNS for g in (name + "_a", name + "_b", name + "_c")}
 _SCALE = {"ml": 1.0, "毫升": 1.0, "l": 1000.0, "升": 1000.0, "g": 1.0, "克": 1.0, "kg": 1000.0, "千克": 1000.0,
           "公斤": 1000.0, "斤": 500.0, "gb": 1.0, "tb": 1024.0, "mm": 1.0, "毫米": 1.0, "cm": 10.0,
           "厘米": 10.0}
@@ -132,17 +141,39 @@ def _value(name: str, m: re.Match[str]) -> Any:
     return float(a)
 
 
+def _claim(m: re.Match[str], offset: int = 0) -> NumClaim | None:
+    name = _ALTERNATIVE_OF[m.lastgroup]  # type: ignore[index]
+    value = _value(name, m)
+    if name == "storage" and value < 16:  # 5G is a network, not storage
+        return None
+    kind = KIND_OF[name] if name != "count" else "count_" + COUNT_UNITS[m.group("count_c")]
+    return NumClaim(kind, value, m.start() - offset, m.end() - offset, m.group(0))
+
+
 def extract_numeric(cased: str) -> list[NumClaim]:
     """Numeric claims in a case-preserving normalized string."""
-    out: list[NumClaim] = []
     if not cased:
+        return []
+    return [c for c in map(_claim, CLAIM_RE.finditer(cased)) if c is not None]
+
+
+# The same pattern with ``$`` matching before each newline: one scan over texts joined by "\n".
+# No pattern matches a newline or looks behind / ahead for one, so each text's claims are its own.
+_CLAIM_RE_LINES = re.compile(CLAIM_RE.pattern, re.MULTILINE)
+
+
+def extract_numeric_many(cased: list[str]) -> list[list[NumClaim]]:
+    """``extract_numeric`` of each string (normalized, so without newlines), from one regex scan."""
+    out: list[list[NumClaim]] = [[] for _ in cased]
+    if any("\n" in c for c in cased):
+        return [extract_numeric(c) for c in cased]
+    starts = np.cumsum([0] + [len(c) + 1 for c in cased[:-1]]) if cased else np.zeros(0, np.int64)
+    matches = list(_CLAIM_RE_LINES.finditer("\n".join(cased)))
+    if not matches:
         return out
-    for m in CLAIM_RE.finditer(cased):
-        name = m.lastgroup
-        assert name is not None
-        value = _value(name, m)
-        if name == "storage" and value < 16:  # 5G is a network, not storage
-            continue
-        kind = KIND_OF[name] if name != "count" else "count_" + COUNT_UNITS[m.group("count_c")]
-        out.append(NumClaim(kind, value, m.start(), m.end(), m.group(0)))
+    owner = np.searchsorted(starts, np.fromiter((m.start() for m in matches), np.int64, len(matches)), side="right") - 1
+    for m, k in zip(matches, owner.tolist(), strict=True):
+        claim = _claim(m, int(starts[k]))
+        if claim is not None:
+            out[k].append(claim)
     return out

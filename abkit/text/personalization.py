@@ -27,18 +27,19 @@ def _grams(text: str) -> frozenset[str]:
 def personalization(pairs: pd.DataFrame, *, seed: str, max_items: int = 2000, per_segment: int = 2) -> dict[str, Any]:
     """{"personalization": mean over items, "personalization_items": items used} (None if no item
     was shown to two segments)."""
-    df = pairs.loc[pairs["segment"].notna(), ["item_id", "segment", "text"]].drop_duplicates()
+    df = pairs.loc[pairs["segment"].notna(), ["item_id", "segment", "text"]]
     if df.empty:
         return {"personalization": None, "personalization_items": 0}
-    df = df.sort_values(["item_id", "segment", "text"], kind="stable")
-    df = df[df.groupby(["item_id", "segment"], sort=False).cumcount() < per_segment]
     nseg = df.groupby("item_id", sort=True)["segment"].nunique()
     eligible = nseg.index[nseg >= 2].to_numpy()
     if eligible.size == 0:
         return {"personalization": None, "personalization_items": 0}
     if eligible.size > max_items:
         eligible = np.sort(seeded_rng(seed, "personalization").choice(eligible, size=max_items, replace=False))
-    df = df[df["item_id"].isin(set(eligible))]
+    # only the sampled items' rows are deduplicated and sorted (the cut below keeps every segment)
+    df = df[df["item_id"].isin(set(eligible))].drop_duplicates()
+    df = df.sort_values(["item_id", "segment", "text"], kind="stable")
+    df = df[df.groupby(["item_id", "segment"], sort=False).cumcount() < per_segment]
     scores = []
     for _item, grp in df.groupby("item_id", sort=True):
         segs = grp["segment"].tolist()

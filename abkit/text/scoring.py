@@ -1,7 +1,9 @@
 """Score (item, text) pairs with the compliance and faithfulness checkers in one pass.
 
-One NFKC pass per text feeds both checkers; per-item profiles are built once per item. Only
-flagged rows keep their match / claim details, so a million clean texts cost little memory.
+Each distinct text is normalized once (one NFKC pass over the batch) and its claims extracted once;
+pairs are then judged item by item, each claim's verdict computed once per item (abkit.text.batch).
+Results equal ComplianceChecker.check + FaithfulnessChecker.check on each pair. Only flagged rows
+keep their match / claim details, so a million clean texts cost little memory.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
+from abkit.text.batch import ItemJudge, text_claims
 from abkit.text.compliance import CATEGORIES, ComplianceChecker, Match, default_checker
 from abkit.text.extension import TextExtension
 from abkit.text.faithfulness import Claim, FaithfulnessChecker, FaithResult
 from abkit.text.items import ItemFacts, as_item
-from abkit.text.normalize import normalize_both
+from abkit.text.normalize import normalize_both_many
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
 
 PROMO_CLAIM_KINDS = DISCOUNT_KINDS | {PRICE_KIND, "promo_word", "free_ship_over"}
@@ -120,23 +124,25 @@ def _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported) -> P
             gc.enable()
 
 
-def _score_chunk(bounds: tuple[int, int]) -> PairScores:
+def _score_chunk(rows: np.ndarray) -> PairScores:
     texts, item_ids, items, comp, faith, keep_supported = _JOB  # type: ignore[misc]
-    a, b = bounds
     gc.disable()
-    return _score_serial(texts[a:b], item_ids[a:b], items, comp, faith, keep_supported)
+    return _score_serial([texts[i] for i in rows.tolist()], [item_ids[i] for i in rows.tolist()], items, comp, faith,
+                         keep_supported)
 
 
 def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs) -> Callable[[], PairScores]:
+    """Workers score chunks of pairs grouped by item, so each item's profile is built in one process."""
     global _JOB
     n = len(texts)
-    edges = np.linspace(0, n, jobs * 4 + 1).astype(int)
+    codes, _ = pd.factorize(pd.Series(list(item_ids), dtype=object), sort=False)
+    chunks = np.array_split(np.argsort(codes, kind="stable"), jobs * 2)
     _JOB = (list(texts), list(item_ids), items, comp, faith, keep_supported)
     try:
         pool = mp.get_context("fork").Pool(jobs)  # workers fork now and keep their copy of _JOB
     finally:
         _JOB = None
-    pending = pool.map_async(_score_chunk, list(zip(edges[:-1], edges[1:], strict=True)))
+    pending = pool.map_async(_score_chunk, chunks)
 
     def finish() -> PairScores:
         try:
@@ -144,33 +150,37 @@ def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs) -
         finally:
             pool.terminate()
             pool.join()
-        return _merge(parts, edges, keep_supported)
+        return _merge(parts, chunks, n, keep_supported)
 
     return finish
 
 
-def _merge(parts: list[PairScores], edges: np.ndarray, keep_supported: bool) -> PairScores:
-    out = PairScores(
-        np.concatenate([p.violation for p in parts]),
-        {c: np.concatenate([p.categories[c] for p in parts]) for c in CATEGORIES},
-        np.concatenate([p.unfaithful for p in parts]),
-        np.concatenate([p.unsupported for p in parts]),
-        np.concatenate([p.coverage for p in parts]),
-        np.concatenate([p.mentions_promo for p in parts]),
-        np.concatenate([p.subjective for p in parts if p.subjective is not None]),
-        supported_claims={} if keep_supported else None,
-    )
-    for offset, part in zip(edges[:-1], parts, strict=True):
-        off = int(offset)
-        out.matches.update({i + off: v for i, v in part.matches.items()})
-        out.contradicted.update({i + off: v for i, v in part.contradicted.items()})
-        out.unsupported_claims.update({i + off: v for i, v in part.unsupported_claims.items()})
+def _merge(parts: list[PairScores], chunks: list[np.ndarray], n: int, keep_supported: bool) -> PairScores:
+    """One PairScores in the original pair order from the chunks' (chunk k scored pairs chunks[k])."""
+    out = PairScores(np.zeros(n, bool), {c: np.zeros(n, bool) for c in CATEGORIES}, np.full(n, np.nan),
+                     np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool), np.full(n, np.nan),
+                     supported_claims={} if keep_supported else None)
+    for rows, part in zip(chunks, parts, strict=True):
+        for name in ("violation", "unfaithful", "unsupported", "coverage", "mentions_promo", "subjective"):
+            getattr(out, name)[rows] = getattr(part, name)
+        for c in CATEGORIES:
+            out.categories[c][rows] = part.categories[c]
+        pos = rows.tolist()
+        out.matches.update({pos[i]: v for i, v in part.matches.items()})
+        out.contradicted.update({pos[i]: v for i, v in part.contradicted.items()})
+        out.unsupported_claims.update({pos[i]: v for i, v in part.unsupported_claims.items()})
         if keep_supported and part.supported_claims:
-            out.supported_claims.update({i + off: v for i, v in part.supported_claims.items()})  # type: ignore[union-attr]
+            out.supported_claims.update({pos[i]: v for i, v in part.supported_claims.items()})  # type: ignore[union-attr]
+    for name in ("matches", "contradicted", "unsupported_claims"):
+        setattr(out, name, dict(sorted(getattr(out, name).items())))
+    if keep_supported:
+        out.supported_claims = dict(sorted(out.supported_claims.items()))  # type: ignore[union-attr]
     return out
 
 
 def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairScores:
+    """Pairs walked item by item over their distinct texts (abkit.text.batch): results as if each
+    pair went through ComplianceChecker.check and FaithfulnessChecker.check on its own."""
     n = len(texts)
     violation = np.zeros(n, dtype=bool)
     cat_index = {c: i for i, c in enumerate(CATEGORIES)}
@@ -182,40 +192,52 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
     subjective = np.full(n, np.nan)
     out = PairScores(violation, {}, unfaithful, unsupported, coverage, promo, subjective,
                      supported_claims={} if keep_supported else None)
-    profiles: dict[str, object] = {}
-    check_norm = comp.check_normalized
-    check_faith = faith.check_cased
-    normalized = [normalize_both(text) for text in texts]
+    text_ids, uniq = pd.factorize(pd.Series(list(texts), dtype=object), sort=False)
+    normalized = normalize_both_many(list(uniq))
     candidates = comp.flagged_candidates([norm for _, norm in normalized])
-    prepared = [faith.prepared(cased) if item_id is not None else ("", "")
-                for (cased, _), item_id in zip(normalized, item_ids, strict=True)]
-    mentions = faith.lexicon.mentions_many([low for _, low in prepared])
-    for i, ((cased, norm), item_id) in enumerate(zip(normalized, item_ids, strict=True)):
-        item = items.get(item_id) if item_id is not None else None
-        found = check_norm(norm, item, cased) if i in candidates else None
+    for i in np.flatnonzero(np.isin(text_ids, np.fromiter(candidates, np.int64, len(candidates)))).tolist():
+        item_id = item_ids[i]
+        cased, norm = normalized[text_ids[i]]
+        found = comp.check_normalized(norm, items.get(item_id) if item_id is not None else None, cased)
         if found:
             violation[i] = True
             out.matches[i] = found
             for m in found:
                 cats[cat_index[m.category], i] = True
-        if item is None:
-            continue
-        prof = profiles.get(item_id)
-        if prof is None:
-            prof = profiles[item_id] = faith.profile(item)
-        prep_cased, lowered = prepared[i]
-        res = check_faith(prep_cased, prof, mentions[i], lowered)
+    out.categories = {c: cats[j] for c, j in cat_index.items()}
+
+    known = np.fromiter((item_id is not None and item_id in items for item_id in item_ids), bool, n)
+    if not known.any():
+        return out
+    rows = np.flatnonzero(known)
+    item_codes, _ = pd.factorize(pd.Series([item_ids[i] for i in rows.tolist()], dtype=object), sort=False)
+    rows = rows[np.argsort(item_codes, kind="stable")]  # item by item
+    needed = np.unique(text_ids[rows])
+    claims = dict(zip(needed.tolist(), text_claims(faith, [normalized[t][0] for t in needed.tolist()]), strict=True))
+    judge: ItemJudge | None = None
+    current = None
+    n_attrs = 0
+    for i, t in zip(rows.tolist(), text_ids[rows].tolist(), strict=True):
+        item_id = item_ids[i]
+        if item_id != current:
+            current = item_id
+            judge = ItemJudge(faith, faith.profile(items[item_id]), PROMO_CLAIM_KINDS)
+            n_attrs = len(judge.attributes)
+        res = judge.judge(claims[t], keep_supported)  # type: ignore[union-attr]
         unfaithful[i] = 1.0 if res.contradicted else 0.0
         unsupported[i] = 1.0 if res.unsupported else 0.0
         subjective[i] = 1.0 if res.subjective else 0.0
-        if res.n_attributes:
-            coverage[i] = len(res.covered) / res.n_attributes
+        if n_attrs:
+            coverage[i] = res.n_covered / n_attrs
         if res.contradicted:
             out.contradicted[i] = res.contradicted
         if res.unsupported:
             out.unsupported_claims[i] = res.unsupported
-        if keep_supported and res.supported:
+        if res.supported:
             out.supported_claims[i] = res.supported  # type: ignore[index]
-        promo[i] = any(c.kind in PROMO_CLAIM_KINDS for c in (*res.supported, *res.contradicted, *res.unsupported))
-    out.categories = {c: cats[j] for c, j in cat_index.items()}
+        promo[i] = res.mentions_promo
+    out.contradicted = dict(sorted(out.contradicted.items()))  # pair order, as the callers expect
+    out.unsupported_claims = dict(sorted(out.unsupported_claims.items()))
+    if keep_supported:
+        out.supported_claims = dict(sorted(out.supported_claims.items()))  # type: ignore[union-attr]
     return out

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from abkit.text.ngrams import encode_chars, ngram_table
+from abkit.text.ngrams import encode_chars, is_sorted_distinct, ngram_table
 
 MAX_ORDER = 4
 _CACHE: dict[str, float] = {}
@@ -36,7 +36,7 @@ def seeded_rng(seed: str, purpose: str = "") -> np.random.Generator:
 
 def seeded_sample(texts: Sequence[str], n: int, seed: str, purpose: str = "sample") -> list[str]:
     """n distinct texts sampled without replacement, independent of the input order."""
-    uniq = sorted(set(texts))
+    uniq = list(texts) if is_sorted_distinct(texts) else sorted(set(texts))
     if len(uniq) <= n:
         return uniq
     idx = seeded_rng(seed, purpose).choice(len(uniq), size=n, replace=False)

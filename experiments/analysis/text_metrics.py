@@ -6,6 +6,8 @@ from typing import Any
 
 from abkit.spec import Spec
 from abkit.text.arm_metrics import arm_text_metrics
+from abkit.text.faithfulness import FaithfulnessChecker
+from abkit.text.items import items_by_id
 from experiments.analysis import queries as q
 from experiments.analysis.engines.base import Engine
 
@@ -27,11 +29,13 @@ def diversity(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relation
         engine.drop("abkit_exposed_items")
     counts = pairs.groupby("arm")["text"].nunique()
     sample_n = int(counts.min()) if len(counts) else None
+    catalog = items_by_id(items)  # parsed, and its lexicon built, once for all arms
+    faithfulness = FaithfulnessChecker(catalog.values())
     out: dict[str, dict[str, Any]] = {}
     for arm in spec.arm_names:
         arm_pairs = pairs[pairs["arm"] == arm]
         if arm_pairs.empty:
             continue
         out[arm] = dict(arm_text_metrics(arm_pairs[["item_id", "text", "segment", "exposures"]].reset_index(drop=True),
-                                         items, seed=spec.key, sample_n=sample_n))
+                                         catalog, seed=spec.key, sample_n=sample_n, faithfulness=faithfulness))
     return out
