@@ -304,9 +304,12 @@ _BAD_VALUE = {"ts": "unparseable {}", "double": "{} is not a number", "bool": "{
 
 
 def blank_condition(name: str) -> str:
-    """SQL: the text is empty or only spaces, tabs and line breaks (portable: no regex)."""
+    """SQL: the text is empty or only spaces, tabs and line breaks (portable: no regex).
+
+    Blank text sorts before '!' (it is empty or its first byte is one of those four, all below
+    0x21), so that cheap comparison spares almost every value the replace/trim chain."""
     spaced = f"replace(replace(replace({name}, chr(9), ' '), chr(10), ' '), chr(13), ' ')"
-    return f"trim({spaced}) = ''"
+    return f"({name} < '!' AND trim({spaced}) = '')"
 
 
 def missing_condition(f: Column) -> str:

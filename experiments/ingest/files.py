@@ -4,12 +4,12 @@
         report = ingest_files(con, "events", ["day1.parquet", "late.csv"])
         print(report.total)        # read = accepted + quarantined + duplicates
 
-DuckDB reads every file itself (no pandas round trip). Per file, one SELECT types and validates
-every row (see ``experiments/ingest/sql.py``, ``stage_select``; CSV/JSONL rows are parsed once into a temporary
-stage, Parquet is simply re-scanned); rows that break the schema go to ``quarantine``
-(table_name, file, line, raw, reason) and the rest are appended to the table with an anti-join
-on the key, so re-ingesting is a no-op and no index is needed. Counts per file: read =
-accepted + quarantined + duplicates, exactly. Policies:
+DuckDB reads every file itself (no pandas round trip). Per file, one pass of DuckDB's reader types
+and validates every row into a temporary stage (``experiments/ingest/sql.py``, ``stage_select``);
+from it, rows that break the schema go to ``quarantine`` (table_name, file, line, raw, reason) and
+the rest are appended to the table with an anti-join on the key (:func:`_append_new_rows`), so
+re-ingesting is a no-op and no index is needed. Counts per file: read = accepted + quarantined +
+duplicates, exactly. Policies:
 
 * Ids are strings: CSV and JSON values are read as text ("00123" stays "00123"); Parquet ids
   are cast to VARCHAR. Timestamps: ISO 8601 text with or without an offset/``Z`` (no offset =
@@ -146,6 +146,7 @@ class _Source:
     raw_sql: str
     header_records: int  # records before the first data record (CSV header = 1)
     rejects: bool  # a DuckDB rejects table holds unparseable lines
+    ordered: bool = False  # __ord is row_number() OVER () of the reader: its scan must keep file order
 
 
 def _format(path: Path) -> str:
@@ -176,7 +177,10 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, no
             validated = stage_select(schema, src.columns, src.raw_sql, src.sql, plausible)
         except TypeProblem as exc:
             raise IngestError(f"{path}: {exc}") from None
-        rep = _load(con, schema, src, validated, str(path), fmt, now)
+        con.execute(f"SET preserve_insertion_order = {'true' if src.ordered else 'false'}")
+        con.execute(f"CREATE TEMP TABLE _abkit_stage AS {validated}", src.params)
+        con.execute("SET preserve_insertion_order = false")
+        rep = _load(con, schema, src, str(path), fmt, now)
     except IngestError:
         raise
     except duckdb.Error as exc:
@@ -191,21 +195,11 @@ def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load(
-    con: duckdb.DuckDBPyConnection, schema: LogTable, src: _Source, validated: str, file: str, fmt: str,
-    now: dt.datetime,
+    con: duckdb.DuckDBPyConnection, schema: LogTable, src: _Source, file: str, fmt: str, now: dt.datetime,
 ) -> FileReport:
-    """Count, quarantine and append one file's validated rows. Parquet is re-scanned (cheaper than
-    storing the rows); CSV/JSONL rows are validated once into a temporary stage."""
-    table = check_identifier(schema.name)
-    key = check_identifier(schema.key)
-    params = src.params
-    if fmt != "parquet":  # text values: parse them once into a stage rather than on every scan
-        con.execute("SET preserve_insertion_order = false")
-        con.execute(f"CREATE TEMP TABLE _abkit_stage AS {validated}", params)
-        validated, params = "SELECT * FROM _abkit_stage", {}
+    """Count, quarantine and append one file's validated rows (in ``_abkit_stage``)."""
     parsed, bad, warned = con.execute(
-        f"SELECT count(*), count(reason), count(*) FILTER (WHERE warn) FROM ({validated})", params
-    ).fetchone()
+        "SELECT count(*), count(reason), count(*) FILTER (WHERE warn) FROM _abkit_stage").fetchone()
     rejected = _quarantine_rejects(con, schema.name, file, now) if src.rejects else 0
     if bad:
         line = _line_expression(con, src.header_records)
@@ -213,29 +207,12 @@ def _load(
             f"""INSERT INTO quarantine
                 SELECT * FROM (
                     SELECT $table AS table_name, $file AS file, {line} AS line, s.raw, s.reason, $now AS ingested_at
-                    FROM ({validated}) s {"ASOF LEFT JOIN _abkit_thr t ON s.ord >= t.t" if "t.cnt" in line else ""}
+                    FROM _abkit_stage s {"ASOF LEFT JOIN _abkit_thr t ON s.ord >= t.t" if "t.cnt" in line else ""}
                     WHERE s.reason IS NOT NULL) n
                 WHERE {_NOT_YET_QUARANTINED}""",
-            {**params, "table": schema.name, "file": file, "now": now},
+            {"table": schema.name, "file": file, "now": now},
         )
-    # In-file duplicates (rare): the keys seen more than once, with the record that wins (the first).
-    con.execute(
-        f"""CREATE TEMP TABLE _abkit_dups AS
-            SELECT {key} AS k, min(ord) AS first FROM ({validated}) WHERE reason IS NULL
-            GROUP BY {key} HAVING count(*) > 1""",
-        params,
-    )
-    has_dups = con.execute("SELECT count(*) FROM _abkit_dups").fetchone()[0] > 0
-    dedupe = f"LEFT JOIN _abkit_dups d ON d.k = s.{key}" if has_dups else ""
-    cols = ", ".join(schema.names)
-    accepted = con.execute(
-        f"""INSERT INTO {table} ({cols}, extra, source_file, ingested_at)
-            SELECT {", ".join(f"s.{c}" for c in schema.names)}, s.extra, $file, $now
-            FROM ({validated}) s {dedupe}
-            ANTI JOIN {table} t ON t.{key} = s.{key}
-            WHERE s.reason IS NULL {"AND (d.first IS NULL OR d.first = s.ord)" if has_dups else ""}""",
-        {**params, "file": file, "now": now},
-    ).fetchone()[0]
+    accepted = _append_new_rows(con, schema, file, now)
     rep = FileReport(
         file, fmt, read=parsed + rejected, accepted=accepted, quarantined=bad + rejected,
         duplicates=parsed - bad - accepted, warnings=warned,
@@ -243,6 +220,31 @@ def _load(
     if warned:
         rep.warning_counts = {schema.warnings[0][1]: warned} if len(schema.warnings) == 1 else {"warnings": warned}
     return rep
+
+
+def _append_new_rows(con: duckdb.DuckDBPyConnection, schema: LogTable, file: str, now: dt.datetime) -> int:
+    """Append the stage's valid rows whose key is new to ``schema``'s table; return how many.
+
+    The one place rows enter a log table. First write wins: a key already stored, or seen
+    earlier in the file (lower ``ord``), is a duplicate."""
+    table = check_identifier(schema.name)
+    key = check_identifier(schema.key)
+    # In-file duplicates (rare): the keys seen more than once, with the record that wins (the first).
+    con.execute(
+        f"""CREATE TEMP TABLE _abkit_dups AS
+            SELECT {key} AS k, min(ord) AS first FROM _abkit_stage WHERE reason IS NULL
+            GROUP BY {key} HAVING count(*) > 1""")
+    has_dups = con.execute("SELECT count(*) FROM _abkit_dups").fetchone()[0] > 0
+    dedupe = f"LEFT JOIN _abkit_dups d ON d.k = s.{key}" if has_dups else ""
+    cols = ", ".join(schema.names)
+    return con.execute(
+        f"""INSERT INTO {table} ({cols}, extra, source_file, ingested_at)
+            SELECT {", ".join(f"s.{c}" for c in schema.names)}, s.extra, $file, $now
+            FROM _abkit_stage s {dedupe}
+            ANTI JOIN {table} t ON t.{key} = s.{key}
+            WHERE s.reason IS NULL {"AND (d.first IS NULL OR d.first = s.ord)" if has_dups else ""}""",
+        {"file": file, "now": now},
+    ).fetchone()[0]
 
 
 def _quarantine_rejects(con: duckdb.DuckDBPyConnection, table: str, file: str, now: dt.datetime) -> int:
@@ -325,7 +327,6 @@ def _parquet_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path
         ).fetchall()
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot read as Parquet ({_first_line(exc)})") from None
-    con.execute("SET preserve_insertion_order = false")  # order comes from file_row_number
     if any(row[0] == "file_row_number" for row in desc[:-1]):
         raise IngestError(f"{path}: column 'file_row_number' is reserved")
     names = [row[0] for row in desc[:-1]]  # the last column is file_row_number
@@ -370,18 +371,14 @@ def _csv_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) ->
             raise IngestError(f"{path}: column '__ord' is reserved")
     types = ["VARCHAR"] * len(names)
     columns, extras = _map_columns(path, schema, names, types)
-    con.execute("SET preserve_insertion_order = true")  # row_number() OVER () = record order
-    con.execute(
-        """CREATE TEMP TABLE _abkit_raw AS SELECT row_number() OVER () - 1 AS __ord, * FROM read_csv($path,
-           columns = $columns, header = true, auto_detect = false, delim = $delim, quote = '"', escape = '"',
-           store_rejects = true, rejects_table = '_abkit_rej', rejects_scan = '_abkit_rejscan')""",
-        {"path": str(path), "delim": delim, "columns": dict.fromkeys(names, "VARCHAR")},
-    )
-    extra, raw, params = _extra_and_raw(names, types, extras, first=2)
-    select = "".join(f", #{i + 2} AS c{i}" for i in range(len(names)))
-    sql = (f"SELECT __ord, CAST(NULL AS VARCHAR) AS __raw, CAST(NULL AS VARCHAR) AS __bad, {extra} AS __extra"
-           f"{select} FROM _abkit_raw")
-    return _Source(sql, params, columns, raw, 1, True)
+    extra, raw, params = _extra_and_raw(names, types, extras, first=1)
+    select = "".join(f", #{i + 1} AS c{i}" for i in range(len(names)))
+    sql = (f"SELECT row_number() OVER () - 1 AS __ord, CAST(NULL AS VARCHAR) AS __raw, "
+           f"CAST(NULL AS VARCHAR) AS __bad, {extra} AS __extra{select} FROM read_csv($path, columns = $columns, "
+           "header = true, auto_detect = false, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
+           "rejects_table = '_abkit_rej', rejects_scan = '_abkit_rejscan')")
+    params.update(path=str(path), delim=delim, columns=dict.fromkeys(names, "VARCHAR"))
+    return _Source(sql, params, columns, raw, 1, True, ordered=True)
 
 
 def _pointer(key: str) -> str:

@@ -53,7 +53,10 @@ class TypeProblem(ValueError):
 
 
 def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | None]:
-    """(typed SQL expression, SQL condition meaning 'value present but unparseable' or None)."""
+    """(typed SQL expression, SQL condition meaning 'value present but unparseable' or None).
+
+    The condition is evaluated one level above the typed expression and refers to its result by
+    the field's name, so every value is parsed once (a timestamp parse is the costliest check)."""
     if col is None:
         return f"CAST(NULL AS {f.duckdb_type})", None
     text = as_text(col, duck_type)
@@ -75,7 +78,7 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
             expr = f"CAST({col} AS TIMESTAMP)"
         else:
             raise TypeProblem(f"has type {duck_type}, expected a timestamp or ISO 8601 text")
-        return expr, f"{expr} IS NULL AND {present}"
+        return expr, f"{f.name} IS NULL AND {present}"
     if f.kind == "double":
         if is_nested(duck_type) or duck_type in ("BOOLEAN",) or duck_type.startswith(("TIMESTAMP", "DATE")):
             raise TypeProblem(f"has type {duck_type}, expected a number")
@@ -83,13 +86,13 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
         src = f"CASE WHEN NOT contains({col}, '_') THEN NULLIF(trim({col}), '') END" if duck_type in _TEXT_TYPES \
             else col
         expr = f"TRY_CAST({src} AS DOUBLE)"
-        return expr, f"({expr} IS NULL OR NOT isfinite({expr})) AND {present}"
+        return expr, f"({f.name} IS NULL OR NOT isfinite({f.name})) AND {present}"
     if f.kind == "bool":
         if is_nested(duck_type):
             raise TypeProblem(f"has type {duck_type}, expected a boolean")
         src = f"lower(trim({col}))" if duck_type in _TEXT_TYPES else col
         expr = f"TRY_CAST({src} AS BOOLEAN)"
-        return expr, f"{expr} IS NULL AND {present}"
+        return expr, f"{f.name} IS NULL AND {present}"
     if f.kind == "json":
         if is_nested(duck_type):
             return f"to_json({col})", None

@@ -1,0 +1,96 @@
+"""The shortcuts ingest takes for speed decide exactly as the plain rules do.
+
+* ``blank_condition`` tests a cheap ``< '!'`` before its replace/trim chain: checked against
+  Python's definition of blank (only spaces, tabs and line breaks) on every short string over an
+  alphabet that straddles the cut.
+* Unparseable values are detected from the typed column (each value parsed once): a value that
+  parses stays, one that does not is quarantined, across all parsed kinds.
+* CSV rows go from DuckDB's reader straight into the stage: in-file duplicates keep the first
+  record of the file and quarantine lines stay exact when the file is read in several chunks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from abkit.schema import blank_condition
+from abkit.warehouse import connect
+from experiments.ingest.files import ingest_files
+
+# Below, at and above the '!' cut; the four blank characters; a NUL; a multi-byte character.
+ALPHABET = ["", " ", "\t", "\n", "\r", "\x00", "\x1f", "!", "a", "中", "\x0b"]
+
+
+def _strings() -> list[str]:
+    out = {"".join(p) for n in range(4) for p in itertools.product(ALPHABET, repeat=n)}
+    return sorted(out)
+
+
+def test_blank_condition_matches_its_definition() -> None:
+    values = _strings()
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v (i INTEGER, s VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?, ?)", list(enumerate(values)) + [(len(values), None)])
+    got = dict(con.execute(f"SELECT i, {blank_condition('s')} FROM v").fetchall())
+    for i, s in enumerate(values):
+        assert got[i] == (s.strip(" \t\n\r") == ""), repr(s)
+    assert got[len(values)] is None  # NULL stays NULL (missing_condition tests IS NULL first)
+
+
+def test_each_value_is_judged_by_its_typed_column(tmp_path: Path) -> None:
+    rows = [  # exposures: ts, fallback (bool) -- event_id, expected reason
+        ("2026-11-01T10:00:00Z", "true", "a1", None),
+        ("2026-11-01 10:00:00", " FALSE ", "a2", None),
+        ("2026-11-01T10:00:00+08:00", "", "a3", None),  # empty bool: missing, allowed
+        ("2026-13-01T10:00:00Z", "true", "a4", "unparseable ts"),
+        ("  ", "true", "a5", "missing ts"),  # blank text is missing, not unparseable
+        ("2026-11-01T10:00:00Z", "maybe", "a6", "fallback is not a boolean"),
+    ]
+    path = tmp_path / "x.csv"
+    path.write_text("event_id,ts,experiment,user_id,item_id,arm,fallback\n"
+                    + "".join(f"{e},{ts},exp,u,i,a,{fb}\n" for ts, fb, e, _ in rows), encoding="utf-8")
+    con = connect(tmp_path / "w.duckdb")
+    ingest_files(con, "exposures", [path])
+    stored = {r[0] for r in con.execute("SELECT event_id FROM exposures").fetchall()}
+    reasons = {json.loads(raw)["event_id"]: reason
+               for raw, reason in con.execute("SELECT raw, reason FROM quarantine").fetchall()}
+    assert stored == {e for *_, e, why in rows if why is None}
+    assert reasons == {e: why for *_, e, why in rows if why is not None}
+    events = tmp_path / "e.csv"
+    events.write_text("event_id,ts,user_id,item_id,type,revenue\n"
+                      "r1,2026-11-01,u,i,order,nan\nr2,2026-11-01,u,i,order,inf\nr3,2026-11-01,u,i,order, 2.5 \n",
+                      encoding="utf-8")
+    ingest_files(con, "events", [events])
+    assert con.execute("SELECT event_id, revenue FROM events").fetchall() == [("r3", 2.5)]
+    assert sorted(r[0] for r in con.execute(
+        "SELECT reason FROM quarantine WHERE table_name = 'events'").fetchall()) == ["revenue is not a number"] * 2
+
+
+@pytest.mark.slow
+def test_a_large_csv_keeps_file_order_for_first_wins_and_lines(tmp_path: Path) -> None:
+    """~60 MB: DuckDB reads it in several buffers, possibly on several threads."""
+    n = 600_000
+    path = tmp_path / "big.csv"
+    src = duckdb.connect()
+    src.execute("SET enable_progress_bar = false")
+    # Every key is sent twice: records 0 .. n/2-1 with user 'first', then again with user 'later';
+    # records 100_000 and n-1 (0-based) have an unknown type.
+    src.execute(f"""COPY (SELECT 'k' || CAST(i % {n // 2} AS VARCHAR) AS event_id, '2026-11-01T00:00:00Z' AS ts,
+                           CASE WHEN i < {n // 2} THEN 'first' ELSE 'later' END AS user_id,
+                           repeat('x', 60) AS item_id,
+                           CASE WHEN i IN (100000, {n - 1}) THEN 'view' ELSE 'click' END AS type
+                    FROM range({n}) t(i) ORDER BY i) TO '{path}' (FORMAT csv, HEADER)""")
+    con = connect(tmp_path / "w.duckdb")
+    rep = ingest_files(con, "events", [path]).total
+    # Key 100000's first record is bad, so its later one wins; key n/2 - 1 keeps its first record.
+    assert (rep.read, rep.quarantined, rep.accepted, rep.duplicates) == (n, 2, n // 2, n // 2 - 2)
+    users = dict(con.execute("SELECT user_id, count(*) FROM events GROUP BY 1").fetchall())
+    assert users == {"first": n // 2 - 1, "later": 1}
+    assert con.execute("SELECT user_id FROM events WHERE event_id = 'k100000'").fetchone() == ("later",)
+    lines = [r[0] for r in con.execute("SELECT line FROM quarantine ORDER BY line").fetchall()]
+    assert lines == [100_002, n + 1]  # the header is line 1: record i is line i + 2
