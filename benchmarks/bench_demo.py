@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"users {r.users}  decision {r.decision}", flush=True)
         base, ours = best(runs, "base"), best(runs, "ours")
         print_table(base, ours, a.base)
-        print(json.dumps({"bench": "demo", "base": a.base, "args": args, "rounds": a.rounds,
+        print(json.dumps({"bench": "demo", "base_commit": a.base, "args": args, "rounds": a.rounds,
                           "cpu_ratio": round(ours["cpu_s"] / base["cpu_s"], 3), "base": base, "ours": ours,
                           "loadavg": [round(x, 2) for x in os.getloadavg()]}))
     finally:
