@@ -2,9 +2,10 @@
 
 `Decoder.generate` compiles one function per (batch, prompt length, new tokens) shape: the
 prompt (left-padded to a fixed length so all rows decode in lockstep) is pre-filled into the
-per-layer caches, then a `keras.ops.while_loop` feeds one token per step through
-`model.call_with_cache`, applies the sampler (repetition penalty, banned-term automaton,
-temperature, top-k, top-p) and stops when every row has emitted EOS. The whole loop is one
+per-layer caches — once per distinct prompt when rows repeat prompts (a generator's candidates of
+one request share theirs; see `prefill_rows`), each row then continuing from its prompt's cache —
+then a `keras.ops.while_loop` feeds one token per step through `model.call_with_cache`, applies
+the sampler (repetition penalty, banned-term automaton, temperature, top-k, top-p) and stops when every row has emitted EOS. The whole loop is one
 compiled program (tf.function(jit_compile=True) on TensorFlow, jax.jit on JAX).
 
 Imports nothing beyond keras and numpy.
@@ -53,6 +54,27 @@ def prompt_layout(prompt_ids: np.ndarray, pad_id: int = 0) -> tuple[np.ndarray, 
     return n_pad, positions
 
 
+PREFILL_SHARE = 4  # rows per distinct prompt the shared pre-fill is sized for (the generator's 4 candidates)
+
+
+def prefill_rows(batch: int, distinct: int) -> int:
+    """Rows of the pre-fill for a batch with `distinct` different prompts: batch / PREFILL_SHARE when
+    they fit (one compiled shape per batch size, whatever the batch's content), else the batch."""
+    shared = batch // PREFILL_SHARE
+    return shared if batch % PREFILL_SHARE == 0 and 0 < distinct <= shared else batch
+
+
+def shared_prompts(prompt_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prompts [U, P], source [B]): the distinct prompts padded to `prefill_rows` rows (repeating the
+    first) and, per row, the index of its prompt; prompt_ids == prompts[source]."""
+    distinct, source = np.unique(prompt_ids, axis=0, return_inverse=True)
+    u = prefill_rows(len(prompt_ids), len(distinct))
+    if u == len(prompt_ids):  # nothing to share: the rows themselves
+        return prompt_ids, np.arange(len(prompt_ids), dtype=np.int32)
+    padded = np.concatenate([distinct, np.repeat(distinct[:1], u - len(distinct), axis=0)])
+    return padded, source.reshape(-1).astype(np.int32)
+
+
 def _settings_tensors(s: DecodeSettings, eos_id: int, pad_id: int) -> list[Any]:
     return [ops.convert_to_tensor(np.float32(s.temperature)), ops.convert_to_tensor(np.int32(s.top_k)),
             ops.convert_to_tensor(np.float32(s.top_p)), ops.convert_to_tensor(np.float32(s.repetition_penalty)),
@@ -68,20 +90,25 @@ class Decoder:
         self._compiled = backend.jit(self._generate, model.variables)
 
     # The traced program ------------------------------------------------------------------
-    def _generate(self, prompt: Any, n_pad: Any, positions: Any, uniforms: Any, next_state: Any,
+    def _generate(self, prompt: Any, source: Any, n_pad: Any, positions: Any, uniforms: Any, next_state: Any,
                   banned: Any, row_banned: Any, temperature: Any, top_k: Any, top_p: Any, rep: Any, eos_id: Any,
                   pad_id: Any) -> Any:
+        """prompt/n_pad/positions: the U distinct prompts; source [B]: each row's prompt."""
         model = self.model
-        b, p = prompt.shape[0], prompt.shape[1]
-        n_new = uniforms.shape[1]
+        u, p = prompt.shape[0], prompt.shape[1]
+        b, n_new = uniforms.shape[0], uniforms.shape[1]
         vocab = model.vocab_size
         total = p + n_new
-        key_valid = ops.concatenate(
-            [ops.arange(p, dtype="int32")[None, :] >= n_pad[:, None], ops.ones((b, n_new), dtype="bool")], axis=1)
-        cache = model.empty_cache(b, total)
-        if p > 1:  # pre-fill all but the last prompt token (no logits needed)
-            _, _, cache = model.call_with_cache(prompt[:, :-1], positions[:, :-1], key_valid, cache, 0,
-                                                compute_logits=False)
+        prompt_valid = ops.arange(p, dtype="int32")[None, :] >= n_pad[:, None]
+        cache = model.empty_cache(u, total)
+        if p > 1:  # pre-fill all but the last prompt token (no logits needed), once per distinct prompt
+            _, _, cache = model.call_with_cache(
+                prompt[:, :-1], positions[:, :-1], ops.concatenate([prompt_valid, ops.ones((u, n_new), "bool")], 1),
+                cache, 0, compute_logits=False)
+        if u != b:  # every row continues from its prompt's cache
+            cache = tuple(ops.take(c, source, axis=0) for c in cache)
+            prompt, n_pad, prompt_valid = (ops.take(x, source, axis=0) for x in (prompt, n_pad, prompt_valid))
+        key_valid = ops.concatenate([prompt_valid, ops.ones((b, n_new), dtype="bool")], axis=1)
         next_flat = ops.reshape(next_state, (-1,))
 
         def cond(step: Any, tok: Any, out: Any, seen: Any, state: Any, done: Any, *cache: Any) -> Any:
@@ -127,8 +154,9 @@ class Decoder:
         automaton = automaton or empty_automaton(self.model.vocab_size)
         if row_banned is None:
             row_banned = np.zeros((prompt_ids.shape[0], self.model.vocab_size), bool)
-        n_pad, positions = prompt_layout(prompt_ids, pad_id)
-        args = [ops.convert_to_tensor(x) for x in (prompt_ids, n_pad, positions, uniforms,
+        prompts, source = shared_prompts(prompt_ids)
+        n_pad, positions = prompt_layout(prompts, pad_id)
+        args = [ops.convert_to_tensor(x) for x in (prompts, source, n_pad, positions, uniforms,
                                                     *padded_tables(automaton), np.asarray(row_banned, bool))]
         out = self._compiled(*args, *_settings_tensors(settings, eos_id, pad_id))
         return np.asarray(ops.convert_to_numpy(out), np.int32)

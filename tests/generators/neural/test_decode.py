@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 
 from generators.neural.decode import (
+    PREFILL_SHARE,
     Decoder,
     DecodeSettings,
     NaiveDecoder,
     cached_logits,
     full_logits,
     left_pad,
+    prefill_rows,
+    shared_prompts,
 )
 from generators.neural.model import build_model
 
@@ -122,3 +125,38 @@ def test_row_banned_tokens_are_never_generated(decoders):
     out = fast_dec.generate(prompts, u, s, row_banned=row_banned)
     assert not row_banned[np.arange(B)[:, None], out].any()
     np.testing.assert_array_equal(out, naive_dec.generate(prompts, u, s, row_banned=row_banned))
+
+
+def test_shared_prompts_cover_every_row_at_a_fixed_prefill_size():
+    rng = np.random.default_rng(6)
+    distinct = _prompts(rng)[:2]
+    rows = np.repeat(distinct, 4, axis=0)[rng.permutation(B)]  # 2 prompts x 4 rows, shuffled
+    prompts, source = shared_prompts(rows)
+    assert prompts.shape == (B // PREFILL_SHARE, P)
+    np.testing.assert_array_equal(prompts[source], rows)
+    one = shared_prompts(np.repeat(distinct[:1], B, axis=0))[0]  # fewer distinct prompts: same pre-fill shape
+    assert one.shape == prompts.shape
+    every = _prompts(rng)  # more distinct prompts than B / PREFILL_SHARE: the rows themselves
+    assert len(np.unique(every, axis=0)) > B // PREFILL_SHARE
+    same, src = shared_prompts(every)
+    np.testing.assert_array_equal(same, every)
+    np.testing.assert_array_equal(src, np.arange(B))
+    assert prefill_rows(B, B // PREFILL_SHARE + 1) == B and prefill_rows(B, 1) == B // PREFILL_SHARE
+    assert prefill_rows(6, 1) == 6  # not a multiple of PREFILL_SHARE: no sharing
+
+
+def test_rows_sharing_a_prompt_decode_as_if_each_had_its_own(decoders):
+    """Candidates of one request (same prompt, own uniforms) share one pre-fill: each row's tokens must
+    equal those it gets with its prompt pre-filled on its own (in a batch of distinct prompts)."""
+    fast_dec, naive_dec = decoders
+    rng = np.random.default_rng(7)
+    shared_rows = np.repeat(_prompts(rng)[[2, 7]], 4, axis=0)  # 2 prompts x 4 candidates: one pre-fill each
+    u = rng.random((B, N)).astype(np.float32)
+    s = DecodeSettings(temperature=1.0, top_k=0, top_p=0.95, repetition_penalty=1.2)
+    shared = fast_dec.generate(shared_rows, u, s)
+    others, u_others = _prompts(rng)[1:], rng.random((B - 1, N)).astype(np.float32)  # distinct: no sharing
+    alone = [fast_dec.generate(np.concatenate([shared_rows[i:i + 1], others]),
+                               np.concatenate([u[i:i + 1], u_others]), s)[0] for i in range(B)]
+    np.testing.assert_array_equal(shared, np.stack(alone))
+    np.testing.assert_array_equal(shared, naive_dec.generate(shared_rows, u, s))
+    assert len({tuple(r) for r in shared}) > 2  # the rows of one prompt really sampled apart
