@@ -250,7 +250,7 @@ def explore_arms(comparisons: dict[str, Comparison], *, min_users: int = 200,
     fam_p = {(arm, dims): p for arm, (_, pending, _) in scans.items() for dims, p in _family_sidak(pending).items()}
     keys = list(fam_p)
     fam_q = {k: min(1.0, p * len(keys)) for k, p in fam_p.items()}
-    selected = {k for k, v in fam_q.items() if v is not None and v < alpha}
+    selected = {k for k, v in fam_q.items() if v < alpha}
     scale = len(keys) / max(len(selected), 1)
     out: dict[str, Exploration] = {}
     for arm, (overall, pending, skipped) in scans.items():
@@ -258,7 +258,7 @@ def explore_arms(comparisons: dict[str, Comparison], *, min_users: int = 200,
         for dims in dict.fromkeys(row["dimensions"] for row in pending):
             idx = [i for i, row in enumerate(pending) if row["dimensions"] == dims]
             within = adjust_pvalues([pending[i]["p_vs_rest"] for i in idx], "bh")
-            fq = fam_q[(arm, dims)] or 1.0
+            fq = fam_q[(arm, dims)]
             for i, w in zip(idx, within, strict=True):
                 if w is not None:
                     qs[i] = min(1.0, w * scale) if (arm, dims) in selected else max(fq, min(1.0, w * scale))

@@ -70,7 +70,8 @@ def heterogeneity_block(spec: Spec, engine: Engine, rel: q.Relations, notes: lis
     finally:
         engine.drop(ATTRIBUTES_TABLE)
     for i, name in enumerate(dims):
-        if set(frames[(i,)][f"a{i}"].astype(str)) <= {MISSING}:
+        values = set(frames[(i,)][f"a{i}"].astype(str))
+        if values == {MISSING}:
             notes.append(f"Heterogeneity: no user has a value for {name!r} (a users-table attribute: segment or a "
                          f"key of its extra columns), so its only slice is {MISSING!r}.")
     totals: dict[str, SufficientStats | None] = dict.fromkeys(spec.arm_names)
