@@ -194,6 +194,11 @@ def _attribute_blobs(items: ItemColumns, tail: pa.Array | str) -> pa.Array:
                 items.pairs.item_json(), "],", tail)
 
 
+def _items_once(requests: RequestColumns) -> bool:
+    """Whether no item has two rows (rows in item order), so hashing per row hashes each item once."""
+    return bool((np.diff(requests.item_index) > 0).all())
+
+
 def _one_row_per_item(requests: RequestColumns) -> bool:
     """Whether row i is item i for every item."""
     index = requests.item_index
@@ -226,8 +231,9 @@ def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settin
     head = '{"arm":' + _dumps(arm) + ',"attributes":"'
     after = ['","item":"', _per_row(requests, item_id), '","model":' + _dumps(model_version) + ',"segment":',
              _quoted(requests.segment), ',"settings":' + _dumps(stable_hash(settings)) + "}"]
-    if isinstance(length, str) and _one_row_per_item(requests):  # the usual batch: both hashes in one pass
-        return sha256_hex_wrapped(_attribute_blobs(requests.items, length + "]"), 16, [head], after, 20, prefix="r_")
+    if isinstance(length, str) and _items_once(requests):  # the usual batch: both hashes in one pass
+        return sha256_hex_wrapped(_per_row(requests, _attribute_blobs(requests.items, length + "]")), 16, [head],
+                                  after, 20, prefix="r_")
     if isinstance(length, str):  # one length for the batch: one blob per item
         attr_hash = _per_row(requests, sha256_hex(_attribute_blobs(requests.items, length + "]"), 16))
     else:
