@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +213,7 @@ def chunked(table: Any, settings: dict[str, Any], threads: int) -> Any:
     return pa.concat_tables([c.reasons for c in chunks if c.reasons is not None])
 
 
-SPEC = {"key": "bench", "arms": [{"name": "control", "weight": 0.5, "generator": {"type": "template"}},
+SPEC: dict[str, Any] = {"key": "bench", "arms": [{"name": "control", "weight": 0.5, "generator": {"type": "template"}},
                                  {"name": "manual", "weight": 0.5, "generator": {"type": "external"}}],
         "start": "2026-11-01", "end": "2026-11-08", "primary_metric": "ctr"}
 
@@ -221,6 +222,7 @@ def whole_settings(inject: float) -> tuple[Any, dict[str, Any]]:
     """The spec of the whole path and its template arm's hashed settings (runner.key_settings)."""
     spec = parse_spec({**SPEC, "arms": [{**SPEC["arms"][0], "generator": {"type": "template",
                                          "inject_unfaithful_rate": inject}}, SPEC["arms"][1]]})
+    assert spec.arms[0].generator is not None
     return spec, key_settings(spec.arms[0].generator, spec.key)
 
 
@@ -307,10 +309,9 @@ def main(argv: list[str] | None = None) -> dict:
             for name, db in dbs.items():
                 for f in (db, db.with_suffix(".duckdb.wal")):
                     f.unlink(missing_ok=True)
-                if name == "whole_before":
-                    outputs[name] = _best(lambda: whole_before(path, db, spec_settings), seconds, name)
-                else:  # the runner's default threads
-                    outputs[name] = _best(lambda: whole_after(path, db, spec), seconds, name)
+                run: Callable[[], Any] = partial(whole_before, path, db, spec_settings) if name == "whole_before" \
+                    else partial(whole_after, path, db, spec)  # the runner's default threads
+                outputs[name] = _best(run, seconds, name)
         same_store = not dbs or stored(dbs["whole_before"]) == stored(dbs["whole_after"])
     after = reasons_from_table(outputs["after_1"])
     identical = (after == outputs["before"] == reasons_from_table(outputs["after_chunks"])

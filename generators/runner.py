@@ -13,8 +13,9 @@
   written twice.
 * Sharding: --shard i/n keeps the pairs whose sha256 of (item_id, segment) is i mod n.
 * Columnar generators (the template: `generate_columns`) run chunk by chunk as Arrow columns —
-  parse, ids, the anti-join on stored ids, texts and the store write, with no object per row; the
-  others (neural) get ReasonRequest batches of `batch_size`.
+  parse, ids, the anti-join on stored ids, texts and the store write, with no object per row; two
+  chunks are made side by side on two threads (Arrow, numpy and DuckDB release the GIL) and written
+  in item order by the calling thread. The others (neural) get ReasonRequest batches of `batch_size`.
 """
 
 from __future__ import annotations

@@ -18,8 +18,22 @@ from abkit.spec import parse_spec
 from abkit.warehouse import connect
 from abkit.world import vocab
 from abkit.world.catalog import make_catalog
-from generators.base import Reason, ReasonRequest, RequestColumns, reason_ids, reason_key, request_seed, stable_hash
-from generators.columns import item_columns, json_quote, normalize_attributes, parse_attributes, sha256_hex_wrapped
+from generators.base import (
+    Reason,
+    ReasonRequest,
+    RequestColumns,
+    reason_ids,
+    reason_key,
+    request_seed,
+    stable_hash,
+)
+from generators.columns import (
+    item_columns,
+    json_quote,
+    normalize_attributes,
+    parse_attributes,
+    sha256_hex_wrapped,
+)
 from generators.runner import _normalize, key_settings, run_generate, shard_index, shard_indices
 from generators.store import _extra
 from generators.template import TemplateGenerator, reasons_from_table
