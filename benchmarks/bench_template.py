@@ -1,14 +1,18 @@
 """Template generator throughput: today's per-row generator (frozen here) vs the columnar one, one run.
 
-(a) before, whole path: the runner's per-row request building (json.loads + ReasonRequest per item) and
-    (b) — what turning an items frame into reasons cost before;
+Generator alone, from the same items frame:
 (b) before: the generator as it was before the columnar rewrite — its batched `reason_keys` (JSON per
     row, two sha256 per row), the per-row `write` and one Reason object per row — frozen below so the
-    baseline cannot drift; timed from prebuilt ReasonRequests (parsed attributes), as it was measured.
-(c) after: `TemplateGenerator.generate_columns` from the items frame (attributes still JSON text, so the
-    parse is inside the timing), ids hashed in bulk, texts assembled as columns, an Arrow table out.
-Both must give identical reasons (ids, texts, features; checked). Best of --repeats, alternated;
-the stage breakdown of both is printed first (--profile-only stops there).
+    baseline cannot drift; timed from prebuilt ReasonRequests (parsed attributes), as it was measured;
+(c) after, one batch on one thread: `TemplateGenerator.generate_columns` from the items frame (attributes
+    still JSON text, so the parse is inside the timing), both id hashes in one DuckDB pass, texts as columns;
+(d) after, as `abkit generate` runs it: the runner's `columnar_chunks` (50k-item chunks on two threads).
+Whole `abkit generate` path, items Parquet file in, reasons in a fresh DuckDB warehouse:
+(a) before: read the file, one ReasonRequest per item (json.loads), (b), and `write_reasons` of the objects;
+(e) after: `read_items_file` + `run_generate` (what `abkit generate --items FILE` runs for a template arm).
+All give identical reasons (ids, texts, features; checked, and the stored rows compared). Best of
+--repeats, alternated; wall and CPU seconds (all threads) with the load average, since the machine is
+shared. The stage breakdown of both is printed first (--profile-only stops there).
 
     python benchmarks/bench_template.py --items 200000
 Ends with one JSON line.
@@ -22,17 +26,23 @@ import json
 import json.encoder
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from abkit.spec import parse_spec  # noqa: E402
+from abkit.warehouse import connect  # noqa: E402
 from abkit.world import vocab  # noqa: E402
 from abkit.world.catalog import make_catalog  # noqa: E402
 from generators.base import Reason, ReasonRequest, RequestColumns, paused_gc, reason_ids, stable_hash  # noqa: E402
 from generators.columns import item_columns  # noqa: E402
+from generators.runner import _normalize, columnar_chunks, key_settings, read_items_file, run_generate  # noqa: E402
+from generators.store import write_reasons  # noqa: E402
 from generators.template import (  # noqa: E402  (vocabulary tables, shared data)
     _BUCKETS,
     _CTA,
@@ -190,15 +200,69 @@ def columnar(items: Any, settings: dict[str, Any], stages: dict[str, float] | No
     t3 = time.perf_counter()
     if stages is not None:
         stages.update({"parse attributes (JSON text -> columns)": t1 - t0,
-                       "ids (attribute pairs, JSON columns, 2 bulk sha256)": t2 - t1,
+                       "ids (attribute JSON as columns, both sha256 in one DuckDB pass)": t2 - t1,
                        "texts + table (clause pool, numpy loop, list join)": t3 - t2})
     return table
 
 
-def _best(fn: Callable[[], Any], repeats: int, seconds: dict[str, float], name: str) -> Any:
-    t0 = time.perf_counter()
+def chunked(table: Any, settings: dict[str, Any], threads: int) -> Any:
+    """The runner's columnar chunks of the normalized items frame (no store), concatenated."""
+    import pyarrow as pa
+
+    chunks = columnar_chunks(TemplateGenerator(), table, [None], "M", "control", settings, threads=threads)
+    return pa.concat_tables([c.reasons for c in chunks if c.reasons is not None])
+
+
+SPEC: dict[str, Any] = {"key": "bench", "arms": [{"name": "control", "weight": 0.5, "generator": {"type": "template"}},
+                                 {"name": "manual", "weight": 0.5, "generator": {"type": "external"}}],
+        "start": "2026-11-01", "end": "2026-11-08", "primary_metric": "ctr"}
+
+
+def whole_settings(inject: float) -> tuple[Any, dict[str, Any]]:
+    """The spec of the whole path and its template arm's hashed settings (runner.key_settings)."""
+    spec = parse_spec({**SPEC, "arms": [{**SPEC["arms"][0], "generator": {"type": "template",
+                                         "inject_unfaithful_rate": inject}}, SPEC["arms"][1]]})
+    assert spec.arms[0].generator is not None
+    return spec, key_settings(spec.arms[0].generator, spec.key)
+
+
+def whole_before(path: Path, db: Path, settings: dict[str, Any]) -> list[Reason]:
+    """The per-row path, file to warehouse: read, parse per row, frozen generator, write Reason objects."""
+    reasons = frozen_generate(build_requests(read_items_file(path)), "control", settings)
+    con = connect(db)
+    try:
+        write_reasons(con, reasons, "bench")
+    finally:
+        con.close()
+    return reasons
+
+
+def whole_after(path: Path, db: Path, spec: Any) -> int:
+    """`abkit generate --items FILE` for the template arm: read, run_generate into the warehouse."""
+    con = connect(db)
+    try:
+        return run_generate(spec, con, items=read_items_file(path), progress=False).written
+    finally:
+        con.close()
+
+
+def stored(db: Path) -> Any:
+    """The stored reasons, in id order (to compare the two whole paths)."""
+    con = connect(db, read_only=True)
+    try:
+        return con.execute("SELECT reason_id, item_id, segment, arm, text, generator, model_version, extra "
+                           "FROM reasons ORDER BY reason_id").fetchall()
+    finally:
+        con.close()
+
+
+def _best(fn: Callable[[], Any], seconds: dict[str, tuple[float, float]], name: str) -> Any:
+    """fn(), keeping the best (wall, CPU) seconds under name."""
+    w, c = time.perf_counter(), time.process_time()
     out = fn()
-    seconds[name] = min(seconds.get(name, float("inf")), time.perf_counter() - t0)
+    w, c = time.perf_counter() - w, time.process_time() - c
+    if w < seconds.get(name, (float("inf"), 0.0))[0]:
+        seconds[name] = (w, c)
     return out
 
 
@@ -206,8 +270,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=200_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2, help="threads of the runner's chunks in (d)")
     ap.add_argument("--inject", type=float, default=0.0, help="inject_unfaithful_rate of the settings")
     ap.add_argument("--profile-only", action="store_true", help="print the stage breakdown and stop")
+    ap.add_argument("--skip-whole", action="store_true", help="time the generator alone, not the file-to-warehouse path")
     args = ap.parse_args(argv)
     items = make_catalog(args.items, seed=4)
     n = len(items)
@@ -227,30 +293,54 @@ def main(argv: list[str] | None = None) -> dict:
     if args.profile_only:
         return {}
 
-    seconds: dict[str, float] = {}
+    table = _normalize(items)
+    spec, spec_settings = whole_settings(args.inject)
+    seconds: dict[str, tuple[float, float]] = {}
     outputs: dict[str, Any] = {}
-    for _ in range(args.repeats):  # alternated, so load changes hit all three alike
-        outputs["whole"] = _best(lambda: frozen_generate(build_requests(items), "control", settings), args.repeats,
-                                 seconds, "whole")
-        outputs["before"] = _best(lambda: frozen_generate(reqs, "control", settings), args.repeats, seconds, "before")
-        outputs["after"] = _best(lambda: columnar(items, settings), args.repeats, seconds, "after")
-    after = reasons_from_table(outputs["after"])
-    identical = after == outputs["before"] == outputs["whole"]
+    whole = {} if args.skip_whole else {"whole_before": 0, "whole_after": 0}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "items.parquet"
+        items.to_parquet(path)
+        dbs = {name: Path(tmp) / f"{name}.duckdb" for name in whole}
+        for _ in range(args.repeats):  # alternated, so load changes hit all alike
+            outputs["before"] = _best(lambda: frozen_generate(reqs, "control", settings), seconds, "before")
+            outputs["after_1"] = _best(lambda: columnar(items, settings), seconds, "after_1")
+            outputs["after_chunks"] = _best(lambda: chunked(table, settings, args.threads), seconds, "after_chunks")
+            for name, db in dbs.items():
+                for f in (db, db.with_suffix(".duckdb.wal")):
+                    f.unlink(missing_ok=True)
+                run: Callable[[], Any] = partial(whole_before, path, db, spec_settings) if name == "whole_before" \
+                    else partial(whole_after, path, db, spec)  # the runner's default threads
+                outputs[name] = _best(run, seconds, name)
+        same_store = not dbs or stored(dbs["whole_before"]) == stored(dbs["whole_after"])
+    after = reasons_from_table(outputs["after_1"])
+    identical = (after == outputs["before"] == reasons_from_table(outputs["after_chunks"])
+                 and (not whole or (len(outputs["whole_before"]) == outputs["whole_after"] == n))
+                 and same_store)
     load = os.getloadavg()[0]
-    print(f"\n{n:,} reasons, best of {args.repeats}, load {load:.1f} on {os.cpu_count()} cores")
-    print(f"{'path':<62}{'seconds':>9}{'reasons/s':>12}")
-    labels = {"whole": "(a) before, whole path: parse per row + (b), from the items",
-              "before": "(b) before: per-row ids/write/Reason, from parsed requests",
-              "after": "(c) after: columnar, from the items frame (parse included)"}
-    for name, t in seconds.items():
-        print(f"{labels[name]:<62}{t:9.3f}{n / t:12,.0f}")
-    ratio = seconds["before"] / seconds["after"]
-    whole = seconds["whole"] / seconds["after"]
-    print(f"after is {ratio:.2f}x (b) and {whole:.2f}x (a); outputs identical: {identical}")
-    summary = {"benchmark": "template", "reasons": n, "load": round(load, 1), "identical": identical,
-               "whole_before_reasons_per_s": round(n / seconds["whole"]),
-               "before_reasons_per_s": round(n / seconds["before"]), "after_reasons_per_s": round(n / seconds["after"]),
-               "ratio": round(ratio, 2), "ratio_whole_path": round(whole, 2), "inject_unfaithful_rate": args.inject}
+    print(f"\n{n:,} reasons, best of {args.repeats} (by wall), load {load:.1f} on {os.cpu_count()} cores")
+    print(f"{'path':<66}{'wall s':>8}{'CPU s':>8}{'reasons/s':>11}{'per CPU s':>11}")
+    labels = {"before": "(b) before: per-row ids/write/Reason, from parsed requests",
+              "after_1": "(c) after: columnar, one batch, one thread (parse included)",
+              "after_chunks": f"(d) after: runner's 50k chunks on {args.threads} threads",
+              "whole_before": "(a) before, whole path: Parquet -> per-row -> warehouse",
+              "whole_after": "(e) after, whole path: abkit generate (Parquet -> warehouse)"}
+    for name in labels:
+        if name in seconds:
+            w, c = seconds[name]
+            print(f"{labels[name]:<66}{w:8.3f}{c:8.3f}{n / w:11,.0f}{n / c:11,.0f}")
+    rate = {name: round(n / w) for name, (w, _) in seconds.items()}
+    cpu_rate = {name: round(n / c) for name, (_, c) in seconds.items()}
+    ratio = seconds["before"][0] / seconds["after_chunks"][0]
+    line = f"generator (d) is {ratio:.2f}x (b) by wall, {seconds['before'][1] / seconds['after_chunks'][1]:.2f}x by CPU"
+    if whole:
+        line += f"; whole path (e) is {seconds['whole_before'][0] / seconds['whole_after'][0]:.2f}x (a)"
+    print(f"{line}; outputs identical: {identical}")
+    summary = {"benchmark": "template", "reasons": n, "load": round(load, 1), "cores": os.cpu_count(),
+               "threads": args.threads, "identical": identical, "reasons_per_s": rate, "reasons_per_cpu_s": cpu_rate,
+               "ratio": round(ratio, 2), "inject_unfaithful_rate": args.inject}
+    if whole:
+        summary["ratio_whole_path"] = round(seconds["whole_before"][0] / seconds["whole_after"][0], 2)
     print(json.dumps(summary))
     if not identical:
         raise SystemExit("outputs differ")

@@ -20,7 +20,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from generators.columns import ItemColumns, float_json, join, json_escape, parse_attributes, sha256_hex
+from generators.columns import (
+    ItemColumns,
+    float_json,
+    join,
+    json_escape,
+    parse_attributes,
+    sha256_hex,
+    sha256_hex_wrapped,
+)
 
 
 @dataclass(frozen=True)
@@ -186,12 +194,20 @@ def _attribute_blobs(items: ItemColumns, tail: pa.Array | str) -> pa.Array:
                 items.pairs.item_json(), "],", tail)
 
 
+def _items_once(requests: RequestColumns) -> bool:
+    """Whether no item has two rows (rows in item order), so hashing per row hashes each item once."""
+    return bool((np.diff(requests.item_index) > 0).all())
+
+
+def _one_row_per_item(requests: RequestColumns) -> bool:
+    """Whether row i is item i for every item."""
+    index = requests.item_index
+    return len(index) == len(requests.items) and (len(index) == 0 or (index[0] == 0 and (np.diff(index) == 1).all()))
+
+
 def _per_row(requests: RequestColumns, values: pa.Array) -> pa.Array:
     """An item column spread to the rows (no copy when each item has one row, in order)."""
-    index = requests.item_index
-    if len(index) == len(values) and (len(index) == 0 or (index[0] == 0 and (np.diff(index) == 1).all())):
-        return values
-    return values.take(pa.array(index))
+    return values if _one_row_per_item(requests) else values.take(pa.array(requests.item_index))
 
 
 def _quoted(values: pa.Array) -> pa.Array | str:
@@ -211,15 +227,18 @@ def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settin
     if len(requests) == 0:
         return pa.array([], pa.string())
     length = _quoted(requests.length)
+    item_id = json_escape(requests.items.table.column("item_id").combine_chunks())
+    head = '{"arm":' + _dumps(arm) + ',"attributes":"'
+    after = ['","item":"', _per_row(requests, item_id), '","model":' + _dumps(model_version) + ',"segment":',
+             _quoted(requests.segment), ',"settings":' + _dumps(stable_hash(settings)) + "}"]
+    if isinstance(length, str) and _items_once(requests):  # the usual batch: both hashes in one pass
+        return sha256_hex_wrapped(_per_row(requests, _attribute_blobs(requests.items, length + "]")), 16, [head],
+                                  after, 20, prefix="r_")
     if isinstance(length, str):  # one length for the batch: one blob per item
         attr_hash = _per_row(requests, sha256_hex(_attribute_blobs(requests.items, length + "]"), 16))
     else:
         attr_hash = sha256_hex(join(_per_row(requests, _attribute_blobs(requests.items, "")), length, "]"), 16)
-    item = _per_row(requests, json_escape(requests.items.table.column("item_id").combine_chunks()))
-    blob = join('{"arm":' + _dumps(arm) + ',"attributes":"', attr_hash, '","item":"', item,
-                '","model":' + _dumps(model_version) + ',"segment":', _quoted(requests.segment),
-                ',"settings":' + _dumps(stable_hash(settings)) + "}")
-    return join("r_", sha256_hex(blob, 20))
+    return join("r_", sha256_hex(join(head, attr_hash, *after), 20))
 
 
 def _plain(r: ReasonRequest) -> bool:

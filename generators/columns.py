@@ -80,15 +80,40 @@ _DUCK = threading.local()
 
 def sha256_hex(blobs: pa.Array, n: int) -> pa.Array:
     """The first n hex digits of sha256(utf-8 of each string), computed by DuckDB over the whole column."""
+    return _duck_column(pa.table({"b": blobs}), f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs")  # n: int
+
+
+def sha256_hex_wrapped(inner: pa.Array, n_inner: int, before: list[pa.Array | str], after: list[pa.Array | str],
+                       n: int, prefix: str = "") -> pa.Array:
+    """prefix + sha256_hex(join(*before, sha256_hex(inner, n_inner), *after), n) in one DuckDB statement (both
+    hashes in one pass; the inner digests never leave DuckDB). Constant parts are bound as parameters."""
+    columns: dict[str, pa.Array] = {"c0": inner}
+    params: list[str] = [prefix]
+
+    def term(part: pa.Array | str) -> str:
+        if isinstance(part, str):
+            params.append(part)
+            return "?"
+        name = f"c{len(columns)}"
+        columns[name] = part
+        return name
+
+    body = " || ".join([*(term(p) for p in before), f"left(sha256(c0), {int(n_inner)})", *(term(p) for p in after)])
+    return _duck_column(pa.table(columns), f"SELECT ? || left(sha256({body}), {int(n)}) AS h FROM _abkit_blobs",
+                        params)
+
+
+def _duck_column(table: pa.Table, sql: str, params: list[str] | None = None) -> pa.Array:
+    """The one column of `sql` over `table` (registered as _abkit_blobs), on this thread's DuckDB connection."""
     con = getattr(_DUCK, "con", None)
     if con is None:
         con = _DUCK.con = duckdb.connect()
-    con.register("_abkit_blobs", pa.table({"b": blobs}))
+    con.register("_abkit_blobs", table)
     try:
-        out = con.sql(f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs").to_arrow_table()  # n: an int
+        out = con.sql(sql, params=params or None).to_arrow_table()
     finally:
         con.unregister("_abkit_blobs")
-    return out.column("h").combine_chunks()
+    return out.column(0).combine_chunks()
 
 
 def join(*parts: pa.Array | str) -> pa.Array:

@@ -13,15 +13,19 @@
   written twice.
 * Sharding: --shard i/n keeps the pairs whose sha256 of (item_id, segment) is i mod n.
 * Columnar generators (the template: `generate_columns`) run chunk by chunk as Arrow columns —
-  parse, ids, the anti-join on stored ids, texts and the store write, with no object per row; the
-  others (neural) get ReasonRequest batches of `batch_size`.
+  parse, ids, the anti-join on stored ids, texts and the store write, with no object per row; two
+  chunks are made side by side on two threads (Arrow, numpy and DuckDB release the GIL) and written
+  in item order by the calling thread. The others (neural) get ReasonRequest batches of `batch_size`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -401,25 +405,69 @@ def _run_columnar(gen: Any, con: duckdb.DuckDBPyConnection, experiment: str, tab
     t0 = time.perf_counter()
     bad_items = 0
     try:
-        for start in range(0, len(table), _COLUMN_CHUNK):
-            items = item_columns(table.iloc[start:start + _COLUMN_CHUNK])
-            bad_items += int(items.bad.sum())
-            req = RequestColumns.cross(items, segs, length)
-            if shard is not None:
-                keep = shard_indices(req.item_column("item_id"), req.segment, shard[1]) == shard[0]
-                req = req.take(np.flatnonzero(keep))
-            ids = reason_ids(req, arm=arm, model_version=gen.model_version, settings=settings)
-            new = ~pc.is_in(ids, value_set=stored).to_numpy(zero_copy_only=False) if len(stored) else \
-                np.ones(len(ids), dtype=bool)
-            rep.pairs += len(req)
-            rep.existing += int((~new).sum())
-            rows = np.flatnonzero(new)
-            if len(rows):
-                batch = gen.generate_columns(req.take(rows), arm=arm, settings=settings, ids=ids.take(pa.array(rows)))
-                rep.generated += batch.num_rows
-                rep.written += write_reason_table(con, batch, experiment)
+        for chunk in columnar_chunks(gen, table, segs, length, arm, settings, shard, stored):
+            bad_items += chunk.bad_items
+            rep.pairs += chunk.pairs
+            rep.existing += chunk.existing
+            if chunk.reasons is not None:
+                rep.generated += chunk.reasons.num_rows
+                rep.written += write_reason_table(con, chunk.reasons, experiment)
             rep.seconds = time.perf_counter() - t0
-            bar.update(len(req))
+            bar.update(chunk.pairs)
     finally:
         bar.close()
     return bad_items
+
+
+@dataclass
+class ColumnarChunk:
+    """What one chunk of items gave: bad items, (item, segment) pairs of this shard, those already stored,
+    and the reasons of the others (an Arrow table, `generate_columns`' columns; None when there are none)."""
+
+    bad_items: int
+    pairs: int
+    existing: int
+    reasons: pa.Table | None
+
+
+def columnar_chunks(gen: Any, table: pd.DataFrame, segs: list[str | None], length: str, arm: str,
+                    settings: dict[str, Any], shard: tuple[int, int] | None = None, stored: pa.Array | None = None,
+                    threads: int | None = None) -> Iterator[ColumnarChunk]:
+    """The chunks of a columnar generator's run over the items frame, in item order.
+
+    Chunks are made on `threads` threads (default: one per core, at most 2): the work is Arrow, numpy and
+    DuckDB calls that release the GIL, so two chunks run side by side; at most `threads` chunks wait.
+    """
+    def one(start: int) -> ColumnarChunk:
+        items = item_columns(table.iloc[start:start + _COLUMN_CHUNK])
+        req = RequestColumns.cross(items, segs, length)
+        if shard is not None:
+            keep = shard_indices(req.item_column("item_id"), req.segment, shard[1]) == shard[0]
+            req = req.take(np.flatnonzero(keep))
+        ids = reason_ids(req, arm=arm, model_version=gen.model_version, settings=settings)
+        new = ~pc.is_in(ids, value_set=stored).to_numpy(zero_copy_only=False) if stored is not None and len(stored) \
+            else np.ones(len(ids), dtype=bool)
+        rows = np.flatnonzero(new)
+        reasons = None if not len(rows) else gen.generate_columns(
+            req if len(rows) == len(req) else req.take(rows), arm=arm, settings=settings,
+            ids=ids if len(rows) == len(ids) else ids.take(pa.array(rows)))
+        return ColumnarChunk(int(items.bad.sum()), len(req), len(req) - len(rows), reasons)
+
+    starts = range(0, len(table), _COLUMN_CHUNK)
+    yield from ordered_map(one, starts, threads or min(2, os.cpu_count() or 1))
+
+
+def ordered_map(fn: Callable[[Any], Any], args: Any, threads: int) -> Iterator[Any]:
+    """fn over args on `threads` threads, results in order; at most `threads` results are ahead of the reader."""
+    args = list(args)
+    if threads <= 1 or len(args) <= 1:
+        yield from map(fn, args)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque[Future[Any]] = deque(pool.submit(fn, a) for a in args[:threads])
+        for a in args[threads:]:
+            done = pending.popleft().result()
+            pending.append(pool.submit(fn, a))
+            yield done
+        while pending:
+            yield pending.popleft().result()

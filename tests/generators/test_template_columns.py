@@ -4,6 +4,7 @@ unknown categories, odd discounts, segments, every length, injected claims; and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -17,8 +18,22 @@ from abkit.spec import parse_spec
 from abkit.warehouse import connect
 from abkit.world import vocab
 from abkit.world.catalog import make_catalog
-from generators.base import Reason, ReasonRequest, RequestColumns, reason_key, request_seed, stable_hash
-from generators.columns import item_columns, json_quote, normalize_attributes, parse_attributes
+from generators.base import (
+    Reason,
+    ReasonRequest,
+    RequestColumns,
+    reason_ids,
+    reason_key,
+    request_seed,
+    stable_hash,
+)
+from generators.columns import (
+    item_columns,
+    json_quote,
+    normalize_attributes,
+    parse_attributes,
+    sha256_hex_wrapped,
+)
 from generators.runner import _normalize, key_settings, run_generate, shard_index, shard_indices
 from generators.store import _extra
 from generators.template import TemplateGenerator, reasons_from_table
@@ -180,3 +195,89 @@ def test_reasons_from_table_round_trip() -> None:
     assert [r.text for r in reasons] == table.column("text").to_pylist()
     assert all(isinstance(r.features["mentions"], list) and not math.isnan(len(r.text)) for r in reasons)
     assert np.all(table.column("ai_generated").to_numpy(zero_copy_only=False) == False)  # noqa: E712
+
+
+def test_sha256_hex_wrapped_equals_two_hashlib_passes() -> None:
+    """Both hashes in one DuckDB statement = hashing twice in Python; constants are bound, not spliced into SQL
+    (a quote, a '?' or SQL text in them would break a spliced statement), and a null part makes a null id."""
+    inner = pa.array(['["a","b"]', "中文\x01", "", None, "x" * 300], pa.string())
+    item = pa.array(["i1", 'i"2', "i'3", "i4", "é"], pa.string())
+    before = ["{'?' || ", "\"'; DROP TABLE reasons; --"]
+    after = ['","item":"', item, "?", "中"]
+    got = sha256_hex_wrapped(inner, 16, before, after, 20, prefix="r_").to_pylist()
+
+    def sha(text: str, n: int) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
+
+    want = [None if i is None else "r_" + sha("".join(before) + sha(i, 16) + '","item":"' + it + "?中", 20)
+            for i, it in zip(inner.to_pylist(), item.to_pylist(), strict=True)]
+    assert got == want and got[3] is None
+
+
+@pytest.mark.parametrize("segments", [[None], ["宝妈", None]])
+def test_reason_ids_of_any_subset_of_rows_equal_reason_key(segments: list[str | None]) -> None:
+    """A shard or the not-yet-stored rows are a subset of a chunk's rows: the one-pass ids (each item at most once)
+    and the two-pass ids (an item on several rows) both equal reason_key per row."""
+    items = _weird_items(400, seed=5)
+    cols = RequestColumns.cross(item_columns(items), segments, "M")
+    rows = np.flatnonzero(np.random.default_rng(2).random(len(cols)) < 0.4)
+    sub = cols.take(rows)
+    settings = {"experiment": "e", "k": '"x"'}
+    every = _per_row(items, segments, "M")
+    reqs = [every[i] for i in rows]
+    assert reason_ids(sub, arm="a", model_version="template-v1", settings=settings).to_pylist() == [
+        reason_key(r, arm="a", model_version="template-v1", settings=settings) for r in reqs]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_runner_chunks_on_threads_equal_one_batch(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """Chunks made side by side come back in item order, each with its own counts, and the stored ids are
+    skipped: the concatenated reasons equal one generate_columns over all the items minus the stored ones."""
+    import generators.runner as runner
+
+    monkeypatch.setattr(runner, "_COLUMN_CHUNK", 97)
+    table = _normalize(_weird_items(700, seed=11))
+    settings = {"experiment": "e"}
+    gen = TemplateGenerator()
+    whole = gen.generate_columns(RequestColumns.cross(item_columns(table), [None], "M"), arm="a", settings=settings)
+    stored = whole.column("reason_id").combine_chunks().take(pa.array(np.arange(0, whole.num_rows, 5)))
+    chunks = list(runner.columnar_chunks(gen, table, [None], "M", "a", settings, stored=stored, threads=threads))
+    assert len(chunks) == math.ceil(len(table) / 97)
+    got = pa.concat_tables([c.reasons for c in chunks if c.reasons is not None])
+    keep = ~pa.compute.is_in(whole.column("reason_id"), value_set=stored).to_numpy(zero_copy_only=False)
+    assert got.equals(whole.filter(pa.array(keep)))
+    assert sum(c.existing for c in chunks) == len(stored) and sum(c.pairs for c in chunks) == whole.num_rows
+    assert sum(c.bad_items for c in chunks) == sum(normalize_attributes(a) is None for a in table["attributes"])
+
+
+def test_ordered_map_keeps_order_bounds_lookahead_and_raises() -> None:
+    """Results in input order whatever finishes first; never more than `threads` calls ahead of the reader;
+    an error in a call reaches the reader."""
+    import threading
+    import time
+
+    from generators.runner import ordered_map
+
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def slow_first(k: int) -> int:
+        with lock:
+            started.append(k)
+        time.sleep(0.02 if k % 3 == 0 else 0.0)
+        return k * k
+
+    seen = []
+    for k, value in enumerate(ordered_map(slow_first, range(12), threads=2)):
+        seen.append(value)
+        with lock:
+            assert len(started) <= k + 1 + 2  # the one just read, plus at most `threads` queued
+    assert seen == [k * k for k in range(12)]
+
+    def boom(k: int) -> int:
+        if k == 4:
+            raise ValueError("chunk 4")
+        return k
+
+    with pytest.raises(ValueError, match="chunk 4"):
+        list(ordered_map(boom, range(8), threads=2))
