@@ -60,7 +60,7 @@ _NOT_YET_QUARANTINED = """NOT EXISTS (
       AND q.line IS NOT DISTINCT FROM n.line AND q.raw IS NOT DISTINCT FROM n.raw AND q.reason = n.reason)"""
 # Hash of a key for finding in-file duplicate candidates (exactness never depends on it).
 _KEY_HASH = "hash({key})"
-_TEMP = ("_abkit_stage", "_abkit_dups", "_abkit_raw", "_abkit_thr", "_abkit_rej", "_abkit_rejscan")
+_TEMP = ("_abkit_rows", "_abkit_dups", "_abkit_raw", "_abkit_thr", "_abkit_rej", "_abkit_rejscan")
 
 
 class IngestError(AbkitError):
@@ -182,7 +182,7 @@ class _Source:
     raw_sql: str
     header_records: int  # records before the first data record (CSV header = 1)
     rejects: bool  # a DuckDB rejects table holds unparseable lines
-    ordered: bool = False  # __ord is row_number() OVER () of the reader: its scan must keep file order
+    ordered: bool = False  # __ord is NULL: the record ordinal is the stage's rowid (written in file order)
 
 
 def _format(path: Path) -> str:
@@ -214,10 +214,18 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, no
             validated = stage_select(schema, src.columns, src.raw_sql, src.sql, plausible)
         except TypeProblem as exc:
             raise IngestError(f"{path}: {exc}") from None
-        con.execute(f"SET preserve_insertion_order = {'true' if src.ordered else 'false'}")
         with clock.step("read+validate"):
-            con.execute(f"CREATE TEMP TABLE _abkit_stage AS {validated}", src.params)
-        con.execute("SET preserve_insertion_order = false")
+            # Where the reader has no row number (CSV), the stage is written in file order by an
+            # order-keeping parallel insert and its rowid is the ordinal (a row_number() window
+            # over the reader would run on one thread).
+            con.execute(f"SET preserve_insertion_order = {'true' if src.ordered else 'false'}")
+            con.execute(f"CREATE TEMP TABLE _abkit_rows AS {validated}", src.params)
+            con.execute("SET preserve_insertion_order = false")
+            ordinal = "*"
+            if src.ordered:  # rowids count on from an offset inside a transaction
+                first = con.execute("SELECT coalesce(min(rowid), 0) FROM _abkit_rows").fetchall()[0][0]
+                ordinal = f"* REPLACE (rowid - {int(first)} AS ord)"
+            con.execute(f"CREATE TEMP VIEW _abkit_stage AS SELECT {ordinal} FROM _abkit_rows")
         rep = _load(con, schema, src, str(path), fmt, now, clock)
     except IngestError:
         raise
@@ -228,6 +236,7 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, no
 
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS _abkit_stage")
     for name in _TEMP:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
@@ -429,7 +438,7 @@ def _csv_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) ->
     columns, extras = _map_columns(path, schema, names, types)
     extra, raw, params = _extra_and_raw(names, types, extras, first=1)
     select = "".join(f", #{i + 1} AS c{i}" for i in range(len(names)))
-    sql = (f"SELECT row_number() OVER () - 1 AS __ord, CAST(NULL AS VARCHAR) AS __raw, "
+    sql = (f"SELECT CAST(NULL AS BIGINT) AS __ord, CAST(NULL AS VARCHAR) AS __raw, "
            f"CAST(NULL AS VARCHAR) AS __bad, {extra} AS __extra{select} FROM read_csv($path, columns = $columns, "
            "header = true, auto_detect = false, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
            "rejects_table = '_abkit_rej', rejects_scan = '_abkit_rejscan')")
