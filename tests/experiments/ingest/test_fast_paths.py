@@ -120,3 +120,14 @@ def test_in_file_duplicates_are_told_apart_by_key_not_by_hash(
     assert (rep.read, rep.accepted, rep.quarantined, rep.duplicates) == (7, 3, 1, 3)
     assert dict(con.execute("SELECT event_id, user_id FROM events").fetchall()) == {
         "a1": "u1", "b2": "u3", "c3": "u5", "dd4": "stored"}
+
+
+def test_timings_name_every_step_and_sum_over_files(tmp_path: Path) -> None:
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"e{i}.csv")
+        files[-1].write_text(f"event_id,ts,user_id,item_id,type\ne{i},2026-11-01,u,i,click\n", encoding="utf-8")
+    steps: dict[str, float] = {"insert": 100.0}  # added to, not replaced
+    ingest_files(connect(tmp_path / "w.duckdb"), "events", files, timings=steps)
+    assert set(steps) == {"read+validate", "quarantine", "find duplicates", "insert", "commit"}
+    assert all(v >= 0 for v in steps.values()) and steps["insert"] > 100.0
