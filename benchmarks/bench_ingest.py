@@ -12,11 +12,15 @@ runs in its own process (so its peak RSS is its own); the methods alternate, bes
 * baseline: `pandas.read_parquet` / `pandas.read_csv(dtype=str)` then one `INSERT INTO events
   SELECT ... FROM df` (`platform` kept in `extra` as abkit does); no validation, no quarantine, no dedupe.
 * floor: the same INSERT straight from DuckDB's reader — no checks at all; what storing the rows costs.
+* floor_raw (with --write-costs): the floor with DuckDB's string compression off (`disabled_compression_methods
+  = 'dict_fsst,fsst'`): how much of storing is compressing strings. Not what abkit does (the file is ~4x larger).
 * abkit: `ingest_files`; "re-ingest" loads the same file again (every row a duplicate or quarantined).
 * before (with --before-tree): `ingest_files` of another checkout, e.g. the commit before a change.
 
 Reports wall seconds, CPU seconds (all threads), peak RSS and the load average; ratio = baseline
-wall / abkit wall. The machine is shared: compare within a run. Ends with one JSON line.
+wall / abkit wall; abkit's wall seconds per step (read+validate, quarantine, find duplicates, insert,
+commit, close = checkpoint) come from `ingest_files(..., timings=)`. The machine is shared: compare
+within a run. Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -100,8 +104,10 @@ def _baseline(db: Path, path: Path) -> dict:
     return _timed(run)
 
 
-def _floor(db: Path, path: Path) -> dict:
+def _floor(db: Path, path: Path, compress: bool = True) -> dict:
     con = _open(db)
+    if not compress:
+        con.execute("SET disabled_compression_methods = 'dict_fsst,fsst'")
     reader = ("read_parquet($path)" if path.suffix == ".parquet" else
               "read_csv($path, header = true, auto_detect = false, columns = $columns)")
     params: dict[str, object] = {"file": str(path), "path": str(path)}
@@ -119,10 +125,13 @@ def _abkit(db: Path, path: Path) -> dict:
     from experiments.ingest.files import ingest_files
 
     def run(con) -> dict:
-        tot = ingest_files(con, "events", [path]).total
+        steps: dict[str, float] = {}
+        tot = ingest_files(con, "events", [path], timings=steps).total
+        t = time.perf_counter()
         con.close()
+        steps["close"] = time.perf_counter() - t
         return {"read": tot.read, "accepted": tot.accepted, "quarantined": tot.quarantined,
-                "duplicates": tot.duplicates}
+                "duplicates": tot.duplicates, "steps": {k: round(v, 2) for k, v in steps.items()}}
 
     first = _timed(lambda: run(_open(db)))
     again = _timed(lambda: run(_open(db)))
@@ -130,7 +139,22 @@ def _abkit(db: Path, path: Path) -> dict:
     return {**first, "reingest_s": again["wall_s"]}
 
 
-METHODS = {"baseline": _baseline, "floor": _floor, "abkit": _abkit, "before": _abkit}
+def _before(db: Path, path: Path) -> dict:
+    from experiments.ingest.files import ingest_files
+
+    def run(con) -> dict:
+        tot = ingest_files(con, "events", [path]).total
+        con.close()
+        return {"read": tot.read, "accepted": tot.accepted, "quarantined": tot.quarantined,
+                "duplicates": tot.duplicates}
+
+    first = _timed(lambda: run(_open(db)))
+    again = _timed(lambda: run(_open(db)))
+    return {**first, "reingest_s": again["wall_s"]}
+
+
+METHODS = {"baseline": _baseline, "floor": _floor, "floor_raw": lambda db, path: _floor(db, path, compress=False),
+           "abkit": _abkit, "before": _before}
 
 
 def child(method: str, db: Path, path: Path) -> None:
@@ -161,8 +185,10 @@ def main() -> None:
     ap.add_argument("--formats", default="parquet,csv")
     ap.add_argument("--before-tree", type=Path, default=None, help="a checkout whose ingest_files to time too")
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
+    ap.add_argument("--write-costs", action="store_true", help="also time the floor with string compression off")
     args = ap.parse_args()
-    methods = ["baseline", "floor", "abkit"] + (["before"] if args.before_tree else [])
+    methods = (["baseline", "floor"] + (["floor_raw"] if args.write_costs else []) + ["abkit"]
+               + (["before"] if args.before_tree else []))
     results = []
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for fmt in args.formats.split(","):
@@ -188,6 +214,7 @@ def main() -> None:
                 "ratio_vs_baseline": round(base / best["abkit"]["wall_s"], 2),
                 "cpu_ratio_vs_baseline": round(best["baseline"]["cpu_s"] / best["abkit"]["cpu_s"], 2),
                 "floor_ratio_vs_baseline": round(base / best["floor"]["wall_s"], 2),
+                "abkit_steps_s": best["abkit"]["steps"],
             })
     print(f"\n{'format':8} {'method':9} {'wall s':>8} {'cpu s':>8} {'rows/s':>11} {'peak MB':>8} {'load':>5} "
           f"{'vs baseline':>12}")
@@ -197,6 +224,8 @@ def main() -> None:
             print(f"{r['format']:8} {m:9} {wall:8.2f} {r[f'{m}_cpu_s']:8.2f} {round(r['rows'] / wall):>11,} "
                   f"{r[f'{m}_peak_rss_mb']:>8,} {r[f'{m}_load']:>5.1f} {r['baseline_wall_s'] / wall:>11.2f}x")
         print(f"{r['format']:8} re-ingest {r['abkit_reingest_s']:8.2f}   (abkit, same file again: all duplicates)")
+        print(f"{r['format']:8} abkit steps (wall s): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in r["abkit_steps_s"].items()))
     print(f"abkit validates, quarantines and dedupes ({results[0]['accepted']:,} accepted, "
           f"{results[0]['quarantined']:,} quarantined, {results[0]['duplicates']:,} duplicates); "
           "baseline and floor only insert.")

@@ -38,7 +38,9 @@ import csv
 import datetime as dt
 import gzip
 import io
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -56,7 +58,9 @@ _JSONL_DELIM = "\x1e"  # a control character: never valid unescaped in JSON, so 
 _NOT_YET_QUARANTINED = """NOT EXISTS (
     SELECT 1 FROM quarantine q WHERE q.table_name = n.table_name AND q.file = n.file
       AND q.line IS NOT DISTINCT FROM n.line AND q.raw IS NOT DISTINCT FROM n.raw AND q.reason = n.reason)"""
-_TEMP = ("_abkit_stage", "_abkit_dups", "_abkit_raw", "_abkit_thr", "_abkit_rej", "_abkit_rejscan")
+# Hash of a key for finding in-file duplicate candidates (exactness never depends on it).
+_KEY_HASH = "hash({key})"
+_TEMP = ("_abkit_rows", "_abkit_dups", "_abkit_raw", "_abkit_thr", "_abkit_rej", "_abkit_rejscan")
 
 
 class IngestError(AbkitError):
@@ -102,12 +106,14 @@ class IngestReport:
 
 def ingest_files(
     con: duckdb.DuckDBPyConnection, table: str, files: Iterable[str | Path], *, atomic: bool = True,
-    plausible: Plausible = PLAUSIBLE,
+    plausible: Plausible = PLAUSIBLE, timings: dict[str, float] | None = None,
 ) -> IngestReport:
     """Ingest ``files`` into ``table`` (exposures, events, reasons, items or users).
 
     ``atomic``: run all files in one transaction (set False when the caller holds one).
     ``plausible``: timestamps and revenue outside these ranges are quarantined.
+    ``timings``: if given, wall seconds per step are added to it (read and validate, quarantine,
+    find duplicates, insert, commit), summed over the files.
     Raises IngestError for a file-level problem; the transaction is then rolled back.
     """
     if table not in LOG_TABLES:
@@ -125,16 +131,46 @@ def ingest_files(
     ).fetchone()
     con.execute("SET TimeZone = 'UTC'")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    clock = _Clock(timings)
     try:
         if atomic:
             with transaction(con):
-                reports = [_ingest_one(con, LOG_TABLES[table], p, now, plausible) for p in paths]
+                reports = [_ingest_one(con, LOG_TABLES[table], p, now, plausible, clock) for p in paths]
+                clock.start("commit")
+            clock.stop()
         else:
-            reports = [_ingest_one(con, LOG_TABLES[table], p, now, plausible) for p in paths]
+            reports = [_ingest_one(con, LOG_TABLES[table], p, now, plausible, clock) for p in paths]
     finally:
         con.execute("SET TimeZone = ?", [saved[0]])
         con.execute(f"SET preserve_insertion_order = {'true' if saved[1] else 'false'}")
     return IngestReport(table, reports)
+
+
+class _Clock:
+    """Wall seconds per step into ``timings`` (nothing when it is None)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self._step: tuple[str, float] | None = None
+
+    def start(self, step: str) -> None:
+        self.stop()
+        if self.timings is not None:
+            self._step = (step, time.perf_counter())
+
+    def stop(self) -> None:
+        if self.timings is not None and self._step is not None:
+            step, t0 = self._step
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
+        self._step = None
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        self.start(name)
+        try:
+            yield
+        finally:
+            self.stop()
 
 
 # --- one file ---------------------------------------------------------------------------------
@@ -146,7 +182,7 @@ class _Source:
     raw_sql: str
     header_records: int  # records before the first data record (CSV header = 1)
     rejects: bool  # a DuckDB rejects table holds unparseable lines
-    ordered: bool = False  # __ord is row_number() OVER () of the reader: its scan must keep file order
+    ordered: bool = False  # __ord is NULL: the record ordinal is the stage's rowid (written in file order)
 
 
 def _format(path: Path) -> str:
@@ -165,8 +201,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, now: dt.datetime,
-                plausible: Plausible = PLAUSIBLE) -> FileReport:
+                plausible: Plausible = PLAUSIBLE, clock: _Clock | None = None) -> FileReport:
     fmt = _format(path)
+    clock = clock or _Clock(None)
     _drop_temps(con)
     try:
         src = {"parquet": _parquet_source, "csv": _csv_source, "jsonl": _jsonl_source}[fmt](con, schema, path)
@@ -177,10 +214,19 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, no
             validated = stage_select(schema, src.columns, src.raw_sql, src.sql, plausible)
         except TypeProblem as exc:
             raise IngestError(f"{path}: {exc}") from None
-        con.execute(f"SET preserve_insertion_order = {'true' if src.ordered else 'false'}")
-        con.execute(f"CREATE TEMP TABLE _abkit_stage AS {validated}", src.params)
-        con.execute("SET preserve_insertion_order = false")
-        rep = _load(con, schema, src, str(path), fmt, now)
+        with clock.step("read+validate"):
+            # Where the reader has no row number (CSV), the stage is written in file order by an
+            # order-keeping parallel insert and its rowid is the ordinal (a row_number() window
+            # over the reader would run on one thread).
+            con.execute(f"SET preserve_insertion_order = {'true' if src.ordered else 'false'}")
+            con.execute(f"CREATE TEMP TABLE _abkit_rows AS {validated}", src.params)
+            con.execute("SET preserve_insertion_order = false")
+            ordinal = "*"
+            if src.ordered:  # rowids count on from an offset inside a transaction
+                first = con.execute("SELECT coalesce(min(rowid), 0) FROM _abkit_rows").fetchall()[0][0]
+                ordinal = f"* REPLACE (rowid - {int(first)} AS ord)"
+            con.execute(f"CREATE TEMP VIEW _abkit_stage AS SELECT {ordinal} FROM _abkit_rows")
+        rep = _load(con, schema, src, str(path), fmt, now, clock)
     except IngestError:
         raise
     except duckdb.Error as exc:
@@ -190,14 +236,17 @@ def _ingest_one(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path, no
 
 
 def _drop_temps(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS _abkit_stage")
     for name in _TEMP:
         con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def _load(
     con: duckdb.DuckDBPyConnection, schema: LogTable, src: _Source, file: str, fmt: str, now: dt.datetime,
+    clock: _Clock,
 ) -> FileReport:
     """Count, quarantine and append one file's validated rows (in ``_abkit_stage``)."""
+    clock.start("quarantine")
     parsed, bad, warned = con.execute(
         "SELECT count(*), count(reason), count(*) FILTER (WHERE warn) FROM _abkit_stage").fetchone()
     rejected = _quarantine_rejects(con, schema.name, file, now) if src.rejects else 0
@@ -212,7 +261,8 @@ def _load(
                 WHERE {_NOT_YET_QUARANTINED}""",
             {"table": schema.name, "file": file, "now": now},
         )
-    accepted = _append_new_rows(con, schema, file, now)
+    clock.stop()
+    accepted = _append_new_rows(con, schema, file, now, clock)
     rep = FileReport(
         file, fmt, read=parsed + rejected, accepted=accepted, quarantined=bad + rejected,
         duplicates=parsed - bad - accepted, warnings=warned,
@@ -222,29 +272,44 @@ def _load(
     return rep
 
 
-def _append_new_rows(con: duckdb.DuckDBPyConnection, schema: LogTable, file: str, now: dt.datetime) -> int:
+def _append_new_rows(
+    con: duckdb.DuckDBPyConnection, schema: LogTable, file: str, now: dt.datetime, clock: _Clock | None = None,
+) -> int:
     """Append the stage's valid rows whose key is new to ``schema``'s table; return how many.
 
     The one place rows enter a log table. First write wins: a key already stored, or seen
     earlier in the file (lower ``ord``), is a duplicate."""
+    clock = clock or _Clock(None)
     table = check_identifier(schema.name)
     key = check_identifier(schema.key)
-    # In-file duplicates (rare): the keys seen more than once, with the record that wins (the first).
+    clock.start("find duplicates")
+    # In-file duplicates (rare): the later copies of a key. Grouping on the key's 64-bit hash is
+    # several times cheaper than on the string; the copies are then picked by the key itself among
+    # the few candidate rows, so two keys whose hashes collide are still told apart.
+    h = _KEY_HASH.format(key=key)
     con.execute(
         f"""CREATE TEMP TABLE _abkit_dups AS
-            SELECT {key} AS k, min(ord) AS first FROM _abkit_stage WHERE reason IS NULL
-            GROUP BY {key} HAVING count(*) > 1""")
+            WITH candidates AS (
+                SELECT {h} AS h FROM _abkit_stage WHERE reason IS NULL GROUP BY h HAVING count(*) > 1)
+            SELECT ord FROM (
+                SELECT ord, row_number() OVER (PARTITION BY {key} ORDER BY ord) AS copy
+                FROM _abkit_stage WHERE reason IS NULL AND {h} IN (SELECT h FROM candidates))
+            WHERE copy > 1""")
     has_dups = con.execute("SELECT count(*) FROM _abkit_dups").fetchone()[0] > 0
-    dedupe = f"LEFT JOIN _abkit_dups d ON d.k = s.{key}" if has_dups else ""
+    has_rows = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] > 0
+    later_copies = "ANTI JOIN _abkit_dups d ON d.ord = s.ord" if has_dups else ""
+    stored = f"ANTI JOIN {table} t ON t.{key} = s.{key}" if has_rows else ""  # nothing to join on an empty table
     cols = ", ".join(schema.names)
-    return con.execute(
+    clock.start("insert")
+    accepted = con.execute(
         f"""INSERT INTO {table} ({cols}, extra, source_file, ingested_at)
             SELECT {", ".join(f"s.{c}" for c in schema.names)}, s.extra, $file, $now
-            FROM _abkit_stage s {dedupe}
-            ANTI JOIN {table} t ON t.{key} = s.{key}
-            WHERE s.reason IS NULL {"AND (d.first IS NULL OR d.first = s.ord)" if has_dups else ""}""",
+            FROM _abkit_stage s {later_copies} {stored}
+            WHERE s.reason IS NULL""",
         {"file": file, "now": now},
     ).fetchone()[0]
+    clock.stop()
+    return int(accepted)
 
 
 def _quarantine_rejects(con: duckdb.DuckDBPyConnection, table: str, file: str, now: dt.datetime) -> int:
@@ -373,7 +438,7 @@ def _csv_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) ->
     columns, extras = _map_columns(path, schema, names, types)
     extra, raw, params = _extra_and_raw(names, types, extras, first=1)
     select = "".join(f", #{i + 1} AS c{i}" for i in range(len(names)))
-    sql = (f"SELECT row_number() OVER () - 1 AS __ord, CAST(NULL AS VARCHAR) AS __raw, "
+    sql = (f"SELECT CAST(NULL AS BIGINT) AS __ord, CAST(NULL AS VARCHAR) AS __raw, "
            f"CAST(NULL AS VARCHAR) AS __bad, {extra} AS __extra{select} FROM read_csv($path, columns = $columns, "
            "header = true, auto_detect = false, delim = $delim, quote = '\"', escape = '\"', store_rejects = true, "
            "rejects_table = '_abkit_rej', rejects_scan = '_abkit_rejscan')")

@@ -94,3 +94,40 @@ def test_a_large_csv_keeps_file_order_for_first_wins_and_lines(tmp_path: Path) -
     assert con.execute("SELECT user_id FROM events WHERE event_id = 'k100000'").fetchone() == ("later",)
     lines = [r[0] for r in con.execute("SELECT line FROM quarantine ORDER BY line").fetchall()]
     assert lines == [100_002, n + 1]  # the header is line 1: record i is line i + 2
+
+
+@pytest.mark.parametrize("key_hash", ["hash({key})", "length({key})", "CAST(1 AS UBIGINT)"])
+def test_in_file_duplicates_are_told_apart_by_key_not_by_hash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key_hash: str) -> None:
+    """Duplicates are found by grouping a hash of the key; keys whose hashes collide (here forced:
+    by length, or all alike) must still be different rows, and each key's first valid copy wins."""
+    import experiments.ingest.files as files
+
+    monkeypatch.setattr(files, "_KEY_HASH", key_hash)
+    path = tmp_path / "e.csv"
+    path.write_text("event_id,ts,user_id,item_id,type\n"
+                    "a1,2026-11-01,u1,i,click\n"   # a1 first copy: wins
+                    "b2,2026-11-01,u2,i,view\n"    # b2 first copy bad: quarantined
+                    "b2,2026-11-01,u3,i,click\n"   # so this b2 wins
+                    "a1,2026-11-01,u4,i,click\n"   # a1 again: duplicate
+                    "c3,2026-11-01,u5,i,click\n"   # same length as a1/b2, no copy
+                    "b2,2026-11-01,u6,i,cart\n"    # b2 again: duplicate
+                    "dd4,2026-11-01,u7,i,click\n", encoding="utf-8")
+    con = connect(tmp_path / "w.duckdb")
+    con.execute("INSERT INTO events (event_id, ts, user_id, item_id, type, ingested_at) "
+                "VALUES ('dd4', '2026-10-01', 'stored', 'i', 'click', now())")
+    rep = ingest_files(con, "events", [path]).total
+    assert (rep.read, rep.accepted, rep.quarantined, rep.duplicates) == (7, 3, 1, 3)
+    assert dict(con.execute("SELECT event_id, user_id FROM events").fetchall()) == {
+        "a1": "u1", "b2": "u3", "c3": "u5", "dd4": "stored"}
+
+
+def test_timings_name_every_step_and_sum_over_files(tmp_path: Path) -> None:
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"e{i}.csv")
+        files[-1].write_text(f"event_id,ts,user_id,item_id,type\ne{i},2026-11-01,u,i,click\n", encoding="utf-8")
+    steps: dict[str, float] = {"insert": 100.0}  # added to, not replaced
+    ingest_files(connect(tmp_path / "w.duckdb"), "events", files, timings=steps)
+    assert set(steps) == {"read+validate", "quarantine", "find duplicates", "insert", "commit"}
+    assert all(v >= 0 for v in steps.values()) and steps["insert"] > 100.0
