@@ -95,3 +95,18 @@ def test_demo_rejects_more_candidates_than_items(tmp_path: Path) -> None:
     with pytest.raises(AbkitError, match="--candidates"):
         main(DemoOptions(out=tmp_path, items=10, candidates=20))
     assert not (tmp_path / "abkit.duckdb").exists()
+
+
+def test_demo_report_does_not_depend_on_the_snapshots(demo) -> None:
+    """The demo stores few as-of snapshots because the report's over-time chart is the final
+    analysis' `cumulative` block: the page must be the same with or without the stored history."""
+    from abkit.spec import load_spec
+    from experiments.analysis.store import load_result
+    from reports.build import build_report
+
+    opts, _, _ = demo
+    spec = load_spec(opts.spec_path)
+    with connect(opts.out / "abkit.duckdb", read_only=True) as con:
+        latest, history = load_result(con, spec.key)
+    assert latest is not None and latest.cumulative and len(history) == 2
+    assert build_report(spec, latest, history=history, lang="en") == build_report(spec, latest, history=[], lang="en")
