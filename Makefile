@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_ALL := $(VENV)/.installed-all
 
+# Test processes: two, one per core of the 2-core machines CI runs on (each file stays in one
+# process, so a module's fixtures are built once). `make test WORKERS=0` runs in this process.
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q $(if $(filter-out 0,$(WORKERS)),-n $(WORKERS) --dist loadfile)
+
 .PHONY: demo test test-fast bench lint clean
 
 $(BIN)/python:
@@ -24,11 +29,11 @@ demo: $(STAMP_CORE)
 
 test: $(STAMP_ALL)
 	$(BIN)/mypy abkit/
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: $(STAMP_ALL)
 	$(BIN)/mypy abkit/
-	$(BIN)/python -m pytest -q -m "not slow" -x
+	$(PYTEST) -m "not slow" -x
 
 lint: $(STAMP_ALL)
 	$(BIN)/ruff check .

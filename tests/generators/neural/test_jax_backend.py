@@ -27,7 +27,8 @@ def test_neural_tests_pass_under_jax():
     here = ROOT / "tests/generators/neural"
     files = [str(here / f"test_{name}.py") for name in ("decode", "constraints", "sampler", "generator")]
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files,
+         "-k", "not train_generator_cli_end_to_end"],  # the training CLI run (minutes under JAX) stays with the default backend
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     tail = "\n".join(proc.stdout.splitlines()[-30:])
     assert proc.returncode == 0, f"neural tests under KERAS_BACKEND=jax failed:\n{tail}"
