@@ -44,28 +44,33 @@ def reference(checker: TextChecker, text: str, item):
 
 
 def assert_same_as_one_by_one(checker: TextChecker, texts, item_ids, catalog, jobs: int) -> None:
-    s = score_pairs(texts, item_ids, catalog, compliance=checker.compliance, faithfulness=checker.faithfulness,
-                    keep_supported=True, jobs=jobs)
-    for i, (text, item_id) in enumerate(zip(texts, item_ids, strict=True)):
-        item = catalog.get(item_id) if item_id is not None else None
-        matches, res = reference(checker, text, item)
-        assert s.matches.get(i, []) == matches, (text, item_id)
-        assert s.violation[i] == bool(matches)
-        for cat in s.categories:
-            assert s.categories[cat][i] == any(m.category == cat for m in matches)
-        if res is None:
-            assert np.isnan(s.unfaithful[i]) and np.isnan(s.coverage[i]) and not s.mentions_promo[i]
-            continue
-        assert s.contradicted.get(i, []) == res.contradicted, (text, item_id)
-        assert s.unsupported_claims.get(i, []) == res.unsupported, (text, item_id)
-        assert s.supported_claims.get(i, []) == res.supported, (text, item_id)
-        assert s.unfaithful[i] == float(res.unfaithful) and s.unsupported[i] == float(bool(res.unsupported))
-        assert s.subjective[i] == float(bool(res.subjective))
-        assert (res.coverage is None and np.isnan(s.coverage[i])) or s.coverage[i] == res.coverage
-        claims = (*res.supported, *res.contradicted, *res.unsupported)
-        assert s.mentions_promo[i] == any(c.kind in PROMO_CLAIM_KINDS for c in claims)
-    for d in (s.matches, s.contradicted, s.unsupported_claims, s.supported_claims):
-        assert list(d) == sorted(d)  # pair order, as the per-pair loop gave it
+    """Both paths of score_pairs: pair by pair (keep_supported) and the array path (verdicts.judge_pairs)."""
+    for keep in (True, False):
+        s = score_pairs(texts, item_ids, catalog, compliance=checker.compliance, faithfulness=checker.faithfulness,
+                        keep_supported=keep, jobs=jobs)
+        assert (s.supported_claims is not None) == keep
+        for i, (text, item_id) in enumerate(zip(texts, item_ids, strict=True)):
+            item = catalog.get(item_id) if item_id is not None else None
+            matches, res = reference(checker, text, item)
+            assert s.matches.get(i, []) == matches, (text, item_id)
+            assert s.violation[i] == bool(matches)
+            for cat in s.categories:
+                assert s.categories[cat][i] == any(m.category == cat for m in matches)
+            if res is None:
+                assert np.isnan(s.unfaithful[i]) and np.isnan(s.coverage[i]) and not s.mentions_promo[i]
+                continue
+            assert s.contradicted.get(i, []) == res.contradicted, (text, item_id, keep)
+            assert s.unsupported_claims.get(i, []) == res.unsupported, (text, item_id, keep)
+            if keep:
+                assert s.supported_claims.get(i, []) == res.supported, (text, item_id)
+            assert s.unfaithful[i] == float(res.unfaithful) and s.unsupported[i] == float(bool(res.unsupported))
+            assert s.subjective[i] == float(bool(res.subjective)), (text, item_id, keep)
+            assert (res.coverage is None and np.isnan(s.coverage[i])) or s.coverage[i] == res.coverage, (
+                text, item_id, keep)
+            claims = (*res.supported, *res.contradicted, *res.unsupported)
+            assert s.mentions_promo[i] == any(c.kind in PROMO_CLAIM_KINDS for c in claims), (text, item_id, keep)
+        for d in (s.matches, s.contradicted, s.unsupported_claims, s.supported_claims or {}):
+            assert list(d) == sorted(d)  # pair order, as the per-pair loop gave it
 
 
 @pytest.fixture(scope="module")
