@@ -221,7 +221,7 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
             promo[j] = rep.kind in promo_kinds
         else:
             v, claim = faith._judge_mention(rep[0], rep[1], 0, 0, rep[2], p)  # type: ignore[arg-type]
-            promo[j] = v != "subjective" and claim.kind in promo_kinds
+            promo[j] = claim.kind in promo_kinds  # "subjective" is no promotion kind
         verdict[j] = _CODE[v]
         if v == "supported" and claim.attribute in p.item.attributes:  # type: ignore[attr-defined]
             covers[j] = attr_ids.setdefault(claim.attribute, len(attr_ids))
