@@ -26,9 +26,9 @@ import ahocorasick
 import numpy as np
 import pandas as pd
 
-from abkit.text.faithfulness import FaithfulnessChecker
+from abkit.text.faithfulness import PROMO_WORD_KEYS, FaithfulnessChecker
 from abkit.text.items import ItemFacts
-from abkit.text.lexicon import range_dash
+from abkit.text.lexicon import PROMO_ATTRIBUTE, range_dash
 from abkit.text.numeric import _CLAIM_RE_LINES, NumClaim, _claim, extract_numeric_many
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, SUBJECTIVE = 0, 1, 2, 3
@@ -203,6 +203,27 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
             p = profiles[code] = faith.profile(items[code])
         return p
 
+    # item attributes: their ids and normalized values, per item code (CSR)
+    n_items = len(items)
+    value_ids: dict[str, int] = {}
+    attr_ptr = np.zeros(n_items + 1, np.int64)
+    attr_attr: list[int] = []
+    attr_value: list[int] = []
+    n_attributes = np.zeros(n_items, np.int64)
+    key_ids: dict[str, int] = {}
+    canon: list[tuple[int, int, int]] = []  # (item code, canonical value id, attribute id): profile.canon_attr
+    for code in np.unique(item_code).tolist():
+        p = profile(code)
+        n_attributes[code] = len(p.item.attributes)  # type: ignore[attr-defined]
+        for attr, value in p.attr_lower.items():  # type: ignore[attr-defined]
+            if value:
+                attr_attr.append(attr_ids.setdefault(attr, len(attr_ids)))
+                attr_value.append(value_ids.setdefault(value, len(value_ids)))
+        attr_ptr[code + 1] = len(attr_attr)
+        canon.extend((code, key_ids.setdefault(v, len(key_ids)), attr_ids.setdefault(a, len(attr_ids)))
+                     for v, a in p.canon_attr.items())  # type: ignore[attr-defined]
+    attr_ptr = np.maximum.accumulate(attr_ptr)  # items not in this batch: empty segments
+
     # (pair, claim) rows and one verdict per distinct (item, claim)
     row_pair, row = _expand(table.ptr, text_code)
     pair_claim = item_code[row_pair].astype(np.int64) * n_claims + table.claim[row]
@@ -213,7 +234,26 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     covers = np.full(uniq.shape[0], -1, np.int64)
     promo = np.zeros(uniq.shape[0], bool)
     reps = table.reps
-    for j in np.flatnonzero(~table.item_free[u_claim]).tolist():
+    judged = ~table.item_free[u_claim]
+    # a mention of one of the item's own canonical values: supported by that attribute (the first test of
+    # _judge_mention after the promotion words), found for all (item, claim) at once by a sorted lookup
+    claim_key = np.array([key_ids.get(r[0], -1) if not isinstance(r, NumClaim) and r[1] and not (
+        r[0] in PROMO_WORD_KEYS and PROMO_ATTRIBUTE in r[1]) else -1 for r in reps], np.int64)
+    if canon and claim_key.size:
+        table_c = np.asarray(canon, np.int64)
+        n_keys = len(key_ids)
+        c_key = table_c[:, 0] * n_keys + table_c[:, 1]
+        sort = np.argsort(c_key)
+        c_key, c_attr = c_key[sort], table_c[sort, 2]
+        ck = claim_key[u_claim]
+        want = np.flatnonzero(judged & (ck >= 0))
+        q = (uniq[want] // n_claims) * n_keys + ck[want]
+        at = np.minimum(np.searchsorted(c_key, q), c_key.shape[0] - 1)
+        hit = c_key[at] == q
+        verdict[want[hit]] = SUPPORTED
+        covers[want[hit]] = c_attr[at[hit]]
+        judged[want[hit]] = False
+    for j in np.flatnonzero(judged).tolist():
         p = profile(u_item[j])
         rep = reps[int(u_claim[j])]
         if isinstance(rep, NumClaim):
@@ -241,24 +281,7 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     def any_of(mask: np.ndarray) -> np.ndarray:
         return np.bincount(row_pair[mask], minlength=n) > 0
 
-    # item attributes: their ids and normalized values, per item code (CSR)
-    n_items = len(items)
-    value_ids: dict[str, int] = {}
-    attr_ptr = np.zeros(n_items + 1, np.int64)
-    attr_attr: list[int] = []
-    attr_value: list[int] = []
-    n_attributes = np.zeros(n_items, np.int64)
-    for code in np.unique(item_code).tolist():
-        p = profile(code)
-        n_attributes[code] = len(p.item.attributes)  # type: ignore[attr-defined]
-        for attr, value in p.attr_lower.items():  # type: ignore[attr-defined]
-            if value:
-                attr_attr.append(attr_ids.setdefault(attr, len(attr_ids)))
-                attr_value.append(value_ids.setdefault(value, len(value_ids)))
-        attr_ptr[code + 1] = len(attr_attr)
-    attr_ptr = np.maximum.accumulate(attr_ptr)  # items not in this batch: empty segments
     n_attr_ids = max(len(attr_ids), 1)
-
     # attributes covered by supported claims, and by their value named in the text
     row_covers = covers[inv]
     by_claim = (rv == SUPPORTED) & (row_covers >= 0)
