@@ -26,7 +26,7 @@ import ahocorasick
 import numpy as np
 import pandas as pd
 
-from abkit.text.faithfulness import PROMO_WORD_KEYS, FaithfulnessChecker
+from abkit.text.faithfulness import PROMO_WORD_KEYS, FaithfulnessChecker, _Profile
 from abkit.text.items import ItemFacts
 from abkit.text.lexicon import PROMO_ATTRIBUTE, range_dash
 from abkit.text.numeric import _CLAIM_RE_LINES, NumClaim, _claim, extract_numeric_many
@@ -134,7 +134,7 @@ def claim_table(faith: FaithfulnessChecker, cased: Sequence[str]) -> ClaimTable:
         cid = ids.get(key)
         if cid is None:
             cid = ids[key] = len(reps)
-            reps.append(key)  # type: ignore[arg-type]
+            reps.append(key)
         if not folded[t]:
             entry_claim[e] = cid
         m_claim[k] = cid
@@ -195,9 +195,9 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     n = item_code.shape[0]
     n_claims = max(len(table.reps), 1)
     attr_ids: dict[str, int] = {}
-    profiles: dict[int, object] = {}
+    profiles: dict[int, _Profile] = {}
 
-    def profile(code: int):  # type: ignore[no-untyped-def]
+    def profile(code: int) -> _Profile:
         p = profiles.get(code)
         if p is None:
             p = profiles[code] = faith.profile(items[code])
@@ -214,14 +214,14 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     canon: list[tuple[int, int, int]] = []  # (item code, canonical value id, attribute id): profile.canon_attr
     for code in np.unique(item_code).tolist():
         p = profile(code)
-        n_attributes[code] = len(p.item.attributes)  # type: ignore[attr-defined]
-        for attr, value in p.attr_lower.items():  # type: ignore[attr-defined]
+        n_attributes[code] = len(p.item.attributes)
+        for attr, value in p.attr_lower.items():
             if value:
                 attr_attr.append(attr_ids.setdefault(attr, len(attr_ids)))
                 attr_value.append(value_ids.setdefault(value, len(value_ids)))
         attr_ptr[code + 1] = len(attr_attr)
         canon.extend((code, key_ids.setdefault(v, len(key_ids)), attr_ids.setdefault(a, len(attr_ids)))
-                     for v, a in p.canon_attr.items())  # type: ignore[attr-defined]
+                     for v, a in p.canon_attr.items())
     attr_ptr = np.maximum.accumulate(attr_ptr)  # items not in this batch: empty segments
 
     # (pair, claim) rows and one verdict per distinct (item, claim)
@@ -257,14 +257,15 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
         p = profile(u_item[j])
         rep = reps[int(u_claim[j])]
         if isinstance(rep, NumClaim):
-            v, claim = faith._judge_numeric(rep, p)  # type: ignore[arg-type]
+            v, claim = faith._judge_numeric(rep, p)
             promo[j] = rep.kind in promo_kinds
         else:
-            v, claim = faith._judge_mention(rep[0], rep[1], 0, 0, rep[2], p)  # type: ignore[arg-type]
+            v, claim = faith._judge_mention(rep[0], rep[1], 0, 0, rep[2], p)
             promo[j] = claim.kind in promo_kinds  # "subjective" is no promotion kind
         verdict[j] = _CODE[v]
-        if v == "supported" and claim.attribute in p.item.attributes:  # type: ignore[attr-defined]
-            covers[j] = attr_ids.setdefault(claim.attribute, len(attr_ids))
+        held = claim.attribute
+        if v == "supported" and held is not None and held in p.item.attributes:
+            covers[j] = attr_ids.setdefault(held, len(attr_ids))
     rv = verdict[inv]
     # check_cased drops a number the item has no kind for inside a known value, and a mention that
     # overlaps a number it keeps
@@ -315,10 +316,10 @@ def _values_in_texts(value_ids: dict[str, int], lowered: list[str]) -> np.ndarra
     if not value_ids or not lowered:
         return np.zeros(0, np.int64)
     auto = ahocorasick.Automaton()
-    for value, vid in value_ids.items():
-        auto.add_word(value, vid)
+    for value, k in value_ids.items():
+        auto.add_word(value, k)
     auto.make_automaton()
-    length = np.fromiter(map(len, value_ids), np.int64, len(value_ids))  # dicts keep insertion order = id order
+    value_length = np.fromiter(map(len, value_ids), np.int64, len(value_ids))  # insertion order = id order
     joined = "\0".join(lowered)
     hits = list(auto.iter(joined))
     if not hits:
@@ -327,6 +328,6 @@ def _values_in_texts(value_ids: dict[str, int], lowered: list[str]) -> np.ndarra
     ends, vid = flat[:, 0], flat[:, 1]
     starts = np.zeros(len(lowered), np.int64)
     np.cumsum(np.fromiter(map(len, lowered[:-1]), np.int64, len(lowered) - 1) + 1, out=starts[1:])
-    text = np.searchsorted(starts, ends, side="right") - 1
-    inside = ends - length[vid] + 1 >= starts[text]  # a value with a NUL of its own must not span two texts
-    return np.unique(text[inside] * len(value_ids) + vid[inside])
+    owner = np.searchsorted(starts, ends, side="right") - 1
+    inside = ends - value_length[vid] + 1 >= starts[owner]  # a value with a NUL of its own must not span two texts
+    return np.unique(owner[inside] * len(value_ids) + vid[inside])
