@@ -1,7 +1,9 @@
 """Score (item, text) pairs with the compliance and faithfulness checkers in one pass.
 
-Each distinct text is normalized once (one NFKC pass over the batch) and its claims extracted once;
-pairs are then judged item by item, each claim's verdict computed once per item (abkit.text.batch).
+Each distinct text is normalized once (one NFKC pass over the batch) and its claims extracted once
+into a table; verdicts are computed once per distinct (item, claim) and pairs summarized by array
+operations (abkit.text.verdicts); pairs with a contradicted or unsupported claim, and every pair when
+``keep_supported`` asks for all claim lists, are judged one by one (abkit.text.batch).
 Results equal ComplianceChecker.check + FaithfulnessChecker.check on each pair. Only flagged rows
 keep their match / claim details, so a million clean texts cost little memory.
 """
