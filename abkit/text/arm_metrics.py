@@ -54,7 +54,7 @@ def _clean(obj: Any) -> Any:
 
 
 def _examples(pairs: pd.DataFrame, scores: PairScores, k: int) -> dict[str, list[dict[str, Any]]]:
-    ids, texts = pairs["item_id"].tolist(), pairs["text"].tolist()
+    ids, texts = pairs["item_id"].to_numpy(), pairs["text"].to_numpy()  # only k rows are read
     return {
         "violations": [
             {"item_id": ids[i], "text": texts[i], "terms": [{"term": m.term, "category": m.category} for m in ms]}
@@ -107,7 +107,13 @@ def arm_text_metrics(
     """
     grouped, rows = _prepare(pairs)
     catalog = items if isinstance(items, Mapping) else items_by_id(items)
-    texts = sorted(set(grouped["text"].tolist()))
+    text_code, uniques = pd.factorize(grouped["text"], sort=False)
+    distinct = uniques.tolist()
+    by_text = sorted(range(len(distinct)), key=distinct.__getitem__)
+    texts = [distinct[i] for i in by_text]
+    rank = np.empty(len(by_text), np.int64)
+    rank[by_text] = np.arange(len(by_text))
+    text_rank = rank[text_code]  # each pair's text: its index in texts
     out: dict[str, Any] = {"texts": len(texts), "pairs": int(len(grouped)), "tokenizer": "char"}
     if not texts:
         return _clean(out)
@@ -154,15 +160,15 @@ def arm_text_metrics(
     if "exposures" in grouped.columns:
         w = grouped["exposures"].fillna(0).to_numpy(dtype=float)
         if w.sum() > 0:
-            out["exposure_weighted"] = _weighted(grouped, scores, w, texts, enc, tables)
+            out["exposure_weighted"] = _weighted(grouped["exposures"], text_rank, scores, w, enc, tables)
     out["examples"] = _examples(grouped, scores, n_examples)
     return _clean(out)
 
 
-def _weighted(grouped: pd.DataFrame, scores: PairScores, w: np.ndarray, texts: list[str], enc: Encoded,
+def _weighted(exposures: pd.Series, text_rank: np.ndarray, scores: PairScores, w: np.ndarray, enc: Encoded,
               tables: dict[int, NgramTable]) -> dict[str, Any]:
     """Rates weighted by exposures (what users actually saw), plus the weighted n-gram entropy."""
-    per_text = grouped.groupby("text", sort=False)["exposures"].sum().reindex(texts).fillna(0).to_numpy(float)
+    per_text = exposures.groupby(text_rank, sort=True).sum().to_numpy(float)  # every text has a pair
     out: dict[str, Any] = {
         "exposures": float(w.sum()),
         "ad_law_violation_rate": _rate(scores.violation, w),

@@ -31,7 +31,7 @@ from abkit.text.lexicon import PROMO_ATTRIBUTE, PROMO_WORDS, Mention, ValueLexic
 from abkit.text.normalize import normalize, normalize_both
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND, NumClaim, extract_numeric
 
-_PROMO_WORD_KEYS = frozenset(normalize(w) for w in PROMO_WORDS)
+PROMO_WORD_KEYS = frozenset(normalize(w) for w in PROMO_WORDS)
 
 
 class Claim(NamedTuple):
@@ -200,7 +200,7 @@ class FaithfulnessChecker:
         subjective = key in lex.subjective or surface.lower() in lex.subjective
         if not attrs:
             return "subjective", Claim("subjective", surface, key, start, end, None)
-        if key in _PROMO_WORD_KEYS and PROMO_ATTRIBUTE in attrs:
+        if key in PROMO_WORD_KEYS and PROMO_ATTRIBUTE in attrs:
             verdict = "supported" if p.has_discount else "unsupported"
             return verdict, Claim("promo_word", surface, key, start, end, PROMO_ATTRIBUTE,
                                   "" if p.has_discount else p.promo_note)

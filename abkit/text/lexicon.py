@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import chain
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -162,12 +163,17 @@ class ValueLexicon:
         self.values = {k: tuple(sorted(v)) for k, v in surfaces.items()}
         self.subjective = frozenset(cfg.subjective)
         self._auto = ahocorasick.Automaton()
+        self.entries: list[tuple[str, tuple[str, ...], int, bool, str]] = []  # (key, attrs, length, ascii, surface)
         for surface, attrs in self.values.items():
             key = surface_canon.get(surface) or self.canon(surface)
-            self._auto.add_word(surface, (key, attrs, len(surface), surface.isascii(), surface))
+            self.entries.append((key, attrs, len(surface), surface.isascii(), surface))
         for word in self.subjective:
             if word not in self.values:
-                self._auto.add_word(word, (word, (), len(word), word.isascii(), word))
+                self.entries.append((word, (), len(word), word.isascii(), word))
+        for k, entry in enumerate(self.entries):
+            self._auto.add_word(entry[4], k)
+        self._entry_length = np.array([e[2] for e in self.entries], np.int64)
+        self._entry_ascii = np.array([e[3] for e in self.entries], bool)
         self._empty = len(self._auto) == 0
         if not self._empty:
             self._auto.make_automaton()
@@ -252,7 +258,9 @@ class ValueLexicon:
         """(key, attrs, start, end) of the automaton's leftmost-longest hits; an ASCII entry must not be
         glued to other ASCII letters or digits (pu3000 is not inside pu30000)."""
         n = len(text)
-        for end, (key, attrs, length, is_ascii, _surface) in self._auto.iter_long(text):
+        entries = self.entries
+        for end, k in self._auto.iter_long(text):
+            key, attrs, length, is_ascii, _surface = entries[k]
             start = end + 1 - length
             if is_ascii and ((start > 0 and text[start - 1].isascii() and text[start - 1].isalnum()) or
                              (end + 1 < n and text[end + 1].isascii() and text[end + 1].isalnum())):
@@ -265,7 +273,8 @@ class ValueLexicon:
         if self._empty or not lowered:
             return out
         joined = "\0".join(lowered)
-        hits = [(end, value) for end, value in self._auto.iter_long(joined)]
+        entries = self.entries
+        hits = [(end, entries[k]) for end, k in self._auto.iter_long(joined)]
         if not hits:
             return out
         starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]])
@@ -280,6 +289,24 @@ class ValueLexicon:
                 continue  # same rule as _scan (NUL is neither a letter nor a digit)
             out[k].append(Mention(key, attrs, start - b, end + 1 - b))
         return out
+
+    def mention_arrays(self, joined: str) -> tuple[np.ndarray, np.ndarray]:
+        """(end offset, entry index) of the leftmost-longest mentions in a string of texts joined by NUL,
+        as ``mentions`` finds them in each text (``entries[k]`` = key, attrs, length, ascii, surface)."""
+        if self._empty or not joined:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        hits = list(self._auto.iter_long(joined))
+        flat = np.fromiter(chain.from_iterable(hits), np.int64, 2 * len(hits)).reshape(-1, 2)
+        end, entry = flat[:, 0] + 1, flat[:, 1]
+        n = len(joined)
+        keep = np.ones(len(hits), bool)
+        for i in np.flatnonzero(self._entry_ascii[entry]).tolist():  # same rule as _scan
+            e = int(end[i])
+            s = e - int(self._entry_length[entry[i]])
+            if (s > 0 and joined[s - 1].isascii() and joined[s - 1].isalnum()) or (
+                    e < n and joined[e].isascii() and joined[e].isalnum()):
+                keep[i] = False
+        return end[keep], entry[keep]
 
     def attrs_in_category(self, category: str, surface: str, attrs: tuple[str, ...]) -> tuple[str, ...]:
         """The keys a surface belongs to for an item of ``category`` (category value sets win)."""

@@ -1,7 +1,9 @@
 """Score (item, text) pairs with the compliance and faithfulness checkers in one pass.
 
-Each distinct text is normalized once (one NFKC pass over the batch) and its claims extracted once;
-pairs are then judged item by item, each claim's verdict computed once per item (abkit.text.batch).
+Each distinct text is normalized once (one NFKC pass over the batch) and its claims extracted once
+into a table; verdicts are computed once per distinct (item, claim) and pairs summarized by array
+operations (abkit.text.verdicts); pairs with a contradicted or unsupported claim, and every pair when
+``keep_supported`` asks for all claim lists, are judged one by one (abkit.text.batch).
 Results equal ComplianceChecker.check + FaithfulnessChecker.check on each pair. Only flagged rows
 keep their match / claim details, so a million clean texts cost little memory.
 """
@@ -24,6 +26,7 @@ from abkit.text.faithfulness import Claim, FaithfulnessChecker, FaithResult
 from abkit.text.items import ItemFacts, as_item
 from abkit.text.normalize import normalize_both_many
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
+from abkit.text.verdicts import claim_table, judge_pairs
 
 PROMO_CLAIM_KINDS = DISCOUNT_KINDS | {PRICE_KIND, "promo_word", "free_ship_over"}
 
@@ -210,8 +213,35 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
     if not known.any():
         return out
     rows = np.flatnonzero(known)
-    item_codes, _ = pd.factorize(pd.Series([item_ids[i] for i in rows.tolist()], dtype=object), sort=False)
-    rows = rows[np.argsort(item_codes, kind="stable")]  # item by item
+    item_codes, item_list = pd.factorize(pd.Series([item_ids[i] for i in rows.tolist()], dtype=object), sort=False)
+    order = np.argsort(item_codes, kind="stable")  # item by item
+    rows, item_codes = rows[order], item_codes[order]
+    if keep_supported:  # every pair's claim lists are wanted: judge pair by pair
+        per_pair = rows
+    else:
+        needed, text_code = np.unique(text_ids[rows], return_inverse=True)
+        table = claim_table(faith, [normalized[t][0] for t in needed.tolist()])
+        flags = judge_pairs(faith, [items[k] for k in item_list], item_codes, text_code, table, PROMO_CLAIM_KINDS)
+        unfaithful[rows] = flags.contradicted
+        unsupported[rows] = flags.unsupported
+        subjective[rows] = flags.subjective
+        promo[rows] = flags.promo
+        with_attrs = flags.n_attributes > 0
+        coverage[rows[with_attrs]] = flags.n_covered[with_attrs] / flags.n_attributes[with_attrs]
+        per_pair = rows[flags.contradicted | flags.unsupported]  # claim lists wanted
+    _judge_each(per_pair, text_ids, normalized, item_ids, items, faith, keep_supported, out)
+    out.contradicted = dict(sorted(out.contradicted.items()))  # pair order, as the callers expect
+    out.unsupported_claims = dict(sorted(out.unsupported_claims.items()))
+    if keep_supported:
+        out.supported_claims = dict(sorted(out.supported_claims.items()))  # type: ignore[union-attr]
+    return out
+
+
+def _judge_each(rows: np.ndarray, text_ids: np.ndarray, normalized: list[tuple[str, str]], item_ids, items, faith,
+                keep_supported: bool, out: PairScores) -> None:
+    """The per-pair judge (abkit.text.batch) for ``rows`` (grouped by item): every field and claim list."""
+    if rows.size == 0:
+        return
     needed = np.unique(text_ids[rows])
     claims = dict(zip(needed.tolist(), text_claims(faith, [normalized[t][0] for t in needed.tolist()]), strict=True))
     judge: ItemJudge | None = None
@@ -224,20 +254,15 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
             judge = ItemJudge(faith, faith.profile(items[item_id]), PROMO_CLAIM_KINDS)
             n_attrs = len(judge.attributes)
         res = judge.judge(claims[t], keep_supported)  # type: ignore[union-attr]
-        unfaithful[i] = 1.0 if res.contradicted else 0.0
-        unsupported[i] = 1.0 if res.unsupported else 0.0
-        subjective[i] = 1.0 if res.subjective else 0.0
+        out.unfaithful[i] = 1.0 if res.contradicted else 0.0
+        out.unsupported[i] = 1.0 if res.unsupported else 0.0
+        out.subjective[i] = 1.0 if res.subjective else 0.0  # type: ignore[index]
         if n_attrs:
-            coverage[i] = res.n_covered / n_attrs
+            out.coverage[i] = res.n_covered / n_attrs
         if res.contradicted:
             out.contradicted[i] = res.contradicted
         if res.unsupported:
             out.unsupported_claims[i] = res.unsupported
         if res.supported:
             out.supported_claims[i] = res.supported  # type: ignore[index]
-        promo[i] = res.mentions_promo
-    out.contradicted = dict(sorted(out.contradicted.items()))  # pair order, as the callers expect
-    out.unsupported_claims = dict(sorted(out.unsupported_claims.items()))
-    if keep_supported:
-        out.supported_claims = dict(sorted(out.supported_claims.items()))  # type: ignore[union-attr]
-    return out
+        out.mentions_promo[i] = res.mentions_promo

@@ -26,6 +26,7 @@ from abkit.text.numeric import extract_numeric, extract_numeric_many
 from abkit.text.personalization import personalization
 from abkit.text.scoring import PROMO_CLAIM_KINDS, TextChecker, score_pairs
 from abkit.text.selfbleu import seeded_sample
+from abkit.text.verdicts import claim_table, judge_pairs
 from abkit.world.textlex import world_extension
 
 DATA = Path(__file__).parent / "data" / "independent"
@@ -44,28 +45,33 @@ def reference(checker: TextChecker, text: str, item):
 
 
 def assert_same_as_one_by_one(checker: TextChecker, texts, item_ids, catalog, jobs: int) -> None:
-    s = score_pairs(texts, item_ids, catalog, compliance=checker.compliance, faithfulness=checker.faithfulness,
-                    keep_supported=True, jobs=jobs)
-    for i, (text, item_id) in enumerate(zip(texts, item_ids, strict=True)):
-        item = catalog.get(item_id) if item_id is not None else None
-        matches, res = reference(checker, text, item)
-        assert s.matches.get(i, []) == matches, (text, item_id)
-        assert s.violation[i] == bool(matches)
-        for cat in s.categories:
-            assert s.categories[cat][i] == any(m.category == cat for m in matches)
-        if res is None:
-            assert np.isnan(s.unfaithful[i]) and np.isnan(s.coverage[i]) and not s.mentions_promo[i]
-            continue
-        assert s.contradicted.get(i, []) == res.contradicted, (text, item_id)
-        assert s.unsupported_claims.get(i, []) == res.unsupported, (text, item_id)
-        assert s.supported_claims.get(i, []) == res.supported, (text, item_id)
-        assert s.unfaithful[i] == float(res.unfaithful) and s.unsupported[i] == float(bool(res.unsupported))
-        assert s.subjective[i] == float(bool(res.subjective))
-        assert (res.coverage is None and np.isnan(s.coverage[i])) or s.coverage[i] == res.coverage
-        claims = (*res.supported, *res.contradicted, *res.unsupported)
-        assert s.mentions_promo[i] == any(c.kind in PROMO_CLAIM_KINDS for c in claims)
-    for d in (s.matches, s.contradicted, s.unsupported_claims, s.supported_claims):
-        assert list(d) == sorted(d)  # pair order, as the per-pair loop gave it
+    """Both paths of score_pairs: pair by pair (keep_supported) and the array path (verdicts.judge_pairs)."""
+    for keep in (True, False):
+        s = score_pairs(texts, item_ids, catalog, compliance=checker.compliance, faithfulness=checker.faithfulness,
+                        keep_supported=keep, jobs=jobs)
+        assert (s.supported_claims is not None) == keep
+        for i, (text, item_id) in enumerate(zip(texts, item_ids, strict=True)):
+            item = catalog.get(item_id) if item_id is not None else None
+            matches, res = reference(checker, text, item)
+            assert s.matches.get(i, []) == matches, (text, item_id)
+            assert s.violation[i] == bool(matches)
+            for cat in s.categories:
+                assert s.categories[cat][i] == any(m.category == cat for m in matches)
+            if res is None:
+                assert np.isnan(s.unfaithful[i]) and np.isnan(s.coverage[i]) and not s.mentions_promo[i]
+                continue
+            assert s.contradicted.get(i, []) == res.contradicted, (text, item_id, keep)
+            assert s.unsupported_claims.get(i, []) == res.unsupported, (text, item_id, keep)
+            if keep:
+                assert s.supported_claims.get(i, []) == res.supported, (text, item_id)
+            assert s.unfaithful[i] == float(res.unfaithful) and s.unsupported[i] == float(bool(res.unsupported))
+            assert s.subjective[i] == float(bool(res.subjective)), (text, item_id, keep)
+            assert (res.coverage is None and np.isnan(s.coverage[i])) or s.coverage[i] == res.coverage, (
+                text, item_id, keep)
+            claims = (*res.supported, *res.contradicted, *res.unsupported)
+            assert s.mentions_promo[i] == any(c.kind in PROMO_CLAIM_KINDS for c in claims), (text, item_id, keep)
+        for d in (s.matches, s.contradicted, s.unsupported_claims, s.supported_claims or {}):
+            assert list(d) == sorted(d)  # pair order, as the per-pair loop gave it
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +217,47 @@ def test_claim_regex_matches_as_the_one_group_per_alternative_form(independent):
         old = [(m.lastgroup, m.span()) for m in grouped.finditer(text)]
         new = [(numeric._ALTERNATIVE_OF[m.lastgroup], m.span()) for m in numeric.CLAIM_RE.finditer(text)]
         assert new == old, text
+
+
+FUZZ_ITEMS = [
+    {"item_id": "pen5", "category": "文具", "brand": "墨点", "title": "墨点 水彩笔", "price": 19.9, "discount": 0.0,
+     "attributes": {"规格": "5支装", "颜色": "黑色"}},
+    {"item_id": "pen36", "category": "文具", "brand": "墨点", "title": "墨点 水彩笔套装", "price": 39.0, "discount": 0.1,
+     "attributes": {"规格": "36色", "卖点": "可水洗"}},
+    {"item_id": "twin", "category": "服饰", "brand": "禾森", "title": "禾森 白T", "price": 99.0, "discount": 0.0,
+     "attributes": {"颜色": "白色", "主色": "白色", "材质": "纯棉", "促销": "满199减30"}},
+    {"item_id": "pb20k", "category": "数码", "brand": "澜屿", "title": "澜屿 大容量充电宝", "price": 159.0, "discount": 0.2,
+     "attributes": {"规格": "20000mAh", "接口": "Type-C"}},
+    {"item_id": "bare", "category": "杂货", "brand": "", "title": "收纳盒", "price": None, "discount": 0.0,
+     "attributes": {}},
+]
+FRAGMENTS = ["36色", "5支装", "10000mAh", "20000MAH", "20000mah", "128G", "5G", "99元", "8折", "满199减30", "白色", "纯棉",
+             "SPF50+", "50ml", "0~6个月", "Top1", "NO.1", "轻薄", "浓郁", "云南", "最佳", "iPhone15", "6.1英寸", "防摔",
+             "夏季", "100%纯棉", "简约", "显瘦", "高级感", "黑色", "可水洗", "TYPE-C", "type-c", "第二件半价", "包邮", "限时"]
+
+
+def test_array_path_on_fuzzed_texts_with_overlapping_claims(items):
+    """Random texts of values, numbers inside values (36色 on a 5支装 item), a value spelled as a number
+    (20000mAh), one value under two keys and upper-case spellings, read against every item."""
+    catalog = items_by_id([*items, *FUZZ_ITEMS])
+    checker = TextChecker.build(catalog)
+    rng = random.Random(17)
+    texts, ids = [], []
+    for _ in range(700):
+        texts.append(rng.choice(["", "，", " "]).join(rng.sample(FRAGMENTS, rng.randint(1, 4))))
+        ids.append(rng.choice(list(catalog)))
+    assert_same_as_one_by_one(checker, texts, ids, catalog, jobs=1)
+    # the array verdicts on their own (score_pairs re-judges flagged pairs one by one, which would hide a
+    # wrongly flagged pair): each summary equals check_cased's
+    codes, uniq_items = pd.factorize(pd.Series(ids))
+    text_codes, uniq_texts = pd.factorize(pd.Series(texts))
+    faith = checker.faithfulness
+    table = claim_table(faith, [normalize(t, casefold=False, keep_spaces=True) for t in uniq_texts])
+    flags = judge_pairs(faith, [catalog[k] for k in uniq_items], codes, text_codes, table, PROMO_CLAIM_KINDS)
+    for i, (text, item_id) in enumerate(zip(texts, ids, strict=True)):
+        res = faith.check(text, catalog[item_id])
+        claims = (*res.supported, *res.contradicted, *res.unsupported)
+        assert (flags.contradicted[i], flags.unsupported[i], flags.subjective[i], flags.promo[i]) == (
+            bool(res.contradicted), bool(res.unsupported), bool(res.subjective),
+            any(c.kind in PROMO_CLAIM_KINDS for c in claims)), (text, item_id)
+        assert (flags.n_covered[i], flags.n_attributes[i]) == (len(res.covered), res.n_attributes), (text, item_id)
