@@ -59,14 +59,17 @@ def _catalog(engine: Engine, item_ids: pd.Series, rel: q.Relations) -> pd.DataFr
 
 
 def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Feature levels (strings) per (reason_id, item_id, segment) key of ``keys`` (which also holds text)."""
-    from abkit.text.features import text_features
+    """Feature levels (strings) per (reason_id, item_id, segment) key of ``keys`` (which also holds text);
+    keys without a text are left out."""
+    from abkit.text.features import feature_columns
+    from abkit.text.items import items_by_id
     from abkit.world.textlex import segment_top_aspect
 
-    feats = text_features(keys[["item_id", "text", "segment"]], items, segment_aspect=segment_top_aspect)
-    merged = keys.merge(feats, on=["item_id", "text", "segment"], how="left", validate="many_to_one")
-    cols = {"reason_id": merged["reason_id"], "item_id": merged["item_id"], "segment": merged["segment"]}
-    cols.update({f: _level(merged[f]) for f in FEATURES})
+    keys = keys[keys["text"].notna()]
+    feats = feature_columns(keys["item_id"].tolist(), keys["text"].astype(str).tolist(), keys["segment"].tolist(),
+                            items_by_id(items), segment_aspect=segment_top_aspect)
+    cols = {"reason_id": keys["reason_id"], "item_id": keys["item_id"], "segment": keys["segment"]}
+    cols.update({f: _level(feats[f].set_axis(keys.index)) for f in FEATURES})
     return pd.DataFrame({k: v.astype("string") for k, v in cols.items()})
 
 
