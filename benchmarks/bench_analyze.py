@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import multiprocessing as mp
 import os
@@ -260,7 +261,7 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
             extra["users"] = con.execute(f"SELECT count(*) FROM {rel.per_user}").fetchone()[0]
         elif name in ("full", "full_slice", "full_before"):
             blocks: dict[str, float] = {}
-            timed = {} if name == "full_before" else {"timings": blocks}  # older trees lack the option
+            timed = {"timings": blocks} if "timings" in inspect.signature(analyze).parameters else {}  # older trees lack it
             result = analyze(spec, con, text_metrics=True, dimensions=DIMENSIONS, rel=rel, **timed)
             extra["users"] = sum(result.users.values())
             extra["decision"] = result.decision.action
@@ -427,10 +428,11 @@ def main() -> None:
         figures["pandas_over_full_slice"] = round(results["pandas"]["seconds"] / results["full_slice"]["seconds"], 3)
         print(f"pandas on {results['pandas'].get('exposures'):,} exposures: "
               f"{figures['pandas_over_full_slice']:.1f}x slower than analyze on the same slice")
-    if "blocks" in results.get("full", {}):
-        blocks = results["full"]["blocks"]
-        figures["full_blocks"] = {k: round(v, 3) for k, v in blocks.items()}
-        print("full analyze by block: " + ", ".join(f"{k} {v:.2f}" for k, v in blocks.items() if v >= 0.005))
+    for name in ("full", "full_before"):
+        blocks = results.get(name, {}).get("blocks")
+        if blocks:
+            figures[f"{name}_blocks"] = {k: round(v, 3) for k, v in blocks.items()}
+            print(f"{name} analyze by block: " + ", ".join(f"{k} {v:.2f}" for k, v in blocks.items() if v >= 0.005))
     load = os.getloadavg()
     figures["load_avg"] = [round(x, 2) for x in load]
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")

@@ -13,13 +13,13 @@ user_segments AS (
 text_rows AS (
     -- the user's exposures of a text, and the clicks and orders anchored on one
     SELECT t.user_id, t.arm, g.segment, t.reason_id, t.item_id,
-           CAST(t.exposures AS DOUBLE) AS e, 0.0 AS c, 0.0 AS o
+           CAST(t.exposures AS DOUBLE) AS e, CAST(0 AS DOUBLE) AS c, CAST(0 AS DOUBLE) AS o
     FROM {user_texts} t
     LEFT JOIN user_segments g ON g.user_id = t.user_id
     UNION ALL
-    SELECT a.user_id, a.arm, g.segment, a.anchor_reason_id AS reason_id, a.item_id, 0.0 AS e,
-           CASE WHEN a.type = 'click' THEN 1.0 ELSE 0.0 END AS c,
-           CASE WHEN a.type = 'order' THEN 1.0 ELSE 0.0 END AS o
+    SELECT a.user_id, a.arm, g.segment, a.anchor_reason_id AS reason_id, a.item_id, CAST(0 AS DOUBLE) AS e,
+           CAST(CASE WHEN a.type = 'click' THEN 1 ELSE 0 END AS DOUBLE) AS c,
+           CAST(CASE WHEN a.type = 'order' THEN 1 ELSE 0 END AS DOUBLE) AS o
     FROM {attributed} a
     LEFT JOIN user_segments g ON g.user_id = a.user_id
     WHERE a.type IN ('click', 'order') AND a.anchor_reason_id IS NOT NULL
