@@ -251,6 +251,7 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
     else:
         con = _connect(db, memory_limit, tmp)
         t = time.perf_counter()
+        cpu = time.process_time()
         if name == "scan":
             con.execute(SCAN.format(exposures=rel.exposures, events=rel.events)).fetchall()
         elif name == "floor":
@@ -269,6 +270,7 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
         else:
             raise ValueError(name)
         seconds = time.perf_counter() - t
+        extra["cpu_seconds"] = time.process_time() - cpu  # every DuckDB thread's too: steadier under load
         con.close()
     rss = peak_rss_bytes()
     out.put({"phase": name, "seconds": seconds, "peak_rss_bytes": rss, **extra})
@@ -408,19 +410,27 @@ def main() -> None:
     floor = results.get("floor", {}).get("seconds")
     print(f"\nbench_analyze: {n_x:,} exposures, {n_e:,} events, {os.environ.get('BENCH_THREADS', '2')} threads, "
           f"DuckDB memory_limit {args.memory_limit}, best of {args.repeat}")
-    print(f"{'phase':18s} {'seconds':>9s} {'peak RSS GB':>12s} {'vs floor':>9s}")
+    floor_cpu = results.get("floor", {}).get("cpu_seconds")
+    print(f"{'phase':18s} {'seconds':>9s} {'peak RSS GB':>12s} {'vs floor':>9s} {'CPU s':>8s} {'CPU vs floor':>13s}")
     for name, r in results.items():
         ratio = f"{r['seconds'] / floor:8.2f}x" if floor else ""
-        print(f"{name:18s} {r['seconds']:9.2f} {r['peak_rss_bytes'] / 2**30:12.2f} {ratio:>9s}")
+        cpu = r.get("cpu_seconds")
+        cpu_ratio = f"{cpu / floor_cpu:12.2f}x" if cpu and floor_cpu else ""
+        print(f"{name:18s} {r['seconds']:9.2f} {r['peak_rss_bytes'] / 2**30:12.2f} {ratio:>9s} "
+              f"{cpu if cpu is not None else float('nan'):8.2f} {cpu_ratio:>13s}")
     figures: dict[str, Any] = {
         "benchmark": "bench_analyze", "scale": args.scale, "exposures": n_x, "events": n_e,
         "seconds": {k: round(v["seconds"], 3) for k, v in results.items()},
         "peak_rss_gb": {k: round(v["peak_rss_bytes"] / 2**30, 3) for k, v in results.items()},
+        "cpu_seconds": {k: round(v["cpu_seconds"], 3) for k, v in results.items() if "cpu_seconds" in v},
     }
     if floor and "full" in results:
         figures["full_over_floor"] = round(results["full"]["seconds"] / floor, 3)
     if floor and "full_before" in results:
         figures["full_before_over_floor"] = round(results["full_before"]["seconds"] / floor, 3)
+    for name in ("full", "full_before"):
+        if floor_cpu and "cpu_seconds" in results.get(name, {}):
+            figures[f"{name}_over_floor_cpu"] = round(results[name]["cpu_seconds"] / floor_cpu, 3)
     if "per_user_join" in results and "per_user_window" in results:
         figures["window_over_join"] = round(results["per_user_window"]["seconds"] / results["per_user_join"]["seconds"], 3)
     if "pandas" in results:
