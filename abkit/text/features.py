@@ -77,7 +77,7 @@ def pair_features(texts: Sequence[str], item_ids: Sequence[str], catalog: Mappin
     })
 
 
-def _codes(*columns: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+def _codes(*columns: Sequence[object] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(code of each row's combination of ``columns`` values, in order of first appearance; the first
     row of each code). Missing values (None / NaN) are a value of their own."""
     combined = np.zeros(len(columns[0]), dtype=np.int64)
@@ -149,7 +149,7 @@ def feature_columns(item_ids: Sequence[object], texts: Sequence[str], segments: 
     aspect = seg_aspect[seg_code]
 
     hit = pd.array(np.zeros(len(items), dtype=bool), dtype="boolean")
-    has = np.not_equal(aspect, None)
+    has = np.array([a is not None for a in aspect.tolist()], dtype=bool)
     hit[~has] = pd.NA
     if has.any():  # decided once per distinct (pair, aspect)
         rows = np.flatnonzero(has)
