@@ -9,8 +9,9 @@ the latest exposure of the same (user, item) at or before it, and counts for the
 levels of that exposure's text. Per user and level: exposures with that level, clicks and
 orders anchored on them; CTR = Σclicks/Σexposures and CVR = Σorders/Σclicks over the users
 with any exposure at that level, with the delta method over users (abkit.stats.ratio_interval).
-Features (abkit.text.features) are computed once per distinct (reason, item, viewer
-segment) in Python and registered back into the engine (DuckDB or Spark) as a small table.
+Features (abkit.text.features) are computed in Python for the distinct (reason, item, viewer
+segment) keys — each (item, text) scored once, each viewer segment's aspect found once — and
+registered back into the engine (DuckDB or Spark) as a small table.
 CIs are the plain delta-method intervals (not clamped at 0, so a tiny group can show a lower
 bound below zero).
 """
