@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import multiprocessing as mp
 import os
@@ -250,6 +251,7 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
     else:
         con = _connect(db, memory_limit, tmp)
         t = time.perf_counter()
+        cpu = time.process_time()
         if name == "scan":
             con.execute(SCAN.format(exposures=rel.exposures, events=rel.events)).fetchall()
         elif name == "floor":
@@ -260,7 +262,7 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
             extra["users"] = con.execute(f"SELECT count(*) FROM {rel.per_user}").fetchone()[0]
         elif name in ("full", "full_slice", "full_before"):
             blocks: dict[str, float] = {}
-            timed = {} if name == "full_before" else {"timings": blocks}  # older trees lack the option
+            timed = {"timings": blocks} if "timings" in inspect.signature(analyze).parameters else {}  # older trees lack it
             result = analyze(spec, con, text_metrics=True, dimensions=DIMENSIONS, rel=rel, **timed)
             extra["users"] = sum(result.users.values())
             extra["decision"] = result.decision.action
@@ -268,6 +270,7 @@ def phase(name: str, db: str, memory_limit: str, tmp: str, sliced: bool, out: An
         else:
             raise ValueError(name)
         seconds = time.perf_counter() - t
+        extra["cpu_seconds"] = time.process_time() - cpu  # every DuckDB thread's too: steadier under load
         con.close()
     rss = peak_rss_bytes()
     out.put({"phase": name, "seconds": seconds, "peak_rss_bytes": rss, **extra})
@@ -407,19 +410,27 @@ def main() -> None:
     floor = results.get("floor", {}).get("seconds")
     print(f"\nbench_analyze: {n_x:,} exposures, {n_e:,} events, {os.environ.get('BENCH_THREADS', '2')} threads, "
           f"DuckDB memory_limit {args.memory_limit}, best of {args.repeat}")
-    print(f"{'phase':18s} {'seconds':>9s} {'peak RSS GB':>12s} {'vs floor':>9s}")
+    floor_cpu = results.get("floor", {}).get("cpu_seconds")
+    print(f"{'phase':18s} {'seconds':>9s} {'peak RSS GB':>12s} {'vs floor':>9s} {'CPU s':>8s} {'CPU vs floor':>13s}")
     for name, r in results.items():
         ratio = f"{r['seconds'] / floor:8.2f}x" if floor else ""
-        print(f"{name:18s} {r['seconds']:9.2f} {r['peak_rss_bytes'] / 2**30:12.2f} {ratio:>9s}")
+        cpu = r.get("cpu_seconds")
+        cpu_ratio = f"{cpu / floor_cpu:12.2f}x" if cpu and floor_cpu else ""
+        print(f"{name:18s} {r['seconds']:9.2f} {r['peak_rss_bytes'] / 2**30:12.2f} {ratio:>9s} "
+              f"{cpu if cpu is not None else float('nan'):8.2f} {cpu_ratio:>13s}")
     figures: dict[str, Any] = {
         "benchmark": "bench_analyze", "scale": args.scale, "exposures": n_x, "events": n_e,
         "seconds": {k: round(v["seconds"], 3) for k, v in results.items()},
         "peak_rss_gb": {k: round(v["peak_rss_bytes"] / 2**30, 3) for k, v in results.items()},
+        "cpu_seconds": {k: round(v["cpu_seconds"], 3) for k, v in results.items() if "cpu_seconds" in v},
     }
     if floor and "full" in results:
         figures["full_over_floor"] = round(results["full"]["seconds"] / floor, 3)
     if floor and "full_before" in results:
         figures["full_before_over_floor"] = round(results["full_before"]["seconds"] / floor, 3)
+    for name in ("full", "full_before"):
+        if floor_cpu and "cpu_seconds" in results.get(name, {}):
+            figures[f"{name}_over_floor_cpu"] = round(results[name]["cpu_seconds"] / floor_cpu, 3)
     if "per_user_join" in results and "per_user_window" in results:
         figures["window_over_join"] = round(results["per_user_window"]["seconds"] / results["per_user_join"]["seconds"], 3)
     if "pandas" in results:
@@ -427,10 +438,11 @@ def main() -> None:
         figures["pandas_over_full_slice"] = round(results["pandas"]["seconds"] / results["full_slice"]["seconds"], 3)
         print(f"pandas on {results['pandas'].get('exposures'):,} exposures: "
               f"{figures['pandas_over_full_slice']:.1f}x slower than analyze on the same slice")
-    if "blocks" in results.get("full", {}):
-        blocks = results["full"]["blocks"]
-        figures["full_blocks"] = {k: round(v, 3) for k, v in blocks.items()}
-        print("full analyze by block: " + ", ".join(f"{k} {v:.2f}" for k, v in blocks.items() if v >= 0.005))
+    for name in ("full", "full_before"):
+        blocks = results.get(name, {}).get("blocks")
+        if blocks:
+            figures[f"{name}_blocks"] = {k: round(v, 3) for k, v in blocks.items()}
+            print(f"{name} analyze by block: " + ", ".join(f"{k} {v:.2f}" for k, v in blocks.items() if v >= 0.005))
     load = os.getloadavg()
     figures["load_avg"] = [round(x, 2) for x in load]
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")

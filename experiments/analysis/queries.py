@@ -248,7 +248,14 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool
     """Stage 2; ``staged``: read the attributed events of ``rel.attributed`` (stage 2a) instead of
     attributing inline (what callers that materialize only seen + per_user use)."""
     n = len(p.dimensions)
-    pick = "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))
+    if staged:  # stage 1b already decided who is out: an anti-join with that small table
+        users = render(load_sql("analysis_users_staged"), {
+            "seen": rel.seen, "excluded": rel.excluded,
+            "dimension_columns": "".join(f", s.dim_{i}" for i in range(n))})
+    else:
+        users = render(load_sql("analysis_users_grouped"), {
+            "seen": rel.seen, "bot_filter": _bot_filter(p, "AND"),
+            "dimension_pick": "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))})
     select = "".join(
         f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
         for i, name in enumerate(p.dimensions)
@@ -261,9 +268,8 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool
     sql = render(load_sql("per_user"), {
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,
+        "analysis_users": users.rstrip(),
         "events": rel.events,
-        "dimension_pick": pick,
-        "bot_filter": _bot_filter(p, "AND"),
         "event_as_of_filter": _event_as_of("e", p),
         "refund_as_of_filter": _event_as_of("r", p),
         "attributed": (f"attributed AS (\n    SELECT event_id, user_id, type, order_id, revenue FROM {rel.attributed}\n)"

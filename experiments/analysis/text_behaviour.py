@@ -9,8 +9,9 @@ the latest exposure of the same (user, item) at or before it, and counts for the
 levels of that exposure's text. Per user and level: exposures with that level, clicks and
 orders anchored on them; CTR = Σclicks/Σexposures and CVR = Σorders/Σclicks over the users
 with any exposure at that level, with the delta method over users (abkit.stats.ratio_interval).
-Features (abkit.text.features) are computed once per distinct (reason, item, viewer
-segment) in Python and registered back into the engine (DuckDB or Spark) as a small table.
+Features (abkit.text.features) are computed in Python for the distinct (reason, item, viewer
+segment) keys — each (item, text) scored once, each viewer segment's aspect found once — and
+registered back into the engine (DuckDB or Spark) as a small table.
 CIs are the plain delta-method intervals (not clamped at 0, so a tiny group can show a lower
 bound below zero).
 """
@@ -59,14 +60,17 @@ def _catalog(engine: Engine, item_ids: pd.Series, rel: q.Relations) -> pd.DataFr
 
 
 def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Feature levels (strings) per (reason_id, item_id, segment) key of ``keys`` (which also holds text)."""
-    from abkit.text.features import text_features
+    """Feature levels (strings) per (reason_id, item_id, segment) key of ``keys`` (which also holds text);
+    keys without a text are left out."""
+    from abkit.text.features import feature_columns
+    from abkit.text.items import items_by_id
     from abkit.world.textlex import segment_top_aspect
 
-    feats = text_features(keys[["item_id", "text", "segment"]], items, segment_aspect=segment_top_aspect)
-    merged = keys.merge(feats, on=["item_id", "text", "segment"], how="left", validate="many_to_one")
-    cols = {"reason_id": merged["reason_id"], "item_id": merged["item_id"], "segment": merged["segment"]}
-    cols.update({f: _level(merged[f]) for f in FEATURES})
+    keys = keys[keys["text"].notna()]
+    feats = feature_columns(keys["item_id"].tolist(), keys["text"].astype(str).tolist(), keys["segment"].tolist(),
+                            items_by_id(items), segment_aspect=segment_top_aspect)
+    cols = {"reason_id": keys["reason_id"], "item_id": keys["item_id"], "segment": keys["segment"]}
+    cols.update({f: _level(feats[f].set_axis(keys.index)) for f in FEATURES})
     return pd.DataFrame({k: v.astype("string") for k, v in cols.items()})
 
 

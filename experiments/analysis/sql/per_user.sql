@@ -6,15 +6,9 @@ WITH
 {window_exposures},
 analysis_users AS (
     -- In the analysis: exactly one arm in the window; the bot filter (if any) drops users with
-    -- more exposures than the spec allows, one threshold for all arms.
-    SELECT user_id,
-           min(arm) AS arm,
-           sum(exposures) AS exposures,
-           min(first_exposure) AS first_exposure,
-           max(last_exposure) AS last_exposure{dimension_pick}
-    FROM {seen}
-    GROUP BY user_id
-    HAVING count(*) = 1{bot_filter}
+    -- more exposures than the spec allows, one threshold for all arms (analysis_users_staged.sql
+    -- after stage 1b, analysis_users_grouped.sql otherwise).
+{analysis_users}
 ),
 user_events AS (
     -- Clicks, carts and orders of analysis users from the lookback before their first

@@ -1,5 +1,6 @@
 -- The distinct (reason, item, viewer segment) triples the analysis users saw, with the text:
--- the only rows that go to Python, where the text features are computed once per triple.
+-- the only rows that go to Python (abkit.text.features: each (item, text) scored once, each segment's
+-- aspect found once).
 -- The segment is the viewer's (users.segment), so "mentions the persona's priority aspect"
 -- is judged for the person who read the text, in personalized and generic arms alike.
 WITH
