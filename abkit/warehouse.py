@@ -87,8 +87,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The version recorded in the database (0: none recorded)."""
     if not has_table(con, "schema_version"):
         return 0
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    rows = con.execute("SELECT max(version) FROM schema_version").fetchall()  # all: no result left open
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:

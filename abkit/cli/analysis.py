@@ -51,11 +51,15 @@ def analyze(
     users: str = typer.Option(None, "--users", help="Raw users (segment and tag columns for --dimension)."),
     spark_conf: list[str] = typer.Option([], "--spark-conf",
                                          help="key=value Spark setting (repeatable), e.g. spark.master=spark://host:7077."),
+    full: bool = typer.Option(False, "--full", help="Recompute from every row instead of refreshing the stored "
+                              "per-user state from the rows ingested since the last analysis."),
 ) -> None:
     """Attribute events, compare arms, apply the decision rule; print a table and write JSON.
 
-    With --engine spark (or --exposures/--events on duckdb) the raw log files are read directly:
-    rows are validated and deduplicated by the same SQL on either engine, and nothing is stored."""
+    On the DuckDB warehouse the experiment's per-user state is stored and later analyses read only the
+    rows ingested since (same result; --full recomputes from every row). With --engine spark (or
+    --exposures/--events on duckdb) the raw log files are read directly: rows are validated and
+    deduplicated by the same SQL on either engine, nothing is stored, and every analysis is full."""
     from abkit.atomic import check_output_path
     from abkit.spec import load_spec
     from abkit.warehouse import connect
@@ -85,11 +89,14 @@ def analyze(
 
         raise AbkitError(f"{db}: no such database (ingest some logs first)")
     con = connect(db, memory_limit=mem)
+    refreshes: list = []
     try:
-        result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text)
+        result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text,
+                              state="off" if full else "auto", state_log=refreshes)
         store_result(con, result)
     finally:
         con.close()
+    typer.echo("full recompute (--full)" if full else refreshes[-1].describe())
     _print_and_write(result, json_out)
 
 

@@ -1,0 +1,72 @@
+-- Stage 2 (per_user.sql) from the incremental state instead of the raw logs: the same users,
+-- columns and types. {seen} is the per-(user, arm) state, {events_state} the anchored events,
+-- {refunds_state} the refunds of their orders, {pre_state} the CUPED covariates per user.
+WITH
+analysis_users AS (
+    SELECT user_id,
+           min(arm) AS arm,
+           sum(exposures) AS exposures,
+           min(first_exposure) AS first_exposure,
+           max(last_exposure) AS last_exposure{dimension_pick}
+    FROM {seen}
+    GROUP BY user_id
+    HAVING count(*) = 1{bot_filter}
+),
+attributed AS (
+    SELECT e.event_id, e.user_id, e.type, e.order_id, e.revenue
+    FROM {events_state} e
+    JOIN analysis_users u ON u.user_id = e.user_id
+    WHERE e.ts <= e.anchor_ts + CASE WHEN e.type = 'order' THEN $order_window ELSE $click_window END
+),
+outcomes AS (
+    SELECT user_id,
+           sum(CASE WHEN type = 'click' THEN 1 ELSE 0 END) AS clicks,
+           sum(CASE WHEN type = 'cart' THEN 1 ELSE 0 END) AS carts,
+           sum(CASE WHEN type = 'order' THEN 1 ELSE 0 END) AS orders,
+           sum(CASE WHEN type = 'order' THEN revenue ELSE 0 END) AS revenue
+    FROM attributed
+    GROUP BY user_id
+),
+order_refunds AS (
+    SELECT order_id, sum(revenue) AS refunded
+    FROM {refunds_state}
+    WHERE order_id IN (SELECT order_id FROM attributed WHERE type = 'order')
+    GROUP BY order_id
+),
+user_refunds AS (
+    SELECT o.user_id, sum(f.refunded) AS refunded
+    FROM (SELECT DISTINCT user_id, order_id FROM attributed WHERE type = 'order') o
+    JOIN order_refunds f ON f.order_id = o.order_id
+    GROUP BY o.user_id
+),
+refunded_lines AS (
+    SELECT a.user_id, count(*) AS refunded_orders
+    FROM attributed a
+    JOIN order_refunds f ON f.order_id = a.order_id
+    WHERE a.type = 'order'
+    GROUP BY a.user_id
+)
+SELECT
+    u.user_id,
+    u.arm,
+    CAST(u.exposures AS BIGINT) AS exposures,
+    CAST(COALESCE(o.clicks, 0) AS BIGINT) AS clicks,
+    CAST(COALESCE(o.carts, 0) AS BIGINT) AS carts,
+    CAST(COALESCE(o.orders, 0) AS BIGINT) AS orders,
+    CAST(COALESCE(o.revenue, 0) AS DOUBLE) AS revenue,
+    CAST(COALESCE(o.revenue, 0) - COALESCE(r.refunded, 0) AS DOUBLE) AS net_revenue,
+    CAST(COALESCE(l.refunded_orders, 0) AS BIGINT) AS refunded_orders,
+    CASE WHEN COALESCE(o.orders, 0) > 0 THEN 1 ELSE 0 END AS converted,
+    CAST(COALESCE(p.pre_clicks, 0) AS BIGINT) AS pre_clicks,
+    CAST(COALESCE(p.pre_carts, 0) AS BIGINT) AS pre_carts,
+    CAST(COALESCE(p.pre_orders, 0) AS BIGINT) AS pre_orders,
+    CAST(COALESCE(p.pre_revenue, 0) AS DOUBLE) AS pre_revenue,
+    CASE WHEN COALESCE(p.pre_orders, 0) > 0 THEN 1 ELSE 0 END AS pre_converted,
+    u.first_exposure,
+    u.last_exposure,
+    0 AS window_open{dimension_select}
+FROM analysis_users u
+LEFT JOIN outcomes o ON o.user_id = u.user_id
+LEFT JOIN user_refunds r ON r.user_id = u.user_id
+LEFT JOIN refunded_lines l ON l.user_id = u.user_id
+LEFT JOIN {pre_state} p ON p.user_id = u.user_id AND p.first_exposure = u.first_exposure{dimension_joins}
