@@ -65,6 +65,7 @@ def analyze(
     from abkit.warehouse import connect
     from experiments.analysis.analyze import analysis_sql
     from experiments.analysis.analyze import analyze as run_analysis
+    from experiments.analysis.incremental import Refresh
     from experiments.analysis.store import store_result
 
     s = load_spec(spec)
@@ -89,14 +90,14 @@ def analyze(
 
         raise AbkitError(f"{db}: no such database (ingest some logs first)")
     con = connect(db, memory_limit=mem)
-    refreshes: list = []
+    refreshes: list[Refresh] = []
     try:
         result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text,
                               state="off" if full else "auto", state_log=refreshes)
         store_result(con, result)
     finally:
         con.close()
-    typer.echo("full recompute (--full)" if full else refreshes[-1].describe())
+    typer.echo(refreshes[-1].describe())
     _print_and_write(result, json_out)
 
 

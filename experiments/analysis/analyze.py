@@ -40,7 +40,7 @@ from experiments.analysis.engines.timed import QueryLog, TimedEngine
 from experiments.analysis.for_whom import explorer_blocks, interaction_block, regression_sums
 from experiments.analysis.guardrails import metric_guardrails, text_guardrail_checks, text_guardrail_rows
 from experiments.analysis.health import health_block
-from experiments.analysis.incremental import Refresh, StateMode, daily_block_from, prepare_per_user
+from experiments.analysis.incremental import Refresh, State, StateMode, prepare_per_user
 from experiments.analysis.planning import ExperimentPlan, days_to_go, experiment_plan, planning_block
 from experiments.analysis.rows import CrossSums, Row, empty_stats, metric_rows, stats_by_key
 from experiments.analysis.stages import (
@@ -188,26 +188,28 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         params = dataclasses.replace(params, window_end=shipped)
         notes.append(f"The analysis window ends at the ship ({shipped:%Y-%m-%d %H:%M} UTC), before the spec's end: "
                      "exposures after it show the shipped arm to everyone covered and are not analysed.")
+    stored: State | None = None
     try:
-        overrides = {}
-        refresh, stored = (Refresh("full", "not asked"), None) if state == "off" else prepare_per_user(spec, con, params, rel)
+        refresh, stored = (Refresh("full", "--full"), None) if state == "off" else \
+            prepare_per_user(spec, con, engine, params, rel)
         if state_log is not None:
             state_log.append(refresh)
         if stored is None:
             materialize_per_user(engine, params, rel)
-        else:
-            overrides["daily"] = daily_block_from(stored)
         frames = stage_frames(spec, engine, params, rel)
         diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
         plan = plan or experiment_plan(spec, engine, rel)
-        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics, overrides=overrides)
+        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics,
+                                 overrides={"daily": stored.daily_block} if stored else None)
         blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
         cross = regression_sums(spec, engine, rel, frames.caps, notes)
         blocks.update(explorer_blocks(spec, engine, rel, notes))
-        concurrent = interaction_block(spec, engine, params, rel, notes)
+        concurrent = interaction_block(spec, engine, params, stored.interaction_relations() if stored else rel, notes)
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
+        if stored is not None:
+            stored.drop_views(engine)
     data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan, cross)
     if isinstance(con, duckdb.DuckDBPyConnection):
         data["health"] = health_block(con, spec)

@@ -1,19 +1,14 @@
 -- The daily block (daily_stats.sql) from the incremental state: exposures per (arm, day) of
--- every seen user minus those of the users the analysis excludes (multi-arm, bots; read from the
--- raw exposures, few users), users per day of their first exposure, and the attributed clicks
--- and orders per day of their anchoring exposure, with running totals.
+-- every seen user minus those of the users the analysis excludes (multi-arm, bots: few users,
+-- their days from the per-(user, arm, day) state), users per local day of their first exposure,
+-- and the attributed clicks and orders per local day of their anchoring exposure (both days
+-- stored in the state), with running totals.
 WITH
-{window_exposures},
-excluded AS (
-    SELECT user_id FROM {seen} GROUP BY user_id
-    EXCEPT
-    SELECT user_id FROM {per_user}
-),
 excluded_days AS (
-    SELECT x.arm, CAST({local_ts} AS DATE) AS day, count(*) AS exposures
-    FROM window_exposures x
-    SEMI JOIN excluded e ON e.user_id = x.user_id
-    GROUP BY 1, 2
+    SELECT d.arm, d.day, sum(d.n) AS exposures
+    FROM {user_days_state} d
+    SEMI JOIN (SELECT user_id FROM {users} WHERE kept = 0) x ON x.user_id = d.user_id
+    GROUP BY d.arm, d.day
 ),
 shown_days AS (
     SELECT d.arm, d.day, d.exposures - COALESCE(x.exposures, 0) AS exposures
@@ -22,12 +17,13 @@ shown_days AS (
     WHERE d.exposures - COALESCE(x.exposures, 0) > 0
 ),
 firsts AS (
-    SELECT arm, CAST({local_first} AS DATE) AS day, count(*) AS new_users
-    FROM {per_user}
+    SELECT u.arm, p.first_day AS day, count(*) AS new_users
+    FROM {per_user} u
+    JOIN {pre_state} p ON p.user_id = u.user_id
     GROUP BY 1, 2
 ),
 event_days AS (
-    SELECT u.arm, CAST({local_anchor} AS DATE) AS day,
+    SELECT u.arm, e.anchor_day AS day,
            sum(CASE WHEN e.type = 'click' THEN 1 ELSE 0 END) AS clicks,
            sum(CASE WHEN e.type = 'order' THEN 1 ELSE 0 END) AS orders
     FROM {events_state} e

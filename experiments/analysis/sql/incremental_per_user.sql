@@ -1,16 +1,9 @@
 -- Stage 2 (per_user.sql) from the incremental state instead of the raw logs: the same users,
--- columns and types. {seen} is the per-(user, arm) state, {events_state} the anchored events,
+-- columns and types. {users} is incremental_users.sql, {events_state} the anchored events,
 -- {refunds_state} the refunds of their orders, {pre_state} the CUPED covariates per user.
 WITH
 analysis_users AS (
-    SELECT user_id,
-           min(arm) AS arm,
-           sum(exposures) AS exposures,
-           min(first_exposure) AS first_exposure,
-           max(last_exposure) AS last_exposure{dimension_pick}
-    FROM {seen}
-    GROUP BY user_id
-    HAVING count(*) = 1{bot_filter}
+    SELECT * FROM {users} WHERE kept = 1
 ),
 attributed AS (
     SELECT e.event_id, e.user_id, e.type, e.order_id, e.revenue

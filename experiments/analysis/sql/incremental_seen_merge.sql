@@ -1,4 +1,4 @@
--- Merge the new exposures into the per-(user, arm) state, the same columns as seen_users.sql.
+-- Merge the new exposures into the per-(user, arm) state, stage 1's columns (seen_users.sql).
 -- Counts add, first/last are min/max; a dimension is the value at the earliest exposure that
 -- has one (min_by skips NULLs), so each part carries the ts of its value (dim_<i>_ts).
 SELECT user_id, arm,

@@ -47,6 +47,8 @@ def refresh_and_full(db: Path, spec: Any, **kw: Any) -> tuple[dict[str, Any], di
         log: list[Refresh] = []
         inc = analyze(spec, con, state="auto", state_log=log, keep_tables=True, **kw)
         per_user = con.execute("SELECT * FROM abkit_per_user ORDER BY user_id").df()
+        con.execute("DROP TABLE abkit_per_user")
+        con.execute("DROP VIEW abkit_seen_users")  # the state's view (kept by keep_tables)
         full = analyze(spec, con, **kw)
         return inc.to_json(), full.to_json(), log[-1], per_user
     finally:
