@@ -314,14 +314,13 @@ class State:
             joins = (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment{attrs}\n"
                      f"    FROM {rel.users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
         users = _sql("incremental_users", {
-            "seen": rel.seen,
+            "seen": rel.seen, "pre_state": self.t["pre"],
             "bot_filter": " AND sum(exposures) <= $max_exposures" if p.max_exposures is not None else "",
             "dimension_pick": "".join(f",\n       min(dim_{i}) AS dim_{i}" for i in self.dims),
         })
         engine.materialize(q._bind("users_state", users, self.values), USERS)
         sql = _sql("incremental_per_user", {
             "users": USERS, "events_state": self.t["events"], "refunds_state": self.t["refunds"],
-            "pre_state": self.t["pre"],
             "dimension_select": "".join(
                 f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
                 for i, name in enumerate(p.dimensions)),
@@ -338,7 +337,7 @@ class State:
         """daily_stats.sql's frame, from the state (after :meth:`materialize`)."""
         sql = _sql("incremental_daily", {
             "users": USERS, "user_days_state": self.t["user_days"], "per_user": self.rel.per_user,
-            "days_state": self.t["days"], "events_state": self.t["events"], "pre_state": self.t["pre"],
+            "days_state": self.t["days"], "events_state": self.t["events"],
         })
         return engine.frame(q._bind("daily_state", sql, self.values))
 

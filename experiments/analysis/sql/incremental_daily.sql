@@ -17,9 +17,9 @@ shown_days AS (
     WHERE d.exposures - COALESCE(x.exposures, 0) > 0
 ),
 firsts AS (
-    SELECT u.arm, p.first_day AS day, count(*) AS new_users
-    FROM {per_user} u
-    JOIN {pre_state} p ON p.user_id = u.user_id
+    SELECT arm, first_day AS day, count(*) AS new_users
+    FROM {users}
+    WHERE kept = 1
     GROUP BY 1, 2
 ),
 event_days AS (

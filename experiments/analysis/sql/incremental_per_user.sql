@@ -1,6 +1,6 @@
 -- Stage 2 (per_user.sql) from the incremental state instead of the raw logs: the same users,
--- columns and types. {users} is incremental_users.sql, {events_state} the anchored events,
--- {refunds_state} the refunds of their orders, {pre_state} the CUPED covariates per user.
+-- columns and types. {users} is incremental_users.sql (with the CUPED covariates), {events_state}
+-- the anchored events, {refunds_state} the refunds of their orders.
 WITH
 analysis_users AS (
     SELECT * FROM {users} WHERE kept = 1
@@ -50,16 +50,15 @@ SELECT
     CAST(COALESCE(o.revenue, 0) - COALESCE(r.refunded, 0) AS DOUBLE) AS net_revenue,
     CAST(COALESCE(l.refunded_orders, 0) AS BIGINT) AS refunded_orders,
     CASE WHEN COALESCE(o.orders, 0) > 0 THEN 1 ELSE 0 END AS converted,
-    CAST(COALESCE(p.pre_clicks, 0) AS BIGINT) AS pre_clicks,
-    CAST(COALESCE(p.pre_carts, 0) AS BIGINT) AS pre_carts,
-    CAST(COALESCE(p.pre_orders, 0) AS BIGINT) AS pre_orders,
-    CAST(COALESCE(p.pre_revenue, 0) AS DOUBLE) AS pre_revenue,
-    CASE WHEN COALESCE(p.pre_orders, 0) > 0 THEN 1 ELSE 0 END AS pre_converted,
+    CAST(u.pre_clicks AS BIGINT) AS pre_clicks,
+    CAST(u.pre_carts AS BIGINT) AS pre_carts,
+    CAST(u.pre_orders AS BIGINT) AS pre_orders,
+    CAST(u.pre_revenue AS DOUBLE) AS pre_revenue,
+    CASE WHEN u.pre_orders > 0 THEN 1 ELSE 0 END AS pre_converted,
     u.first_exposure,
     u.last_exposure,
     0 AS window_open{dimension_select}
 FROM analysis_users u
 LEFT JOIN outcomes o ON o.user_id = u.user_id
 LEFT JOIN user_refunds r ON r.user_id = u.user_id
-LEFT JOIN refunded_lines l ON l.user_id = u.user_id
-LEFT JOIN {pre_state} p ON p.user_id = u.user_id AND p.first_exposure = u.first_exposure{dimension_joins}
+LEFT JOIN refunded_lines l ON l.user_id = u.user_id{dimension_joins}
