@@ -189,12 +189,13 @@ def test_refund_ingested_before_its_order(tmp_path, spec4):
 
 
 def test_user_who_becomes_multi_arm_leaves_the_analysis_and_the_daily_block(tmp_path, spec4):
+    base_x = [*BASE_X, xrow("x10", "2026-11-01 18:00", "u5", "A", "control")]
     late = [xrow("x6", "2026-11-03 09:00", "u1", "A", "treat")]
-    before, after, result = scenario(tmp_path, spec4, late, [])
+    before, after, result = scenario(tmp_path, spec4, late, [], base_x=base_x)
     assert "u1" in before.index and "u1" not in after.index
     assert result["excluded_multi_arm_users"] == 1
     day1 = [r for r in result["daily"] if r["metric"] == "exposures" and r["date"] == "2026-11-01"]
-    assert {r["arm"]: r["value"] for r in day1} == {"treat": 1}  # u1's control exposure of Nov 1 is gone
+    assert {r["arm"]: r["value"] for r in day1} == {"control": 1, "treat": 1}  # u1's exposure of Nov 1 is gone
 
 
 def test_user_who_becomes_a_bot_leaves_the_analysis(tmp_path, spec_from):
