@@ -117,7 +117,7 @@ def max_difference(a: Any, b: Any, path: str = "") -> tuple[float, str]:
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b):
             return math.inf, path
-        return max((max_difference(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b))), default=(0.0, path))
+        return max((max_difference(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b, strict=True))), default=(0.0, path))
     if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
         return abs(a - b) / max(1.0, abs(a), abs(b)), path
     return (0.0, path) if a == b else (math.inf, path)
