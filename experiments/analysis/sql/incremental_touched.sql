@@ -1,3 +1,5 @@
+-- Older events (ingested by the watermark) of the same (user, item) as a new exposure, within the
+-- longest window after it: a late exposure may now anchor them (incremental_candidates.sql).
 SELECT DISTINCT e.event_id, e.user_id, e.item_id, e.type, e.ts, COALESCE(e.revenue, 0) AS revenue, e.order_id
 FROM {events} e
 JOIN {new_exposures} x
