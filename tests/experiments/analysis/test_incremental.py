@@ -304,3 +304,71 @@ def test_cli_says_which_it_did(tmp_path):
     assert "incremental refresh: 0 rows" in run()
     assert "full recompute (--full)" in run("--full")
     assert "full recompute (--as-of" in run("--as-of", "2026-11-03T00:00:00Z")
+
+
+# --- the text blocks (text metrics, text features, samples) read the state's stage tables ------------
+
+def with_reasons(x: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Exposures with a reason per (arm, item) on most items (some none), two reasons on a few items
+    shown at the same instant (the anchor's tie-break), and the reasons, users and items tables."""
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    has = x["item_id"].str[-1] != "7"
+    x["reason_id"] = np.where(has, "r" + x["arm"].str[0] + x["item_id"], None)
+    tie = x[has & (x["item_id"].str[-1] == "3")].sample(frac=0.5, random_state=seed).copy()
+    tie["event_id"] = tie["event_id"] + "b"
+    tie["reason_id"] = tie["reason_id"] + "z"  # same (user, item, ts), larger reason_id
+    x = pd.concat([x, tie], ignore_index=True)
+    ids = x[["reason_id", "experiment", "arm", "item_id"]].dropna().drop_duplicates("reason_id")
+    words = np.array(["限时优惠，", "纯棉材质，", "月销1万+，", "闭眼入，"])
+    reasons = ids.assign(segment=None, text=[f"{w}好物{r}号很能打。" for w, r in
+                                             zip(words[rng.integers(0, 4, len(ids))], ids["reason_id"], strict=True)])
+    users = pd.DataFrame({"user_id": sorted(set(x["user_id"]))})
+    users["segment"] = np.array(["价格敏感", "注重品质", "学生党"])[rng.integers(0, 3, len(users))]
+    item_ids = sorted(set(x["item_id"]))
+    items = pd.DataFrame({"item_id": item_ids, "category": "服饰", "brand": "品牌", "title": [f"好物{i}" for i in item_ids],
+                          "price": 59.0, "discount": 0.2, "attributes": '{"材质": "棉"}'})
+    return x, reasons, users, items
+
+
+def test_text_blocks_refreshed_equal_full_recompute(tmp_path, spec_from):
+    spec = spec_from(end="2026-11-05", dimensions=["segment"])
+    db = tmp_path / "t.duckdb"
+    batches = random_batches(7)
+    full_x = pd.concat([b[0] for b in batches])
+    _, reasons, users, items = with_reasons(full_x, 7)
+    modes = []
+    for i, (x, e) in enumerate(batches):
+        x, *_ = with_reasons(x, 7)
+        write_logs(db, exposures=x, events=e, **({"reasons": reasons, "users": users, "items": items} if i == 0 else {}))
+        inc, full, refresh, _ = refresh_and_full(db, spec)
+        assert_same(inc, full)
+        modes.append(refresh.mode)
+        for block in ("text_features", "samples", "diversity", "daily", "breakdowns"):
+            assert full[block], f"the comparison must cover the {block} block"
+    assert modes == ["built", "refreshed", "refreshed"]
+
+
+def test_late_exposure_at_the_same_instant_moves_the_anchor_reason(tmp_path, spec4):
+    # u1's click on A at 10:30 is anchored on the 10:00 exposure showing rcA; an exposure of A at the
+    # same 10:00 showing the larger reason rcA2 arrives late: the click's anchor reason becomes rcA2
+    base_x = [{**r, "reason_id": "rc" + r["item_id"]} for r in BASE_X]
+    late = [{**xrow("x1b", "2026-11-01 10:00", "u1", "A", "control", ingested="2026-11-03 09:00"), "reason_id": "rcA2"}]
+    reasons = pd.DataFrame({"reason_id": ["rcA", "rcA2", "rcB", "rcC"], "experiment": "exp1",
+                            "arm": ["control", "control", "treat", "control"], "item_id": ["A", "A", "B", "C"],
+                            "segment": None, "text": ["短。", "这是一条长得多的推荐理由，讲清楚材质和用途，适合通勤。", "好。", "棒。"]})
+    db = tmp_path / "tie.duckdb"
+    write_logs(db, exposures=pd.DataFrame(base_x), events=pd.DataFrame(BASE_E), reasons=reasons)
+    assert refresh_and_full(db, spec4)[2].mode == "built"
+    con = connect(db)
+    anchors = con.execute(f"SELECT event_id, anchor_reason_id FROM {state_tables('exp1')['events']}").fetchall()
+    con.close()
+    assert dict(anchors)["c1"] == "rcA"
+    write_logs(db, exposures=pd.DataFrame(late), events=pd.DataFrame(columns=list(BASE_E[0])))
+    inc, full, refresh, _ = refresh_and_full(db, spec4)
+    assert refresh.mode == "refreshed"
+    assert_same(inc, full)
+    con = connect(db)
+    anchors = con.execute(f"SELECT event_id, anchor_reason_id FROM {state_tables('exp1')['events']}").fetchall()
+    con.close()
+    assert dict(anchors)["c1"] == "rcA2"
