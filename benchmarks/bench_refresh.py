@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_analyze import SPEC, generate, peak_rss_bytes  # noqa: E402  (the same logs as bench_analyze)
+from bench_analyze import DIMENSIONS, SPEC, generate, peak_rss_bytes  # noqa: E402  (the same logs as bench_analyze)
 
 NEW_DAY = dt.datetime(2026, 11, 14)
 DAY_AFTER = NEW_DAY + dt.timedelta(days=1)
@@ -81,15 +81,16 @@ def phase(name: str, db: str, args: dict[str, Any], out: Any) -> None:
     log: list[Any] = []
     queries: list[Any] = []
     t, cpu = time.perf_counter(), time.process_time()
-    result = analyze(spec, con, state="off" if name == "full" else "auto", state_log=log,
-                     dimensions=args["dimensions"], query_log=queries)
+    blocks: dict[str, float] = {}
+    result = analyze(spec, con, state="off" if name == "full" else "auto", state_log=log, text_metrics=True,
+                     dimensions=args["dimensions"], query_log=queries, timings=blocks)
     seconds, cpu_seconds = time.perf_counter() - t, time.process_time() - cpu
     con.close()
     steps: dict[str, float] = {}
     for step, s in [*log[-1].timings, *((getattr(q, "name", "?"), s) for q, s in queries)]:
         steps[step] = steps.get(step, 0.0) + s
     out.put({"phase": name, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_bytes": peak_rss_bytes(), "mode": log[-1].mode,
-             "steps": steps, "result": result.to_json()})
+             "steps": steps, "blocks": blocks, "result": result.to_json()})
 
 
 def run(name: str, db: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -103,6 +104,8 @@ def run(name: str, db: Path, args: argparse.Namespace) -> dict[str, Any]:
     top = sorted(r["steps"].items(), key=lambda kv: -kv[1])[:args.show_steps]
     print(f"  {name:8s} {r['seconds']:8.2f} s ({r['cpu_seconds']:.2f} CPU s)  {r['peak_rss_bytes'] / 2**30:6.2f} GB  ({r['mode']}; "
           f"load {os.getloadavg()[0]:.1f}); slowest steps: " + ", ".join(f"{k} {v:.2f}" for k, v in top),
+          file=sys.stderr)
+    print("           blocks: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["blocks"].items(), key=lambda kv: -kv[1])),
           file=sys.stderr)
     return r
 
@@ -130,9 +133,11 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--tmp", type=Path, default=Path("/tmp/abkit_bench_spill"))
     ap.add_argument("--repeat", type=int, default=1, help="refresh/full pairs; the fastest of each is reported")
-    ap.add_argument("--dimension", action="append", default=[], help="breakdown dimension (both sides)")
+    ap.add_argument("--dimension", action="append", default=None,
+                    help=f"breakdown dimension (both sides; default {', '.join(DIMENSIONS)}, as bench_analyze's full)")
     ap.add_argument("--show-steps", type=int, default=6, help="slowest statements printed per run")
     args = ap.parse_args()
+    args.dimension = list(DIMENSIONS) if args.dimension is None else args.dimension
     args.tmp.mkdir(parents=True, exist_ok=True)
     source = args.source or Path(f"/tmp/abkit_bench_refresh_src_{args.scale:g}.duckdb")
     if not source.exists():
