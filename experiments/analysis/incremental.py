@@ -51,11 +51,13 @@ from experiments.analysis import queries as q
 from experiments.analysis.block_sql import local_ts
 from experiments.analysis.daily import daily_rows
 from experiments.analysis.engines.base import Engine
+from experiments.analysis.incremental_features import CachedFeatures, cache_columns
 from experiments.analysis.stages import AnalysisError, materialize_per_user
 
 StateMode = Literal["off", "auto"]
 STATE_VERSION = 2  # bump when the state tables' meaning changes: every stored state is rebuilt
-PARTS = ("seen", "user_days", "events", "refunds", "pre", "days", "others", "texts", "meta")
+PARTS = ("seen", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features", "features_meta",
+         "meta")
 NEW_X = "abkit_incr_new_exposures"
 CANDIDATES = "abkit_incr_candidates"
 ANCHORED = "abkit_incr_anchored"
@@ -182,6 +184,8 @@ class State:
             ("days", "arm VARCHAR, day DATE, exposures BIGINT"),
             ("others", "user_id VARCHAR, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
             ("texts", "user_id VARCHAR, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
+            ("features", cache_columns()),
+            ("features_meta", "digest VARCHAR"),
             ("meta", "rows_at_watermark BIGINT"),
         ):
             self.exec("create", f"CREATE OR REPLACE TABLE {t[name]} ({columns})")
@@ -360,7 +364,8 @@ class State:
 
     def block_overrides(self) -> dict[str, Any]:
         """Blocks computed from the state instead of their own SQL (blocks.analysis_blocks' ``overrides``)."""
-        return {"daily": self.daily_block}
+        features = CachedFeatures(self.con, self.t["features"], self.t["features_meta"])
+        return {"daily": self.daily_block, "text_features": features.block}
 
     def drop_views(self, engine: Engine) -> None:
         """The helper relations :meth:`materialize` made besides the stage tables."""

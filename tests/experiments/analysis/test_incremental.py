@@ -372,3 +372,35 @@ def test_late_exposure_at_the_same_instant_moves_the_anchor_reason(tmp_path, spe
     anchors = con.execute(f"SELECT event_id, anchor_reason_id FROM {state_tables('exp1')['events']}").fetchall()
     con.close()
     assert dict(anchors)["c1"] == "rcA2"
+
+
+def test_text_features_computed_only_for_new_keys_and_again_after_a_catalog_change(tmp_path, spec4, monkeypatch):
+    from experiments.analysis import incremental_features
+
+    computed: list[int] = []
+    real = incremental_features.feature_table
+    monkeypatch.setattr(incremental_features, "feature_table",
+                        lambda keys, items: computed.append(len(keys)) or real(keys, items))
+    base_x = [{**r, "reason_id": "r" + r["item_id"]} for r in BASE_X]
+    reasons = pd.DataFrame({"reason_id": ["rA", "rB", "rC", "rD"], "experiment": "exp1", "arm": "control",
+                            "item_id": ["A", "B", "C", "D"], "segment": None,
+                            "text": ["限时优惠，好物A。", "纯棉材质。", "月销1万+。", "闭眼入，很能打。"]})
+    users = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "segment": ["价格敏感", "学生党", "注重品质", "宝妈"]})
+    db = tmp_path / "f.duckdb"
+    write_logs(db, exposures=pd.DataFrame(base_x), events=pd.DataFrame(BASE_E), reasons=reasons, users=users)
+    inc, full, refresh, _ = refresh_and_full(db, spec4)
+    assert refresh.mode == "built" and computed == [4]  # four (reason, item, segment) keys, each once
+    assert_same(inc, full)
+    late = [{**xrow("x5", "2026-11-03 09:00", "u4", "D", "control"), "reason_id": "rD"}]
+    write_logs(db, exposures=pd.DataFrame(late), events=pd.DataFrame(columns=list(BASE_E[0])))
+    inc, full, refresh, _ = refresh_and_full(db, spec4)
+    assert refresh.mode == "refreshed" and computed == [4, 1]  # only the new key
+    assert_same(inc, full)
+    items = pd.DataFrame({"item_id": ["A"], "category": "服饰", "brand": "品牌", "title": "好物A", "price": 59.0,
+                          "discount": 0.2, "attributes": '{"材质": "棉"}'})
+    write_logs(db, exposures=pd.DataFrame(columns=list(BASE_X[0])), events=pd.DataFrame(columns=list(BASE_E[0])),
+               items=items)
+    inc, full, refresh, _ = refresh_and_full(db, spec4)
+    assert computed == [4, 1, 5]  # another catalog: every key again
+    assert_same(inc, full)
+    assert any(r["feature"] == "unfaithful" and r["level"] == "no" for r in inc["text_features"])
