@@ -8,24 +8,29 @@ spec and a watermark on ``ingested_at``):
 - ``user_days`` exposures per (user, arm, local day), appended (the daily block reads it only for the
   few users the analysis excludes);
 - ``events``  every click, cart and order with its anchor: the latest exposure of the same (user,
-  item) at or before it, within the longest window, and the anchor's local day. An event is attributed when its anchor is within
-  its type's window (attribution_window.sql), so the per-user outcomes and the daily block follow;
+  item) at or before it, within the longest window, and that exposure's reason. An event is
+  attributed when its anchor is within its type's window (attribution_join.sql picks the same
+  anchor), so the attributed events, the per-user outcomes and the daily block follow;
 - ``refunds`` the refund rows of the stored orders;
 - ``pre``     the CUPED covariates per user, with the first exposure they were computed for (and its
   local day);
 - ``days``    exposures per (arm, local day) over every seen user;
-- ``others``  per user and other experiment in the window: min and max arm (the interaction check).
+- ``others``  per user and other experiment in the window: min and max arm (the interaction check);
+- ``texts``   exposures showing a reason per (user, arm, reason, item) (stage 2b before exclusion);
+- ``features`` the text-feature levels per (reason, item, segment, text) key and the digest of the
+  catalog they were computed with (experiments/analysis/incremental_features.py).
 
 A refresh reads only the rows ingested after the watermark: new exposures merge into ``seen``,
-``days`` and ``others``; new events, and older events that a new (late) exposure now anchors, get
-their anchor from the exposures near them; refunds of stored orders are added by event id (a refund
-of an old order counts against that order's attribution); users whose first exposure is new or moved
-get their covariates computed, the others add late pre-period events. Users who become multi-arm (or
-bots) leave where the per-user table is derived, exactly as in the full path. ``rel.seen`` and
-``rel.per_user`` are derived from the state, so every later step of ``analyze`` runs unchanged; the
-daily block and the interaction check read the state too. The first analysis builds the state (the
-refresh of an empty one). Cost: the new rows, the events near them, and one pass over the per-user
-state (users, not exposures).
+``days``, ``texts`` and ``others``; new events, and older events that a new (late) exposure now
+anchors, get their anchor from the exposures near them; refunds of stored orders are added by event
+id (a refund of an old order counts against that order's attribution); users whose first exposure
+is new or moved get their covariates computed, the others add late pre-period events. Then the
+stage tables of stages.materialize_per_user (``rel.seen``, ``rel.excluded``, ``rel.attributed``,
+``rel.per_user``, ``rel.user_texts``) are derived from the state alone, so every later step of
+``analyze`` runs unchanged; users who become multi-arm (or bots) leave exactly as in the full path.
+The daily block, the text-feature levels and the interaction check read the state instead of the
+exposures. The first analysis builds the state (the refresh of an empty one). Cost: the new rows,
+the events near them, and passes over the per-user state (users, not exposures).
 
 The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
 change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
@@ -65,6 +70,9 @@ NEW_ORDERS = "abkit_incr_new_orders"
 MOVED = "abkit_incr_moved_users"
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
 USERS = "abkit_incr_users"  # one row per seen user (incremental_users.sql)
+# the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
+# tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
+ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
 _TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED)
 _EVENT_TYPES = "type IN ('click', 'cart', 'order')"
 
@@ -248,7 +256,8 @@ class State:
             self.exec("new_orders", f"CREATE OR REPLACE TEMP TABLE {NEW_ORDERS} (order_id VARCHAR)")
             return
         self.run("anchor", f"CREATE OR REPLACE TEMP TABLE {ANCHORED} AS " + _sql(
-            "incremental_anchor", {"candidates": CANDIDATES, "exposures": self.rel.exposures}),
+            "incremental_anchor", {"candidates": CANDIDATES, "exposures": self.rel.exposures,
+                                   "anchor_reason": ANCHOR_REASON}),
             {"anchor_from": first_event - self.params.values()["max_window"]})
         events = self.t["events"]
         self.exec("new_orders", f"""CREATE OR REPLACE TEMP TABLE {NEW_ORDERS} AS
