@@ -7,8 +7,13 @@ analyzed once with the state on (``analyze(state="auto")``, which builds the sta
 added and, side by side on the same warehouse, timed:
 
 - refresh: ``analyze(state="auto")`` — reads the rows after the watermark, updates the state,
-  derives the per-user table and the daily block from it, runs the rest of the analysis;
+  derives every stage table (seen, excluded, attributed, per_user, user_texts) from it, the daily
+  block and the stored text-feature levels too, runs the rest of the analysis;
 - full:    ``analyze()`` — the full recompute over all 14 days (the baseline).
+
+Both are what a user runs (bench_analyze's "full"): reasons joined, text metrics, text features,
+samples, the daily block and a breakdown by the viewer's segment; each run prints its per-block
+seconds (``--timings``) and its slowest statements.
 
 Each run is a fresh process on a fresh copy of the warehouse file (a refresh consumes the new
 day), alternating refresh and full, best of --repeat. Both results are compared number by number
