@@ -52,16 +52,21 @@ def analyze(
     spark_conf: list[str] = typer.Option([], "--spark-conf",
                                          help="key=value Spark setting (repeatable), e.g. spark.master=spark://host:7077."),
     timings: bool = typer.Option(False, "--timings", help="Print the wall seconds of each analysis block (stderr)."),
+    full: bool = typer.Option(False, "--full", help="Recompute from every row instead of refreshing the stored "
+                              "per-user state from the rows ingested since the last analysis."),
 ) -> None:
     """Attribute events, compare arms, apply the decision rule; print a table and write JSON.
 
-    With --engine spark (or --exposures/--events on duckdb) the raw log files are read directly:
-    rows are validated and deduplicated by the same SQL on either engine, and nothing is stored."""
+    On the DuckDB warehouse the experiment's per-user state is stored and later analyses read only the
+    rows ingested since (same result; --full recomputes from every row). With --engine spark (or
+    --exposures/--events on duckdb) the raw log files are read directly: rows are validated and
+    deduplicated by the same SQL on either engine, nothing is stored, and every analysis is full."""
     from abkit.atomic import check_output_path
     from abkit.spec import load_spec
     from abkit.warehouse import connect
     from experiments.analysis.analyze import analysis_sql
     from experiments.analysis.analyze import analyze as run_analysis
+    from experiments.analysis.incremental import Refresh
     from experiments.analysis.store import store_result
 
     s = load_spec(spec)
@@ -88,11 +93,14 @@ def analyze(
 
         raise AbkitError(f"{db}: no such database (ingest some logs first)")
     con = connect(db, memory_limit=mem)
+    refreshes: list[Refresh] = []
     try:
-        result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text, timings=block_seconds)
+        result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text, timings=block_seconds,
+                              state="off" if full else "auto", state_log=refreshes)
         store_result(con, result)
     finally:
         con.close()
+    typer.echo(refreshes[-1].describe())
     _print_and_write(result, json_out)
     _print_timings(block_seconds, timings)
 

@@ -40,13 +40,13 @@ from experiments.analysis.engines.timed import QueryLog, TimedEngine
 from experiments.analysis.for_whom import explorer_blocks, interaction_block, regression_sums
 from experiments.analysis.guardrails import metric_guardrails, text_guardrail_checks, text_guardrail_rows
 from experiments.analysis.health import health_block
+from experiments.analysis.incremental import Refresh, State, StateMode, per_user_tables
 from experiments.analysis.planning import ExperimentPlan, days_to_go, experiment_plan, planning_block
 from experiments.analysis.rows import CrossSums, Row, empty_stats, metric_rows, stats_by_key
 from experiments.analysis.stages import (
     AnalysisError,
     StageFrames,
     drop_per_user,
-    materialize_per_user,
     query_params,
     stage_frames,
 )
@@ -165,14 +165,18 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
             dimensions: Sequence[str] = (), text_metrics: bool = True, attribution: q.Attribution = "join",
             rel: q.Relations = q.DEFAULT_RELATIONS, keep_tables: bool = False,
             query_log: QueryLog | None = None, as_of_ingested: bool = True,
-            plan: ExperimentPlan | None = None, timings: dict[str, float] | None = None) -> AnalysisResult:
+            plan: ExperimentPlan | None = None, timings: dict[str, float] | None = None,
+            state: StateMode = "off", state_log: list[Refresh] | None = None) -> AnalysisResult:
     """Run the whole analysis of docs/interface.md (Metrics, Analysis JSON) on one warehouse connection
     (which also fills the ``health`` block) or any Engine (e.g. experiments.analysis.engines.SparkEngine,
     with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement.
     ``as_of`` is what was known then: events before it and ingested by then (``as_of_ingested=False``
     cuts by event time only, e.g. replaying a finished experiment day by day). ``plan`` replaces the
     plan sized from the warehouse's history (e.g. the demo's pilot plan). ``timings`` receives the wall
-    seconds of each block (per_user, arm_sums, text_metrics, daily, ...; `abkit analyze --timings`)."""
+    seconds of each block (per_user, arm_sums, text_metrics, daily, ...; `abkit analyze --timings`).
+    ``state="auto"`` keeps the per-user state in the DuckDB warehouse and refreshes it from the rows
+    ingested since the last analysis (experiments/analysis/incremental.py; same result); ``state_log``
+    receives what it did."""
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
@@ -186,16 +190,18 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         notes.append(f"The analysis window ends at the ship ({shipped:%Y-%m-%d %H:%M} UTC), before the spec's end: "
                      "exposures after it show the shipped arm to everyone covered and are not analysed.")
     timed = engine.block
+    stored: State | None = None
     try:
         with timed("per_user"):
-            materialize_per_user(engine, params, rel, texts=text_metrics)
+            stored = per_user_tables(spec, con, engine, params, rel, texts=text_metrics, state=state, log=state_log)
         with timed("arm_sums"):
             frames = stage_frames(spec, engine, params, rel)
         with timed("text_metrics"):
             diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
         with timed("plan"):
             plan = plan or experiment_plan(spec, engine, rel)
-        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics)
+        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics,
+                                 overrides=stored.block_overrides() if stored else None)
         with timed("cumulative"):
             blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
         with timed("regression"):
@@ -203,10 +209,13 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         with timed("explorer"):
             blocks.update(explorer_blocks(spec, engine, rel, notes))
         with timed("interactions"):
-            concurrent = interaction_block(spec, engine, params, rel, notes)
+            concurrent = interaction_block(spec, engine, params, stored.interaction_relations() if stored else rel,
+                                           notes)
     finally:
         if not keep_tables:
             drop_per_user(engine, rel)
+        if stored is not None:
+            stored.drop_views(engine)
     with timed("stats"):
         data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan, cross)
     if isinstance(con, duckdb.DuckDBPyConnection):

@@ -26,11 +26,12 @@ TEXT_BLOCKS = ("text_features", "samples")  # need the reasons table: skipped wi
 
 
 def analysis_blocks(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations, notes: list[str], *,
-                    text_metrics: bool = True) -> dict[str, Any]:
+                    text_metrics: bool = True, overrides: dict[str, Block] | None = None) -> dict[str, Any]:
     """{"daily": [...], "text_features": [...], "text_features_note": str, "samples": [...]}:
-    blocks that could not be computed are left out and explained in ``notes``."""
+    blocks that could not be computed are left out and explained in ``notes``. ``overrides``
+    computes a block another way (the incremental state's daily block)."""
     out: dict[str, Any] = {}
-    for name, block in BLOCKS.items():
+    for name, block in {**BLOCKS, **(overrides or {})}.items():
         if name in TEXT_BLOCKS and not text_metrics:
             continue
         timed = engine.block(name) if isinstance(engine, TimedEngine) else nullcontext()

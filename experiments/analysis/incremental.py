@@ -1,0 +1,441 @@
+"""Incremental daily refresh: keep a running experiment's per-user state in the warehouse and
+update it from the rows ingested since the last analysis (DuckDB warehouse only).
+
+The state (tables ``abkit_state_<experiment>_*``, recorded in ``analysis_state`` with a hash of the
+spec and a watermark on ``ingested_at``):
+
+- ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns);
+- ``user_days`` exposures per (user, arm, local day), appended (the daily block reads it only for the
+  few users the analysis excludes);
+- ``events``  every click, cart and order with its anchor: the latest exposure of the same (user,
+  item) at or before it, within the longest window, and that exposure's reason. An event is
+  attributed when its anchor is within its type's window (attribution_join.sql picks the same
+  anchor), so the attributed events, the per-user outcomes and the daily block follow;
+- ``refunds`` the refund rows of the stored orders;
+- ``pre``     the CUPED covariates per user, with the first exposure they were computed for (and its
+  local day);
+- ``days``    exposures per (arm, local day) over every seen user;
+- ``others``  per user and other experiment in the window: min and max arm (the interaction check);
+- ``texts``   exposures showing a reason per (user, arm, reason, item) (stage 2b before exclusion);
+- ``features`` the text-feature levels per (reason, item, segment, text) key and the digest of the
+  catalog they were computed with (experiments/analysis/incremental_features.py).
+
+A refresh reads only the rows ingested after the watermark: new exposures merge into ``seen``,
+``days``, ``texts`` and ``others``; new events, and older events that a new (late) exposure now
+anchors, get their anchor from the exposures near them; refunds of stored orders are added by event
+id (a refund of an old order counts against that order's attribution); users whose first exposure
+is new or moved get their covariates computed, the others add late pre-period events. Then the
+stage tables of stages.materialize_per_user (``rel.seen``, ``rel.excluded``, ``rel.attributed``,
+``rel.per_user``, ``rel.user_texts``) are derived from the state alone, so every later step of
+``analyze`` runs unchanged; users who become multi-arm (or bots) leave exactly as in the full path.
+The daily block, the text-feature levels and the interaction check read the state instead of the
+exposures. The first analysis builds the state (the refresh of an empty one). Cost: the new rows,
+the events near them, and passes over the per-user state (users, not exposures).
+
+The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
+change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
+watermark cannot see). ``--as-of`` analyses are always full.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+
+from abkit.spec import Spec
+from abkit.warehouse import check_identifier, has_table, transaction
+from experiments.analysis import queries as q
+from experiments.analysis.block_sql import local_ts
+from experiments.analysis.daily import daily_rows
+from experiments.analysis.engines.base import Engine
+from experiments.analysis.incremental_features import CachedFeatures, cache_columns
+from experiments.analysis.stages import AnalysisError, materialize_per_user
+
+StateMode = Literal["off", "auto"]
+STATE_VERSION = 2  # bump when the state tables' meaning changes: every stored state is rebuilt
+PARTS = ("seen", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features", "features_meta",
+         "meta")
+NEW_X = "abkit_incr_new_exposures"
+CANDIDATES = "abkit_incr_candidates"
+ANCHORED = "abkit_incr_anchored"
+NEW_ORDERS = "abkit_incr_new_orders"
+MOVED = "abkit_incr_moved_users"
+OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
+USERS = "abkit_incr_users"  # one row per seen user (incremental_users.sql)
+# the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
+# tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
+ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
+_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED)
+_EVENT_TYPES = "type IN ('click', 'cart', 'order')"
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What :func:`prepare_per_user` did: ``built`` (no usable state: built from every row),
+    ``refreshed`` (from the rows after the watermark) or ``full`` (state not used, see ``reason``)."""
+
+    mode: Literal["built", "refreshed", "full"]
+    reason: str = ""
+    new_rows: int = 0
+    watermark: dt.datetime | None = None
+    timings: tuple[tuple[str, float], ...] = ()
+
+    def describe(self) -> str:
+        if self.mode == "refreshed":
+            return f"incremental refresh: {self.new_rows:,} rows ingested after the stored watermark"
+        if self.mode == "built":
+            return f"full recompute; incremental state stored ({self.reason})"
+        return f"full recompute ({self.reason})"
+
+
+def state_tables(experiment: str) -> dict[str, str]:
+    """The state's table names (the key is [a-z0-9_]+, checked again here)."""
+    return {part: check_identifier(f"abkit_state_{experiment}_{part}") for part in PARTS}
+
+
+def spec_hash(spec: Spec, params: q.QueryParams, rel: q.Relations) -> str:
+    """Everything the state depends on: the whole spec, the analysis window (a ship shortens it),
+    the dimensions, the relations read and the state's format."""
+    payload = {
+        "version": STATE_VERSION,
+        "spec": spec.model_dump(mode="json"),
+        "window": [params.window_start.isoformat(), params.window_end.isoformat()],
+        "dimensions": list(params.dimensions),
+        "relations": dataclasses.asdict(rel),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _sql(name: str, slots: dict[str, str]) -> str:
+    return q.render(q.load_sql(name), slots)
+
+
+class State:
+    """One experiment's stored state on a read-write DuckDB connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, spec: Spec, params: q.QueryParams, rel: q.Relations) -> None:
+        self.con, self.spec, self.params, self.rel = con, spec, params, rel
+        self.t = state_tables(spec.key)
+        self.values = {**params.values(), "timezone": spec.timezone}
+        self.dims = range(len(params.dimensions))
+        self.timings: list[tuple[str, float]] = []
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def exec(self, name: str, sql: str, params: Any = None) -> duckdb.DuckDBPyConnection:
+        """Run one statement, timed into ``self.timings``."""
+        t = time.perf_counter()
+        out = self.con.execute(sql, params or [])
+        self.timings.append((name, time.perf_counter() - t))
+        return out
+
+    def run(self, name: str, sql: str, extra: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """A statement with ``$name`` values bound from the query parameters (and ``extra``)."""
+        query = q._bind(name, sql, {**self.values, **(extra or {})})
+        return self.exec(name, query.sql, query.params)
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        rows = self.exec("scalar", sql, params).fetchall()  # fetchall: leave no result open
+        return rows[0][0] if rows else None
+
+    def ingested_rows(self, watermark: dt.datetime) -> int:
+        """Rows of the two logs ingested at or before ``watermark`` (a backfill changes this count)."""
+        return int(sum(self.scalar(f"SELECT count(*) FROM {t} WHERE ingested_at <= ?", [watermark])
+                       for t in (self.rel.exposures, self.rel.events)))
+
+    def latest_ingested(self) -> dt.datetime | None:
+        marks = [self.scalar(f"SELECT max(ingested_at) FROM {t}") for t in (self.rel.exposures, self.rel.events)]
+        return max((m for m in marks if m is not None), default=None)
+
+    # --- validity ------------------------------------------------------------------------
+
+    def stored(self, digest: str) -> tuple[dt.datetime | None, str]:
+        """(watermark, "") of a usable stored state, else (None, why it is rebuilt)."""
+        rows = self.exec("state", "SELECT spec_hash, watermark FROM analysis_state WHERE experiment = ?",
+                         [self.spec.key]).fetchall()
+        if not rows:
+            return None, "no stored state"
+        if rows[0][0] != digest:
+            return None, "the spec changed since the state was stored"
+        if not all(has_table(self.con, name) for name in self.t.values()):
+            return None, "the state tables are missing"
+        watermark, counted = rows[0][1], self.scalar(f"SELECT max(rows_at_watermark) FROM {self.t['meta']}")
+        if watermark is None or counted is None:
+            return None, "the stored state is empty"
+        if self.ingested_rows(watermark) != counted:
+            return None, "rows were ingested with timestamps before the watermark"
+        return watermark, ""
+
+    # --- the update ----------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Empty state tables (replacing any old ones)."""
+        t = self.t
+        dims = "".join(f", dim_{i} VARCHAR, dim_{i}_ts TIMESTAMP" for i in self.dims)
+        for name, columns in (
+            ("seen", "user_id VARCHAR, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
+                     f"last_exposure TIMESTAMP{dims}"),
+            ("user_days", "user_id VARCHAR, arm VARCHAR, day DATE, n BIGINT"),
+            ("events", "event_id VARCHAR, user_id VARCHAR, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
+                       "revenue DOUBLE, order_id VARCHAR, anchor_ts TIMESTAMP, anchor_reason_id VARCHAR"),
+            ("refunds", "event_id VARCHAR, order_id VARCHAR, revenue DOUBLE"),
+            ("pre", "user_id VARCHAR, first_exposure TIMESTAMP, first_day DATE, pre_clicks BIGINT, "
+                    "pre_carts BIGINT, pre_orders BIGINT, pre_revenue DOUBLE"),
+            ("days", "arm VARCHAR, day DATE, exposures BIGINT"),
+            ("others", "user_id VARCHAR, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
+            ("texts", "user_id VARCHAR, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
+            ("features", cache_columns()),
+            ("features_meta", "digest VARCHAR"),
+            ("meta", "rows_at_watermark BIGINT"),
+        ):
+            self.exec("create", f"CREATE OR REPLACE TABLE {t[name]} ({columns})")
+
+    def update(self, watermark: dt.datetime | None, new_mark: dt.datetime, digest: str) -> int:
+        """Bring the state from ``watermark`` (None: empty state) to ``new_mark``; the new rows' count."""
+        new = "\n  AND ingested_at > $watermark" if watermark is not None else ""
+        marks = {"watermark": watermark} if watermark is not None else {}
+        new_rows = 0
+        if watermark is not None:
+            new_rows = int(sum(self.scalar(f"SELECT count(*) FROM {t} WHERE ingested_at > ?", [watermark])
+                               for t in (self.rel.exposures, self.rel.events)))
+        self._exposures(new, marks)
+        self._events(new, marks, watermark)
+        self._refunds(watermark, marks)
+        self._pre(marks, watermark)
+        self.exec("meta", f"DELETE FROM {self.t['meta']}")
+        self.exec("meta", f"INSERT INTO {self.t['meta']} VALUES (?)", [self.ingested_rows(new_mark)])
+        self.exec("meta", "INSERT OR REPLACE INTO analysis_state VALUES (?, ?, ?, ?)",
+                  [self.spec.key, digest, new_mark, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
+        return new_rows
+
+    def _exposures(self, new: str, marks: dict[str, Any]) -> None:
+        """New window exposures → seen (merged), days (added); other experiments' → others (merged)."""
+        values = "".join(f", extra[$dim_{i}] AS dim_{i}" for i in self.dims)
+        self.run("new_exposures", f"CREATE OR REPLACE TEMP TABLE {NEW_X} AS " + _sql(
+            "incremental_new_exposures", {"exposures": self.rel.exposures, "local_minute": local_ts("m.minute", "duckdb"),
+                                          "dimension_values": values, "ingested_filter": new}), marks)
+        merged = _sql("incremental_seen_merge", {
+            "seen_state": self.t["seen"], "new_exposures": NEW_X,
+            "dimension_columns": "".join(f", dim_{i}, dim_{i}_ts" for i in self.dims),
+            "dimension_new": "".join(f", min_by(dim_{i}, ts) AS dim_{i}, min(CASE WHEN dim_{i} IS NOT NULL "
+                                     f"THEN ts END) AS dim_{i}_ts" for i in self.dims),
+            "dimension_merge": "".join(f", min_by(dim_{i}, dim_{i}_ts) AS dim_{i}, min(dim_{i}_ts) AS dim_{i}_ts"
+                                       for i in self.dims),
+        })
+        self.exec("seen_merge", f"CREATE OR REPLACE TABLE {self.t['seen']} AS {merged}")
+        self.exec("user_days", f"INSERT INTO {self.t['user_days']} "
+                  f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
+        self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
+        texts = _sql("incremental_texts_merge", {"texts_state": self.t["texts"], "new_exposures": NEW_X})
+        self.exec("texts_merge", f"CREATE OR REPLACE TABLE {self.t['texts']} AS {texts}")
+        others = _sql("incremental_other_merge", {"others_state": self.t["others"], "exposures": self.rel.exposures,
+                                                  "ingested_filter": new})
+        self.run("others_merge", f"CREATE OR REPLACE TABLE {self.t['others']} AS {others}", marks)
+
+    def _events(self, new: str, marks: dict[str, Any], watermark: dt.datetime | None) -> None:
+        """Candidate events → their anchors → replace them in the event state."""
+        touched = ""
+        extra = dict(marks)
+        first_new = self.scalar(f"SELECT min(ts) FROM {NEW_X}")
+        if watermark is not None and first_new is not None:
+            touched = "\nUNION ALL\n" + _sql("incremental_touched", {"events": self.rel.events, "new_exposures": NEW_X})
+            extra["touched_from"] = first_new
+        self.run("candidates", f"CREATE OR REPLACE TEMP TABLE {CANDIDATES} AS " + _sql(
+            "incremental_candidates", {"events": self.rel.events, "ingested_filter": new, "touched_events": touched}),
+            extra)
+        first_event = self.scalar(f"SELECT min(ts) FROM {CANDIDATES}")
+        if first_event is None:
+            self.exec("new_orders", f"CREATE OR REPLACE TEMP TABLE {NEW_ORDERS} (order_id VARCHAR)")
+            return
+        self.run("anchor", f"CREATE OR REPLACE TEMP TABLE {ANCHORED} AS " + _sql(
+            "incremental_anchor", {"candidates": CANDIDATES, "exposures": self.rel.exposures,
+                                   "anchor_reason": ANCHOR_REASON}),
+            {"anchor_from": first_event - self.params.values()["max_window"]})
+        events = self.t["events"]
+        self.exec("new_orders", f"""CREATE OR REPLACE TEMP TABLE {NEW_ORDERS} AS
+            SELECT DISTINCT order_id FROM {ANCHORED} WHERE type = 'order' AND order_id IS NOT NULL
+            EXCEPT SELECT order_id FROM {events} WHERE type = 'order'""")
+        if watermark is not None:
+            self.exec("events_replace", f"DELETE FROM {events} WHERE event_id IN (SELECT event_id FROM {CANDIDATES})")
+        self.exec("events_insert", f"INSERT INTO {events} SELECT * FROM {ANCHORED}")
+
+    def _refunds(self, watermark: dt.datetime | None, marks: dict[str, Any]) -> None:
+        sql = _sql("incremental_refunds", {
+            "events": self.rel.events, "events_state": self.t["events"], "new_orders": NEW_ORDERS,
+            "refunds_state": self.t["refunds"],
+            "new_refund": "r.ingested_at > $watermark" if watermark is not None else "TRUE"})
+        self.run("refunds", f"INSERT INTO {self.t['refunds']} {sql}", marks)
+
+    def _pre(self, marks: dict[str, Any], watermark: dt.datetime | None) -> None:
+        """Covariates: late pre-period events of users whose first exposure stayed add up; users
+        whose first exposure is new or moved (a late, earlier exposure) are computed from their events."""
+        pre = self.t["pre"]
+        self.exec("pre_moved", f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
+            SELECT n.user_id, n.first_exposure
+            FROM (SELECT user_id, min(ts) AS first_exposure FROM {NEW_X} GROUP BY user_id) n
+            LEFT JOIN {pre} p ON p.user_id = n.user_id
+            WHERE p.user_id IS NULL OR n.first_exposure < p.first_exposure""")
+        if watermark is not None:
+            bounds = self.scalar(f"SELECT [min(ts), max(ts)] FROM {self.rel.events} WHERE ingested_at > ? "
+                                 f"AND {_EVENT_TYPES}", [watermark])
+            if bounds and bounds[0] is not None:
+                # an event id ingested before (a re-sent row) is already counted
+                late = _sql("incremental_pre", {"users": pre, "events": self.rel.events, "ingested_filter": (
+                    "\n      AND ingested_at > $watermark\n      AND event_id NOT IN "
+                    f"(SELECT event_id FROM {self.rel.events} WHERE ingested_at <= $watermark)")})
+                self.run("pre_late", f"""
+                    UPDATE {pre} SET pre_clicks = {pre}.pre_clicks + l.pre_clicks,
+                        pre_carts = {pre}.pre_carts + l.pre_carts, pre_orders = {pre}.pre_orders + l.pre_orders,
+                        pre_revenue = {pre}.pre_revenue + l.pre_revenue
+                    FROM ({late}) l WHERE l.user_id = {pre}.user_id
+                      AND l.user_id NOT IN (SELECT user_id FROM {MOVED})""",
+                         {**marks, "pre_from": bounds[0], "pre_to": bounds[1] + dt.timedelta(microseconds=1)})
+        span = self.exec("pre_moved", f"SELECT min(first_exposure), max(first_exposure) FROM {MOVED}").fetchall()[0]
+        if span[0] is None:
+            return
+        if watermark is not None:
+            self.exec("pre_moved", f"DELETE FROM {pre} WHERE user_id IN (SELECT user_id FROM {MOVED})")
+        moved = _sql("incremental_pre", {"users": MOVED, "events": self.rel.events, "ingested_filter": ""})
+        self.run("pre_moved", f"""INSERT INTO {pre} SELECT m.user_id, m.first_exposure,
+                CAST({local_ts("m.first_exposure", "duckdb")} AS DATE),
+                COALESCE(p.pre_clicks, 0), COALESCE(p.pre_carts, 0), COALESCE(p.pre_orders, 0),
+                COALESCE(p.pre_revenue, 0)
+            FROM {MOVED} m LEFT JOIN ({moved}) p ON p.user_id = m.user_id""",
+                 {"pre_from": span[0] - self.params.lookback, "pre_to": span[1]})
+
+    def drop_temp(self) -> None:
+        for name in _TEMP:
+            self.exec("drop", f"DROP TABLE IF EXISTS {name}")
+
+    # --- what analyze reads -------------------------------------------------------------------
+
+    def materialize(self, engine: Engine, *, texts: bool = True) -> None:
+        """The stage tables of stages.materialize_per_user (``rel.seen`` as a view of the state,
+        ``rel.excluded``, ``rel.attributed``, ``rel.per_user``, ``rel.user_texts``) as the full path
+        makes them, from the state alone: every block reads them unchanged."""
+        p, rel = self.params, self.rel
+        dims = "".join(f", dim_{i}" for i in self.dims)
+        engine.view(q.Query("seen_state", f"SELECT user_id, arm, exposures, first_exposure, last_exposure{dims} "
+                                          f"FROM {self.t['seen']}"), rel.seen)
+        users = _sql("incremental_users", {
+            "seen": rel.seen, "pre_state": self.t["pre"],
+            "bot_filter": " AND sum(exposures) <= $max_exposures" if p.max_exposures is not None else "",
+            "dimension_pick": "".join(f",\n       min(dim_{i}) AS dim_{i}" for i in self.dims),
+        })
+        engine.materialize(q._bind("users_state", users, self.values), USERS)
+        engine.materialize(q.Query("excluded_state", f"SELECT user_id, n_arms, exposures AS total_exposures "
+                                                     f"FROM {USERS} WHERE kept = 0"), rel.excluded)
+        attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "users": USERS})
+        engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
+        joins = ""
+        if self.dims:
+            attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i in self.dims)
+            joins = (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment{attrs}\n"
+                     f"    FROM {rel.users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+        sql = _sql("incremental_per_user", {
+            "users": USERS, "attributed": rel.attributed, "refunds_state": self.t["refunds"],
+            "dimension_select": "".join(
+                f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
+                for i, name in enumerate(p.dimensions)),
+            "dimension_joins": joins,
+        })
+        engine.materialize(q._bind("per_user_state", sql, self.values), rel.per_user)
+        if texts:
+            engine.materialize(q.Query("user_texts_state", f"""
+                SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures FROM {self.t['texts']} t
+                WHERE NOT EXISTS (SELECT 1 FROM {rel.excluded} ex WHERE ex.user_id = t.user_id)"""), rel.user_texts)
+        engine.view(q.Query("other_arms", f"""
+            SELECT user_id, experiment, min_arm AS arm, first_ts AS ts FROM {self.t['others']}
+            UNION ALL
+            SELECT user_id, experiment, max_arm AS arm, first_ts AS ts FROM {self.t['others']} WHERE max_arm <> min_arm
+            """), OTHER_ARMS)
+
+    def daily_frame(self, engine: Engine) -> pd.DataFrame:
+        """daily_stats.sql's frame, from the state and the stage tables (after :meth:`materialize`)."""
+        sql = _sql("incremental_daily", {
+            "users": USERS, "user_days_state": self.t["user_days"], "excluded": self.rel.excluded,
+            "days_state": self.t["days"], "attributed": self.rel.attributed,
+            "local_event": local_ts("v.minute", "duckdb"),
+        })
+        return engine.frame(q._bind("daily_state", sql, self.values))
+
+    def daily_block(self, spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations) -> list[dict[str, Any]]:
+        """The ``daily`` block (experiments/analysis/blocks.py's signature), from the state."""
+        return daily_rows(self.daily_frame(engine), spec.arm_names)
+
+    def block_overrides(self) -> dict[str, Any]:
+        """Blocks computed from the state instead of their own SQL (blocks.analysis_blocks' ``overrides``)."""
+        features = CachedFeatures(self.con, self.t["features"], self.t["features_meta"])
+        return {"daily": self.daily_block, "text_features": features.block}
+
+    def drop_views(self, engine: Engine) -> None:
+        """The helper relations :meth:`materialize` made besides the stage tables."""
+        engine.drop(OTHER_ARMS)
+        engine.drop(USERS)
+
+    def interaction_relations(self) -> q.Relations:
+        """Relations for interaction_stats.sql: the other experiments' arms from the state, not the exposures."""
+        return dataclasses.replace(self.rel, exposures=OTHER_ARMS)
+
+
+def _read_only(con: duckdb.DuckDBPyConnection) -> bool:
+    return str(con.execute("SELECT current_setting('access_mode')").fetchall()[0][0]).lower() == "read_only"
+
+
+def prepare_per_user(spec: Spec, con: Any, engine: Engine, params: q.QueryParams,
+                     rel: q.Relations, *, texts: bool = True) -> tuple[Refresh, State | None]:
+    """Refresh (or build) the stored state and derive ``rel.seen`` / ``rel.per_user`` from it.
+    Returns ``full`` and no state where the state cannot be used; the caller runs the full path."""
+    if not isinstance(con, duckdb.DuckDBPyConnection):
+        raise AnalysisError("incremental refresh needs the DuckDB warehouse (not Spark or raw log files): "
+                            "run a full analysis")
+    if params.as_of is not None:
+        return Refresh("full", "--as-of analyses what was known then"), None
+    if _read_only(con) or not has_table(con, "analysis_state"):
+        return Refresh("full", "the warehouse is open read-only"), None
+    state = State(con, spec, params, rel)
+    digest = spec_hash(spec, params, rel)
+    new_mark = state.latest_ingested()
+    with transaction(con):
+        watermark, why = state.stored(digest)
+        if watermark is None:
+            state.create()
+        new_rows = 0
+        if new_mark is not None and (watermark is None or new_mark > watermark):
+            new_rows = state.update(watermark, new_mark, digest)
+        state.drop_temp()
+    state.materialize(engine, texts=texts)
+    timings = tuple(state.timings)
+    if watermark is None:
+        return Refresh("built", why, watermark=new_mark, timings=timings), state
+    return Refresh("refreshed", new_rows=new_rows, watermark=max(watermark, new_mark or watermark),
+                   timings=timings), state
+
+
+def per_user_tables(spec: Spec, con: Any, engine: Engine, params: q.QueryParams, rel: q.Relations, *,
+                    texts: bool, state: StateMode, log: list[Refresh] | None) -> State | None:
+    """The stage tables for ``analyze``: from the stored state (``state="auto"``, refreshed first)
+    where it can be used, else by stages.materialize_per_user; ``log`` receives what was done."""
+    refresh, stored = (Refresh("full", "--full"), None) if state == "off" else \
+        prepare_per_user(spec, con, engine, params, rel, texts=texts)
+    if log is not None:
+        log.append(refresh)
+    if stored is None:
+        materialize_per_user(engine, params, rel, texts=texts)
+    return stored
+
+
+def drop_state(con: duckdb.DuckDBPyConnection, experiment: str) -> None:
+    """Forget an experiment's stored state (the next analysis rebuilds it)."""
+    with transaction(con):
+        for name in state_tables(experiment).values():
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.execute("DELETE FROM analysis_state WHERE experiment = ?", [experiment])
