@@ -52,13 +52,14 @@ def analyze(
     spark_conf: list[str] = typer.Option([], "--spark-conf",
                                          help="key=value Spark setting (repeatable), e.g. spark.master=spark://host:7077."),
     timings: bool = typer.Option(False, "--timings", help="Print the wall seconds of each analysis block (stderr)."),
-    full: bool = typer.Option(False, "--full", help="Recompute from every row instead of refreshing the stored "
-                              "per-user state from the rows ingested since the last analysis."),
+    incremental: bool = typer.Option(
+        False, "--incremental", help="Keep the experiment's per-user state in the warehouse and refresh it from the "
+        "rows ingested since the last --incremental analysis (same result; the first run builds the state)."),
 ) -> None:
     """Attribute events, compare arms, apply the decision rule; print a table and write JSON.
 
-    On the DuckDB warehouse the experiment's per-user state is stored and later analyses read only the
-    rows ingested since (same result; --full recomputes from every row). With --engine spark (or
+    With --incremental the experiment's per-user state is stored in the DuckDB warehouse and later
+    --incremental analyses read only the rows ingested since (same result). With --engine spark (or
     --exposures/--events on duckdb) the raw log files are read directly: rows are validated and
     deduplicated by the same SQL on either engine, nothing is stored, and every analysis is full."""
     from abkit.atomic import check_output_path
@@ -96,11 +97,12 @@ def analyze(
     refreshes: list[Refresh] = []
     try:
         result = run_analysis(s, con, as_of=t, dimensions=dimension, text_metrics=not no_text, timings=block_seconds,
-                              state="off" if full else "auto", state_log=refreshes)
+                              state="auto" if incremental else "off", state_log=refreshes)
         store_result(con, result)
     finally:
         con.close()
-    typer.echo(refreshes[-1].describe())
+    if incremental:
+        typer.echo(refreshes[-1].describe())
     _print_and_write(result, json_out)
     _print_timings(block_seconds, timings)
 

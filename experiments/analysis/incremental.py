@@ -424,7 +424,7 @@ def per_user_tables(spec: Spec, con: Any, engine: Engine, params: q.QueryParams,
                     texts: bool, state: StateMode, log: list[Refresh] | None) -> State | None:
     """The stage tables for ``analyze``: from the stored state (``state="auto"``, refreshed first)
     where it can be used, else by stages.materialize_per_user; ``log`` receives what was done."""
-    refresh, stored = (Refresh("full", "--full"), None) if state == "off" else \
+    refresh, stored = (Refresh("full", "state off"), None) if state == "off" else \
         prepare_per_user(spec, con, engine, params, rel, texts=texts)
     if log is not None:
         log.append(refresh)

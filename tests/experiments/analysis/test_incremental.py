@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -300,10 +301,12 @@ def test_cli_says_which_it_did(tmp_path):
         assert r.exit_code == 0, r.output
         return r.output
 
-    assert "incremental state stored" in run()
-    assert "incremental refresh: 0 rows" in run()
-    assert "full recompute (--full)" in run("--full")
-    assert "full recompute (--as-of" in run("--as-of", "2026-11-03T00:00:00Z")
+    assert "incremental" not in run()  # opt-in: a plain analyze neither builds nor reads the state
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert not [t for (t,) in con.execute("SHOW TABLES").fetchall() if t.startswith("abkit_state_")]
+    assert "incremental state stored" in run("--incremental")
+    assert "incremental refresh: 0 rows" in run("--incremental")
+    assert "full recompute (--as-of" in run("--incremental", "--as-of", "2026-11-03T00:00:00Z")
 
 
 # --- the text blocks (text metrics, text features, samples) read the state's stage tables ------------
