@@ -144,9 +144,11 @@ class Query:
 
 @cache
 def load_sql(name: str) -> str:
-    """The text of experiments/analysis/sql/<name>.sql."""
+    """The text of experiments/analysis/sql/<name>.sql, with the shared fragment some files end
+    with (``{daily_totals}``: daily_totals.sql) written in."""
     check_identifier(name)
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    return text if name == "daily_totals" else text.replace("{daily_totals}", load_sql("daily_totals"))
 
 
 def render(template: str, slots: dict[str, str]) -> str:
