@@ -2,8 +2,8 @@
 
 Generator alone, from the same items frame:
 (b) before: the generator as it was before the columnar rewrite — its batched `reason_keys` (JSON per
-    row, two sha256 per row), the per-row `write` and one Reason object per row — frozen below so the
-    baseline cannot drift; timed from prebuilt ReasonRequests (parsed attributes), as it was measured;
+    row, two sha256 per row; frozen below so the baseline cannot drift), the per-row
+    `TemplateGenerator.write` and one Reason object per row; timed from prebuilt ReasonRequests (parsed attributes), as it was measured;
 (c) after, one batch on one thread: `TemplateGenerator.generate_columns` from the items frame (attributes
     still JSON text, so the parse is inside the timing), both id hashes in one DuckDB pass, texts as columns;
 (d) after, as `abkit generate` runs it: the runner's `columnar_chunks` (50k-item chunks on two threads).
@@ -43,21 +43,10 @@ from generators.base import Reason, ReasonRequest, RequestColumns, paused_gc, re
 from generators.columns import item_columns  # noqa: E402
 from generators.runner import _normalize, columnar_chunks, key_settings, read_items_file, run_generate  # noqa: E402
 from generators.store import write_reasons  # noqa: E402
-from generators.template import (  # noqa: E402  (vocabulary tables, shared data)
-    _BUCKETS,
-    _CTA,
-    _FEATURE,
-    _MAX_FEATS,
-    _ORDER,
-    _PRICE,
-    _PROMO,
-    _PROMO_VALUES,
-    TemplateGenerator,
-    reasons_from_table,
-    subcategory_of,
-)
+from generators.template import TemplateGenerator, reasons_from_table  # noqa: E402
 
-# ---- frozen: generators/base.py reason_keys and generators/template.py as of commit 0162d56 ------------------
+# ---- frozen: generators/base.py reason_keys as of commit 0162d56 (the per-row text is today's
+# TemplateGenerator.write, which the columnar path still uses for rows without a vocabulary order) ------
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
 _C_ENCODE = (_c_make_encoder(None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True)
@@ -90,68 +79,6 @@ def frozen_reason_keys(requests: list[ReasonRequest], *, arm: str, model_version
     return ["r_" + sha(b.encode("utf-8")).hexdigest()[:20] for b in blobs]
 
 
-def frozen_write(req: ReasonRequest, fake_promo_seed: int | None = None) -> tuple[str, list[list[str]], bool]:
-    """(text, mentions, mentions_promo) for one request; the segment is ignored."""
-    attrs = req.attributes
-    promo = attrs.get(vocab.PROMO_ATTRIBUTE) or (vocab.discount_text(req.discount) if req.discount else None)
-    if fake_promo_seed is not None:
-        choices = [p for p in _PROMO_VALUES if p != promo]
-        promo = choices[fake_promo_seed % len(choices)]
-    length = req.length
-    sub = subcategory_of(req.category, req.title)
-    order = _ORDER.get((req.category, sub))
-    if order is None:
-        order = [(a, *_FEATURE[a]) for a in attrs if a in _FEATURE]
-    lo, hi = _BUCKETS.get(length, _BUCKETS["M"])
-    max_feats = _MAX_FEATS.get(length, 2)
-
-    parts: list[str] = []
-    mentions: list[list[str]] = []
-    size = -1  # running length of "，".join(parts)
-    if length != "S":
-        subject = "这款" + (sub or req.category)
-        parts.append(subject)
-        size += len(subject) + 1
-    has_promo = False
-    if fake_promo_seed is not None:  # an injected claim must be shown
-        clause = _PROMO[0] + promo + _PROMO[1]
-        parts.append(clause)
-        mentions.append([vocab.PROMO_ATTRIBUTE, promo])
-        size += len(clause) + 1
-        has_promo = True
-    n_feats = 0
-    for attr, pre, suf in order:
-        value = attrs.get(attr)
-        if value is None:
-            continue
-        clause = pre + value + suf
-        if size + len(clause) + 1 > hi:
-            continue
-        parts.append(clause)
-        mentions.append([attr, value])
-        size += len(clause) + 1
-        n_feats += 1
-        if n_feats >= max_feats:
-            break
-    if promo and not has_promo and length != "S":
-        clause = _PROMO[0] + promo + _PROMO[1]
-        if size + len(clause) + 1 <= hi:
-            parts.append(clause)
-            mentions.append([vocab.PROMO_ATTRIBUTE, promo])
-            size += len(clause) + 1
-            has_promo = True
-    if length == "L":
-        price = vocab.price_text(req.price * (1.0 - (req.discount or 0.0)))
-        clause = _PRICE[0] + price + _PRICE[1]
-        if size + len(clause) + 1 <= hi:
-            parts.append(clause)
-            mentions.append([vocab.PRICE_ATTRIBUTE, price])
-            size += len(clause) + 1
-    if size < lo and size + len(_CTA) + 1 <= hi:
-        parts.append(_CTA)
-    return "，".join(parts), mentions, has_promo
-
-
 def frozen_generate(requests: list[ReasonRequest], arm: str, settings: dict[str, Any],
                     stages: dict[str, float] | None = None) -> list[Reason]:
     """TemplateGenerator.generate before the columnar rewrite (per-row write, one Reason per row)."""
@@ -164,10 +91,10 @@ def frozen_generate(requests: list[ReasonRequest], arm: str, settings: dict[str,
         if rate > 0:
             seeds = [int(hashlib.sha256(rid.encode("utf-8")).hexdigest()[:8], 16) for rid in ids]
             fake = [seed if seed / 2**32 < rate else None for seed in seeds]
-            written = [frozen_write(req, fake_promo_seed=f) for req, f in zip(requests, fake, strict=True)]
+            written = [TemplateGenerator.write(req, fake_promo_seed=f) for req, f in zip(requests, fake, strict=True)]
         else:
             fake = [None] * len(requests)
-            written = [frozen_write(req) for req in requests]
+            written = [TemplateGenerator.write(req) for req in requests]
         t2 = time.perf_counter()
         out = [Reason(rid, req.item_id, req.segment, arm, text, "template", "template-v1", settings_hash,
                       {"mentions": mentions, "mentions_promo": has_promo, "length": vocab.length_bucket(len(text)),
