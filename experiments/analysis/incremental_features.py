@@ -19,9 +19,8 @@ import pandas as pd
 
 from abkit.spec import Spec
 from experiments.analysis import queries as q
-from experiments.analysis.block_sql import FEATURES_TABLE, block_query
 from experiments.analysis.engines.base import Engine
-from experiments.analysis.text_behaviour import FEATURES, _catalog, feature_rows, feature_table
+from experiments.analysis.text_behaviour import FEATURES, feature_table, text_feature_block
 
 KEY = ("reason_id", "item_id", "segment", "text")
 CACHE_VERSION = 1  # bump when the features' definition changes: every stored level is recomputed
@@ -68,19 +67,10 @@ class CachedFeatures:
             self.con.execute(f"DELETE FROM {self.meta}")
             self.con.execute(f"INSERT INTO {self.meta} VALUES (?)", [digest])
             cols = ", ".join(f"c.{c}" for c in ("reason_id", "item_id", "segment", *FEATURES))
-            return self.con.execute(f"SELECT {cols} {match}").df()
+            return self.con.execute(f"SELECT {cols} {match}").df().astype("string")
         finally:
             self.con.unregister(_KEYS_FRAME)
 
     def block(self, spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations) -> list[dict[str, Any]]:
         """text_behaviour.text_feature_block, with the stored levels (blocks.analysis_blocks' signature)."""
-        keys = engine.frame(block_query("text_feature_keys", params, rel, engine=engine.name))
-        if keys.empty:
-            return []
-        levels = self.levels(keys, _catalog(engine, keys["item_id"], rel))
-        engine.register(FEATURES_TABLE, levels.astype("string"))
-        try:
-            frame = engine.frame(block_query("text_feature_stats", params, rel, engine=engine.name))
-        finally:
-            engine.drop(FEATURES_TABLE)
-        return feature_rows(frame, spec.arm_names, spec.alpha)
+        return text_feature_block(spec, engine, params, rel, levels=self.levels)

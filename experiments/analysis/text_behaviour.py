@@ -18,6 +18,7 @@ bound below zero).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -74,14 +75,19 @@ def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({k: v.astype("string") for k, v in cols.items()})
 
 
-def feature_stats(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS) -> pd.DataFrame:
+# (keys, catalog) -> levels per key: feature_table, or an incremental refresh's stored levels
+Levels = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+
+
+def feature_stats(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
+                  levels: Levels = feature_table) -> pd.DataFrame:
     """Per (arm, feature, level): n users and the sums of text_feature_stats.sql.
 
     Needs the per-user table ``rel.per_user`` (experiments/analysis/stages.py)."""
     keys = engine.frame(block_query("text_feature_keys", params, rel, engine=engine.name))
     if keys.empty:
         return pd.DataFrame()
-    engine.register(FEATURES_TABLE, feature_table(keys, _catalog(engine, keys["item_id"], rel)))
+    engine.register(FEATURES_TABLE, levels(keys, _catalog(engine, keys["item_id"], rel)))
     try:
         return engine.frame(block_query("text_feature_stats", params, rel, engine=engine.name))
     finally:
@@ -116,6 +122,7 @@ def feature_rows(frame: pd.DataFrame, arms: list[str], alpha: float) -> list[dic
     return rows
 
 
-def text_feature_block(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS) -> list[dict[str, Any]]:
+def text_feature_block(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
+                       levels: Levels = feature_table) -> list[dict[str, Any]]:
     """The ``text_features`` block of the analysis result (reports/build.py renders it)."""
-    return feature_rows(feature_stats(spec, engine, params, rel), spec.arm_names, spec.alpha)
+    return feature_rows(feature_stats(spec, engine, params, rel, levels), spec.arm_names, spec.alpha)
