@@ -163,19 +163,26 @@ class AttributePairs:
     name: np.ndarray
     value: pa.Array
     offsets: np.ndarray  # item i's pairs are [offsets[i], offsets[i + 1])
+    spans: pa.Array | None = None  # per pair: its JSON body, cut from compact source text (see json_body)
 
     @classmethod
-    def build(cls, n_items: int, item: np.ndarray, keys: pa.Array, values: pa.Array) -> AttributePairs:
+    def build(cls, n_items: int, item: np.ndarray, keys: pa.Array, values: pa.Array,
+              spans: pa.Array | None = None) -> AttributePairs:
         coded = pc.dictionary_encode(keys)
         found = coded.dictionary.to_pylist()
         names = sorted(found)
         rank = np.array([names.index(k) for k in found], dtype=np.int64) if len(found) < 64 else \
             np.argsort(np.argsort(np.array(found, dtype=object), kind="stable"), kind="stable")
         code = rank[coded.indices.to_numpy(zero_copy_only=False)] if len(item) else np.zeros(0, dtype=np.int64)
-        order = np.argsort(item * max(len(names), 1) + code, kind="stable")  # item-major, names sorted
         offsets = np.zeros(n_items + 1, dtype=np.int64)
         np.cumsum(np.bincount(item, minlength=n_items), out=offsets[1:])
-        return cls(names, item[order], code[order], values.take(pa.array(order)), offsets)
+        key = item * max(len(names), 1) + code
+        if (np.diff(key) > 0).all():  # already item-major with names sorted (and no name twice)
+            return cls(names, item, code, values, offsets, spans)
+        order = np.argsort(key, kind="stable")  # item-major, names sorted
+        take = pa.array(order)
+        return cls(names, item[order], code[order], values.take(take), offsets,
+                   None if spans is None else spans.take(take))
 
     def duplicated_items(self) -> np.ndarray:
         """Items that name one attribute twice."""
@@ -193,14 +200,27 @@ class AttributePairs:
         return self.value.take(pa.array(index, mask=index < 0))
 
     @cached_property
-    def json(self) -> pa.Array:
-        """Per pair: json.dumps([name, value]) (compact, ensure_ascii=False)."""
-        heads = pa.array(["[" + json.dumps(n, ensure_ascii=False) + ',"' for n in self.names], pa.string())
-        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"]', "")
+    def json_body(self) -> pa.Array:
+        """Per pair: json.dumps([name, value]) (compact, ensure_ascii=False) without its brackets.
+
+        Pairs parsed from compact text without escapes are cut from that text (`spans`); others are built.
+        """
+        if self.spans is not None:
+            return self.spans
+        heads = pa.array([json.dumps(n, ensure_ascii=False) + ',"' for n in self.names], pa.string())
+        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"', "")
 
     def item_json(self) -> pa.Array:
         """Per item: the JSON of sorted(attributes.items()) without its brackets — its pairs joined."""
-        return pc.binary_join(pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), self.json), ",")
+        return bracket_join(self.json_body, self.offsets, "[", "]")
+
+
+def bracket_join(bodies: pa.Array, offsets: np.ndarray, left: str, right: str) -> pa.Array:
+    """Row i: ",".join(left + b + right for b in bodies[offsets[i]:offsets[i + 1]]) — one list join, with the
+    brackets put around the row's whole join instead of around each body ("" for a row without bodies)."""
+    rows = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), bodies)
+    joined = join(left, pc.binary_join(rows, right + "," + left), right)
+    return pc.if_else(pa.array(np.diff(offsets) > 0), joined, "")
 
 
 @dataclass
@@ -251,70 +271,90 @@ def _gap_char(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray
     return out
 
 
-def _scan_simple(raw: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array, pa.Array]:
+@dataclass
+class _Scan:
+    """What _scan_simple cut from a column of attribute texts."""
+
+    slow: np.ndarray  # rows left for json.loads
+    item: np.ndarray  # per pair: its row
+    keys: pa.Array
+    values: pa.Array
+    spans: pa.Array | None  # per pair: '"key","value"' (AttributePairs.spans); None unless every row is compact
+
+
+def _scan_simple(raw: pa.Array) -> _Scan:
     """Tokenize the JSON objects whose keys and values are all plain strings (no escapes, no other types).
 
-    Returns (rows left for json.loads, pair item, keys, values). Without backslashes every '"' byte
-    delimits a string, so the rows are checked (4k quotes, '{' ':' ',' '}' between them, spaces allowed)
-    and cut with numpy over the UTF-8 buffer; any other row is left to the exact per-row parse.
+    Without backslashes every '"' byte delimits a string, so a row with 4k quotes is k pairs (key open, key
+    close, value open, value close) if the bytes between them are '{' before the first, ':' inside a pair, ','
+    between pairs and '}' after the last (spaces allowed); the rows are checked and cut with numpy over the
+    UTF-8 buffer, one step per pair; any other row is left to the exact per-row parse. '{}' has no pairs.
     """
     n = len(raw)
     offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * raw.offset).astype(np.int64)
     data = raw.buffers()[2]
     buf = np.frombuffer(data, dtype=np.uint8)[: offsets[-1]] if data is not None else np.zeros(0, dtype=np.uint8)
-    lo = offsets[0]
+    lo, width = offsets[0], np.diff(offsets)
     body = buf[lo:]
-    starts = offsets[:-1] - lo
-    empty = offsets[1:] == offsets[:-1]  # '' is {} to json.loads: left to it
-    slow = empty.copy()
+    slow = width == 0  # '' is {} to json.loads: left to it
     if not len(body):
-        return slow | True, np.zeros(0, dtype=np.int64), pa.array([], pa.string()), pa.array([], pa.string())
-    odd = np.flatnonzero((body == 0x5C) | (body < 0x20))  # escapes and control bytes
-    slow[np.searchsorted(starts, odd, side="right") - 1] = True
-    quotes = np.flatnonzero(body == 0x22)
-    counts = np.diff(np.searchsorted(quotes, np.append(starts, len(body))))
-    quotes += lo
-    slow |= (counts == 0) | (counts % 4 != 0)
-    quotes, counts = _drop_rows(quotes, counts, slow)
-    # Every row left has 4k quotes, so a quote's index in the row and in the batch agree mod 4.
-    # The bytes between quotes: '{' before the first, '}' after the last, then ':' and ',' in turn.
-    ends = np.cumsum(counts)
-    rows = np.flatnonzero(counts)
-    first, last = (ends - counts)[rows], ends[rows] - 1
-    slow[rows[_gap_char(buf, offsets[rows], quotes[first]) != ord("{")]] = True
-    slow[rows[_gap_char(buf, quotes[last] + 1, offsets[rows + 1]) != ord("}")]] = True
-    is_last = np.zeros(len(quotes), dtype=bool)
-    is_last[last] = True
-    inner = np.arange(1, len(quotes), 2)
-    inner = inner[~is_last[inner]]
-    want = np.where(inner % 4 == 1, ord(":"), ord(","))
-    start_, end_ = quotes[inner] + 1, quotes[np.minimum(inner + 1, len(quotes) - 1)]
-    ok = (end_ - start_ == 1) & (buf[np.minimum(start_, len(buf) - 1)] == want)  # compact JSON: one byte
+        nothing = pa.array([], pa.string())
+        return _Scan(slow, np.zeros(0, dtype=np.int64), nothing, nothing, None)
+    odd = body == 0x5C  # escapes and control bytes
+    odd |= body < 0x20
+    if odd.any():
+        slow[np.searchsorted(offsets[1:], np.flatnonzero(odd) + lo, side="right")] = True
+    quotes = np.flatnonzero(body == 0x22) + lo
+    counts = np.diff(np.searchsorted(quotes, offsets))
+    empty = (width == 2) & (buf[np.minimum(offsets[:-1], len(buf) - 1)] == ord("{")) \
+        & (buf[np.minimum(offsets[:-1] + 1, len(buf) - 1)] == ord("}"))
+    slow |= (counts % 4 != 0) | ((counts == 0) & ~empty)
+    pairs, row = _pairs(quotes, counts, slow)
+    # The gaps: before each pair ('{' or ','), inside it (':'), after each row's last pair ('}').
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = row[1:] != row[:-1]
+    last = np.ones(len(row), dtype=bool)
+    last[:-1] = first[1:]
+    before = np.empty(len(row), dtype=np.int64)
+    before[1:] = pairs[:-1, 3] + 1
+    before[first] = offsets[row[first]]
+    start = np.concatenate([before, pairs[:, 1] + 1, pairs[last, 3] + 1])
+    end = np.concatenate([pairs[:, 0], pairs[:, 2], offsets[row[last] + 1]])
+    want = np.concatenate([np.where(first, ord("{"), ord(",")), np.full(len(row), ord(":")),
+                           np.full(int(last.sum()), ord("}"))])
+    ok = (end - start == 1) & (buf[np.minimum(start, len(buf) - 1)] == want)  # compact JSON: one byte
     check = np.flatnonzero(~ok)
     if len(check):
-        wrong = check[_gap_char(buf, start_[check], end_[check]) != want[check]]
-        slow[np.searchsorted(ends, inner[wrong], side="right")] = True
-    quotes, counts = _drop_rows(quotes, counts, slow)
-    if len(quotes) < 2:
-        nothing = pa.array([], pa.string())
-        return slow, np.zeros(0, dtype=np.int64), nothing, nothing
-    # Segments between the boundaries (opening quote + 1, closing quote) alternate string, gap, string, ...
-    bounds = quotes.copy()
-    bounds[0::2] += 1
-    kind = pa.large_string() if bounds[-1] >= 2**31 else pa.string()
-    segments = pa.Array.from_buffers(kind, len(bounds) - 1, [None, pa.py_buffer(
-        bounds.astype(np.int64 if kind == pa.large_string() else np.int32)), data])
-    strings = np.arange(0, len(bounds) - 1, 2)  # segment 2t is string t: keys are even t, values odd t
-    keys = segments.take(pa.array(strings[0::2])).cast(pa.string())
-    values = segments.take(pa.array(strings[1::2])).cast(pa.string())
-    return slow, np.repeat(np.arange(n), counts // 4), keys, values
+        wrong = check[_gap_char(buf, start[check], end[check]) != want[check]]
+        slow[np.concatenate([row, row, row[last]])[wrong]] = True
+        pairs, row = _pairs(quotes, counts, slow)
+    keys, values = _spans(data, pairs[:, 0] + 1, pairs[:, 1]), _spans(data, pairs[:, 2] + 1, pairs[:, 3])
+    spans = None
+    if not len(check) and len(pairs):  # every kept row compact: '"key":"value"' with ',' for ':' is the JSON body
+        comma = np.frombuffer(data, dtype=np.uint8).copy()
+        comma[pairs[:, 1] + 1] = ord(",")
+        spans = _spans(pa.py_buffer(comma), pairs[:, 0], pairs[:, 3] + 1)
+    return _Scan(slow, row, keys, values, spans)
 
 
-def _drop_rows(quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The quotes (and per-row counts) without those of the dropped rows."""
-    if not (drop & (counts > 0)).any():
-        return quotes, counts
-    return quotes[np.repeat(~drop, counts)], np.where(drop, 0, counts)
+def _pairs(quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The quotes of the rows not dropped, four per pair (shape (pairs, 4)), and each pair's row."""
+    keep = ~drop
+    if drop.any():
+        quotes = quotes[np.repeat(keep, counts)]
+    return quotes.reshape(-1, 4), np.repeat(np.arange(len(counts)), np.where(keep, counts // 4, 0))
+
+
+def _spans(data: pa.Buffer, start: np.ndarray, end: np.ndarray) -> pa.Array:
+    """The strings data[start[i]:end[i]] (spans in buffer order, not overlapping), as one take."""
+    if not len(start):
+        return pa.array([], pa.string())
+    big = int(end[-1]) >= 2**31
+    bounds = np.empty(2 * len(start), dtype=np.int64 if big else np.int32)
+    bounds[0::2], bounds[1::2] = start, end
+    every = pa.Array.from_buffers(pa.large_string() if big else pa.string(), len(bounds) - 1,
+                                  [None, pa.py_buffer(bounds), data])  # span, gap, span, gap, ...
+    return every.take(pa.array(np.arange(0, len(bounds), 2))).cast(pa.string())
 
 
 def parse_attributes(raw: list[Any] | pa.Array) -> tuple[AttributePairs, np.ndarray]:
@@ -322,8 +362,9 @@ def parse_attributes(raw: list[Any] | pa.Array) -> tuple[AttributePairs, np.ndar
     normalize_attributes per item: plain string objects are cut as columns, the rest parsed per row."""
     n = len(raw)
     if isinstance(raw, pa.Array) and pa.types.is_string(raw.type) and raw.null_count == 0 and n:
-        slow, item, keys, values = _scan_simple(raw)
-        fast = AttributePairs.build(n, item, keys, values)
+        scan = _scan_simple(raw)
+        slow, item, keys, values = scan.slow, scan.item, scan.keys, scan.values
+        fast = AttributePairs.build(n, item, keys, values, scan.spans)
         dup = fast.duplicated_items()
         if not len(dup) and not slow.any():
             return fast, np.zeros(n, dtype=bool)

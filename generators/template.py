@@ -92,9 +92,9 @@ for _k, _key in enumerate(_ORDER_KEYS):
         _SLOTS[_k, _j] = _ATTRS.index(_a)
 _PRE = pa.array([_FEATURE[a][0] for a in _ATTRS] + [""], pa.string())
 _SUF = pa.array([_FEATURE[a][1] for a in _ATTRS] + [""], pa.string())
-_MENTION_HEAD = pa.array(["[" + json.dumps(a, ensure_ascii=False) + "," for a in _ATTRS] + [""], pa.string())
-_PROMO_MENTION = "[" + json.dumps(vocab.PROMO_ATTRIBUTE, ensure_ascii=False) + ","
-_PRICE_MENTION = "[" + json.dumps(vocab.PRICE_ATTRIBUTE, ensure_ascii=False) + ","
+# mentions are built from JSON bodies: json.dumps([name, value]) without its brackets
+_PROMO_MENTION = json.dumps(vocab.PROMO_ATTRIBUTE, ensure_ascii=False) + ","
+_PRICE_MENTION = json.dumps(vocab.PRICE_ATTRIBUTE, ensure_ascii=False) + ","
 _SUBJECTS = ["这款" + (sub or cat) for cat, sub in _ORDER_KEYS]
 _AFFIX_LEN = np.array([len(_FEATURE[a][0]) + len(_FEATURE[a][1]) for a in _ATTRS] + [0], dtype=np.int64)
 _SUBJECT_LEN = np.array([len(x) for x in _SUBJECTS] + [0], dtype=np.int64)
@@ -274,7 +274,7 @@ class TemplateGenerator:
         o_promo = o_subject + len(subjects)
         o_price = o_promo + n_dict
         text_pool = [pairs.value, _PRE, _SUF, subjects, promo_clauses]
-        mention_pool = [pairs.json, join(_PROMO_MENTION, json_quote(coded.dictionary), "]")]
+        mention_pool = [pairs.json_body, join(_PROMO_MENTION, json_quote(coded.dictionary))]
         m_promo, m_price = n_pairs, n_pairs + n_dict
 
         order = order_item[ri]
@@ -316,7 +316,7 @@ class TemplateGenerator:
             c_len = lengths(price_clauses)[ri]
             add = is_l & (size + c_len + 1 <= hi)
             text_pool.append(price_clauses)
-            mention_pool.append(join(_PRICE_MENTION, json_quote(price), "]"))
+            mention_pool.append(join(_PRICE_MENTION, json_quote(price)))
             price_part = np.where(add, o_price + ri, -1)
             price_mention = np.where(add, m_price + ri, -1)
             size += np.where(add, c_len + 1, 0)
@@ -327,7 +327,8 @@ class TemplateGenerator:
                  price_part[:, None], cta_part[:, None]]
         text = join_parts(pa.concat_arrays(text_pool), parts, "，")
         mention_ix = np.column_stack([injected_mention, feature_mentions, promo_mention, price_mention])
-        mention_json = join("[", join_rows(pa.concat_arrays(mention_pool), mention_ix, ","), "]")
+        mentioned = (mention_ix >= 0).any(axis=1)
+        mention_json = pc.if_else(pa.array(mentioned), join("[[", join_rows(pa.concat_arrays(mention_pool), mention_ix, "],["), "]]"), "[]")
         corrupted = _where(fake, _constant("fake_discount", n))
         if not known.all():
             text, mention_json, has_promo = self._per_row(req, ~known, fake, ids, text, mention_json, has_promo,

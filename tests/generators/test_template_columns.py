@@ -98,6 +98,40 @@ def test_attributes_parse_like_json_loads() -> None:
     assert [sorted(g.items()) for g in got] == [sorted((e or {}).items()) for e in expected]
 
 
+def _compact_items(n: int, seed: int) -> pd.DataFrame:
+    """Catalog rows whose attributes are all compact JSON of plain strings (the batch is cut as spans, never
+    parsed per row), with JSON punctuation inside the values, keys in any order, and empty objects."""
+    base = make_catalog(n, seed=seed)
+    rng = random.Random(seed)
+    punct = ["10:00", "a,b", "{v}", "[x]", "}{", ":", ",", "满199减30", "", " "]
+    attrs = []
+    for a in base["attributes"]:
+        d = json.loads(a)
+        if rng.random() < 0.3:
+            d[rng.choice(list(d))] = rng.choice(punct)
+        items = list(d.items())
+        rng.shuffle(items)
+        attrs.append("{}" if rng.random() < 0.05 else json.dumps(dict(items), ensure_ascii=False, separators=(",", ":")))
+    return base.assign(attributes=attrs)
+
+
+@pytest.mark.parametrize("length", ["S", "L"])
+def test_compact_attributes_cut_as_spans_equal_the_per_row_reference(length: str) -> None:
+    """The fast path that cuts each pair's JSON from the source text (':' read as ',') gives the ids, texts and
+    mentions of the per-row path, whatever punctuation the values hold."""
+    items = _compact_items(1200, seed=7)
+    cols = RequestColumns.cross(item_columns(items), [None], length)
+    assert cols.items.pairs.spans is not None  # the path under test was taken
+    settings = {"experiment": "e"}
+    table = TemplateGenerator().generate_columns(cols, arm="a", settings=settings)
+    reqs = _per_row(items, [None], length)
+    assert table.column("reason_id").to_pylist() == [
+        reason_key(r, arm="a", model_version="template-v1", settings=settings) for r in reqs]
+    rows = [TemplateGenerator.write(r) for r in reqs]
+    assert table.column("text").to_pylist() == [t for t, _, _ in rows]
+    assert [json.loads(m) for m in table.column("mentions").to_pylist()] == [m for _, m, _ in rows]
+
+
 @pytest.mark.parametrize("length", ["S", "M", "L", "X"])
 @pytest.mark.parametrize("segments", [[None], ["宝妈", 'x"y', None]])
 def test_columns_equal_the_per_row_reference(length: str, segments: list[str | None]) -> None:
