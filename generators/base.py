@@ -147,8 +147,8 @@ class RequestColumns:
         """Every item (not marked bad) × every segment, item-major (an item's segments are adjacent)."""
         good = np.flatnonzero(~items.bad)
         index = np.repeat(good, len(segments))
-        segs = pa.array(segments * len(good), pa.string())
-        return cls(items, index, segs, pa.array([length] * len(index), pa.string()))
+        segs = pa.array(segments, pa.string()).take(pa.array(np.tile(np.arange(len(segments)), len(good))))
+        return cls(items, index, segs, pa.repeat(pa.scalar(length, pa.string()), len(index)))
 
     @classmethod
     def from_requests(cls, requests: list[ReasonRequest]) -> RequestColumns:

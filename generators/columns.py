@@ -80,7 +80,7 @@ _DUCK = threading.local()
 
 def sha256_hex(blobs: pa.Array, n: int) -> pa.Array:
     """The first n hex digits of sha256(utf-8 of each string), computed by DuckDB over the whole column."""
-    return _duck_column(pa.table({"b": blobs}), f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs")  # n: int
+    return duck_column(pa.table({"b": blobs}), f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs")  # n: int
 
 
 def sha256_hex_wrapped(inner: pa.Array, n_inner: int, before: list[pa.Array | str], after: list[pa.Array | str],
@@ -99,11 +99,11 @@ def sha256_hex_wrapped(inner: pa.Array, n_inner: int, before: list[pa.Array | st
         return name
 
     body = " || ".join([*(term(p) for p in before), f"left(sha256(c0), {int(n_inner)})", *(term(p) for p in after)])
-    return _duck_column(pa.table(columns), f"SELECT ? || left(sha256({body}), {int(n)}) AS h FROM _abkit_blobs",
+    return duck_column(pa.table(columns), f"SELECT ? || left(sha256({body}), {int(n)}) AS h FROM _abkit_blobs",
                         params)
 
 
-def _duck_column(table: pa.Table, sql: str, params: list[str] | None = None) -> pa.Array:
+def duck_column(table: pa.Table, sql: str, params: list[Any] | None = None) -> pa.Array:
     """The one column of `sql` over `table` (registered as _abkit_blobs), on this thread's DuckDB connection."""
     con = getattr(_DUCK, "con", None)
     if con is None:
@@ -119,33 +119,6 @@ def _duck_column(table: pa.Table, sql: str, params: list[str] | None = None) -> 
 def join(*parts: pa.Array | str) -> pa.Array:
     """Element-wise concatenation of arrays and constant strings (null where any part is null)."""
     return pc.binary_join_element_wise(*parts, "")
-
-
-def join_rows(pool: pa.Array, index: np.ndarray, sep: str) -> pa.Array:
-    """Row i: sep.join(pool[index[i, j]] for the j, in column order, where index[i, j] >= 0); "" when none.
-
-    One gather and one list join for the whole batch, however many parts a row has.
-    """
-    mask = index >= 0
-    offsets = np.zeros(len(index) + 1, dtype=np.int32)
-    np.cumsum(mask.sum(axis=1), out=offsets[1:])
-    values = pool.take(pa.array(index[mask]))
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), sep)
-
-
-def join_parts(pool: pa.Array, parts: list[np.ndarray], sep: str) -> pa.Array:
-    """Row i: sep.join of its present parts, in order; part k is the pool pieces parts[k][i, :] concatenated,
-    present when parts[k][i, 0] >= 0. Building a part from pieces spares making the strings of parts that
-    are never used."""
-    n = len(parts[0])
-    present = np.stack([p[:, 0] >= 0 for p in parts], axis=1)
-    first = np.argmax(present, axis=1)
-    pool = pa.concat_arrays([pool, pa.array([sep], pa.string())])
-    columns = []
-    for k, part in enumerate(parts):
-        columns.append(np.where(present[:, k] & (first != k), len(pool) - 1, -1)[:, None])
-        columns.append(np.where(present[:, k][:, None], part, -1))
-    return join_rows(pool, np.concatenate(columns, axis=1) if n else np.zeros((0, 1), dtype=np.int64), "")
 
 
 def lengths(values: pa.Array) -> np.ndarray:
@@ -331,9 +304,9 @@ def _scan_simple(raw: pa.Array) -> _Scan:
     keys, values = _spans(data, pairs[:, 0] + 1, pairs[:, 1]), _spans(data, pairs[:, 2] + 1, pairs[:, 3])
     spans = None
     if not len(check) and len(pairs):  # every kept row compact: '"key":"value"' with ',' for ':' is the JSON body
-        comma = np.frombuffer(data, dtype=np.uint8).copy()
-        comma[pairs[:, 1] + 1] = ord(",")
-        spans = _spans(pa.py_buffer(comma), pairs[:, 0], pairs[:, 3] + 1)
+        comma = body.copy()  # the batch's bytes only (a slice of a column shares the whole column's buffer)
+        comma[pairs[:, 1] + 1 - lo] = ord(",")
+        spans = _spans(pa.py_buffer(comma), pairs[:, 0] - lo, pairs[:, 3] + 1 - lo)
     return _Scan(slow, row, keys, values, spans)
 
 

@@ -36,7 +36,7 @@ from generators.base import (
     request_seed,
     stable_hash,
 )
-from generators.columns import join, join_parts, join_rows, json_quote, lengths, sha256_hex
+from generators.columns import duck_column, join, json_quote, lengths, sha256_hex
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 
 _SHARED_ORDER = ["评分", "月销", "售后", "发货", "好评率"]
@@ -96,31 +96,38 @@ _SUF = pa.array([_FEATURE[a][1] for a in _ATTRS] + [""], pa.string())
 _PROMO_MENTION = json.dumps(vocab.PROMO_ATTRIBUTE, ensure_ascii=False) + ","
 _PRICE_MENTION = json.dumps(vocab.PRICE_ATTRIBUTE, ensure_ascii=False) + ","
 _SUBJECTS = ["这款" + (sub or cat) for cat, sub in _ORDER_KEYS]
+_SUBJECTS_SEP = pa.array(["，" + x for x in _SUBJECTS] + [""], pa.string())
+_PRE_SEP = pa.array(["，" + _FEATURE[a][0] for a in _ATTRS] + [""], pa.string())
+_CTA_SEP = pa.array(["，" + _CTA], pa.string())
 _AFFIX_LEN = np.array([len(_FEATURE[a][0]) + len(_FEATURE[a][1]) for a in _ATTRS] + [0], dtype=np.int64)
 _SUBJECT_LEN = np.array([len(x) for x in _SUBJECTS] + [0], dtype=np.int64)
+
+
+def _orders_sql() -> tuple[str, list[Any]]:
+    """One DuckDB CASE over (category, title) giving the index in _ORDER_KEYS of (category,
+    subcategory_of(category, title)); the vocabulary's names are bound as parameters."""
+    unknown = len(_ORDER_KEYS)
+    cases, params = [], []
+    for cat, subs in _SUBS.items():
+        cases.append("WHEN ? THEN CASE " + " ".join("WHEN contains(title, ?) THEN ?" for _ in subs) + " ELSE ? END")
+        params.append(cat)
+        for sub in subs:  # longest first, as subcategory_of
+            params += [sub, _ORDER_INDEX.get((cat, sub), unknown)]
+        params.append(_ORDER_INDEX.get((cat, ""), unknown))
+    return f"SELECT CASE category {' '.join(cases)} ELSE {unknown} END FROM _abkit_blobs", params
+
+
+_ORDERS_SQL = _orders_sql()
 
 
 def _orders_of(category: pa.Array, title: pa.Array) -> np.ndarray:
     """Per item: the index in _ORDER_KEYS of (category, subcategory_of(category, title)), or
     len(_ORDER_KEYS) when the vocabulary has no order for it (those rows are written per row)."""
-    unknown = len(_ORDER_KEYS)
-    out = np.full(len(category), unknown, dtype=np.int64)
-    coded = pc.dictionary_encode(category)
-    codes = coded.indices.to_numpy(zero_copy_only=False)
-    for c, cat in enumerate(coded.dictionary.to_pylist()):
-        if cat not in _SUBS:
-            continue
-        rows = np.flatnonzero(codes == c)
-        out[rows] = _ORDER_INDEX.get((cat, ""), unknown)
-        titles = title.take(pa.array(rows))
-        for sub in _SUBS[cat]:  # longest first, as subcategory_of; each title is searched until it matches
-            if not len(rows):
-                break
-            hit = pc.fill_null(pc.match_substring(titles, sub), False).to_numpy(zero_copy_only=False)
-            if hit.any():
-                out[rows[hit]] = _ORDER_INDEX.get((cat, sub), unknown)
-                rows, titles = rows[~hit], titles.filter(pa.array(~hit))
-    return out
+    if not len(category):
+        return np.zeros(0, dtype=np.int64)
+    sql, params = _ORDERS_SQL
+    order = duck_column(pa.table({"category": category, "title": title}), sql, params)
+    return pc.fill_null(order, len(_ORDER_KEYS)).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _by_value(values: pa.Array, fn: Any) -> pa.Array:
@@ -138,6 +145,16 @@ def _fake_promos(ids: pa.Array, promo: pa.Array, rate: float) -> tuple[np.ndarra
     pick = seeds % np.where(own >= 0, len(_PROMO_VALUES) - 1, len(_PROMO_VALUES))
     pick = pick + ((own >= 0) & (pick >= own))
     return fake, pa.array(_PROMO_VALUES).take(pa.array(pick))
+
+
+def _pick(pool: pa.Array, index: np.ndarray) -> pa.Array:
+    """pool[index[i]] per row; null where index[i] < 0."""
+    return pool.take(pa.array(index, mask=index < 0))
+
+
+def _concat(parts: list[pa.Array]) -> pa.Array:
+    """Row-wise concatenation of the parts, a null part counting as ""."""
+    return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -216,9 +233,8 @@ class TemplateGenerator:
                        ) -> tuple[pa.Array, pa.Array, np.ndarray, pa.Array]:
         """`write` for every row at once: (text, mentions JSON, mentions_promo, corrupted).
 
-        Clauses and their lengths are built once per item attribute (a pool); the clause loop then only
-        moves integer indices into that pool with numpy, and each row's text is one gather and one list
-        join at the end.
+        Clause lengths are known per item attribute; the clause loop only moves integer indices with numpy,
+        and the text is assembled at the end, one column per part picked from small pools.
         """
         n, items = len(req), req.items
         rate = float(settings.get("inject_unfaithful_rate") or 0.0)
@@ -265,70 +281,61 @@ class TemplateGenerator:
         promo_len = np.append(lengths(promo_clauses), 0)[promo_code]  # code -1: no promotion
         promo_nonempty = np.append(lengths(coded.dictionary) > 0, False)[promo_code]
 
-        # The pools: [pair values | clause prefixes | suffixes | subjects | promo clauses | price clauses | CTA],
-        # mentions: [pair JSON | promo JSON | price JSON].
-        n_pairs, n_dict = len(pairs.value), len(coded.dictionary)
-        subjects = pa.array(_SUBJECTS + [""], pa.string())
-        o_pre, o_suf = n_pairs, n_pairs + len(_PRE)
-        o_subject = o_suf + len(_SUF)
-        o_promo = o_subject + len(subjects)
-        o_price = o_promo + n_dict
-        text_pool = [pairs.value, _PRE, _SUF, subjects, promo_clauses]
-        mention_pool = [pairs.json_body, join(_PROMO_MENTION, json_quote(coded.dictionary))]
-        m_promo, m_price = n_pairs, n_pairs + n_dict
-
         order = order_item[ri]
         known = order < len(_ORDER_KEYS)
-        none = np.full(n, -1, dtype=np.int64)
-        # Text parts, in order: subject, injected claim, up to _MOST features (prefix, value, suffix), promotion,
-        # price, call to action; mention columns: injected claim, features, promotion, price.
-        features = np.full((n, _MOST, 3), -1, dtype=np.int64)
-        feature_mentions = np.full((n, _MOST), -1, dtype=np.int64)
-        size = np.full(n, -1, dtype=np.int64)
         not_s = ~is_s
-        subject = np.where(not_s, o_subject + order, -1)
+        size = np.full(n, -1, dtype=np.int64)  # running length of "，".join(parts)
         size += np.where(not_s, _SUBJECT_LEN[order] + 1, 0)
-        injected = np.where(fake, o_promo + promo_code, -1)
-        injected_mention = np.where(fake, m_promo + promo_code, -1)
-        size += np.where(fake, promo_len + 1, 0)
+        size += np.where(fake, promo_len + 1, 0)  # an injected claim comes right after the subject
         has_promo = fake.copy()
+        # The feature clauses: per row, the pair at each position of its order (-1: absent), taken greedily.
+        at = where[ri[:, None], _SLOTS[order]]
+        at_len = clause_len[at]
+        feature = np.full((n, _MOST), -1, dtype=np.int64)
         n_feats = np.zeros(n, dtype=np.int64)
         for j in range(_POSITIONS):
-            slot = _SLOTS[order, j]
-            p = where[ri, slot]
-            c_len = np.where(p >= 0, clause_len[p], 0)
+            p, c_len = at[:, j], at_len[:, j]
             ok = np.flatnonzero((p >= 0) & (size + c_len + 1 <= hi) & (n_feats < max_feats))
-            rank = n_feats[ok]
-            features[ok, rank] = np.stack([o_pre + slot[ok], p[ok], o_suf + slot[ok]], axis=1)
-            feature_mentions[ok, rank] = p[ok]
+            feature[ok, n_feats[ok]] = p[ok]
             size[ok] += c_len[ok] + 1
             n_feats[ok] += 1
-        add = promo_nonempty & ~has_promo & not_s & (size + promo_len + 1 <= hi)
-        promo_part = np.where(add, o_promo + promo_code, -1)
-        promo_mention = np.where(add, m_promo + promo_code, -1)
-        size += np.where(add, promo_len + 1, 0)
-        has_promo |= add
-        price_part, price_mention = none, none
+        add_promo = promo_nonempty & ~has_promo & not_s & (size + promo_len + 1 <= hi)
+        size += np.where(add_promo, promo_len + 1, 0)
+        has_promo |= add_promo
+        add_price = np.zeros(n, dtype=bool)
         if is_l.any():
             eff = pc.multiply(t["price"].combine_chunks(), pc.subtract(1.0, discount))
             price = _by_value(eff, vocab.price_text)
             price_clauses = join(_PRICE[0], price, _PRICE[1])
             c_len = lengths(price_clauses)[ri]
-            add = is_l & (size + c_len + 1 <= hi)
-            text_pool.append(price_clauses)
-            mention_pool.append(join(_PRICE_MENTION, json_quote(price)))
-            price_part = np.where(add, o_price + ri, -1)
-            price_mention = np.where(add, m_price + ri, -1)
-            size += np.where(add, c_len + 1, 0)
+            add_price = is_l & (size + c_len + 1 <= hi)
+            size += np.where(add_price, c_len + 1, 0)
         cta = (size < lo) & (size + len(_CTA) + 1 <= hi)
-        text_pool.append(pa.array([_CTA], pa.string()))
-        cta_part = np.where(cta, sum(len(a) for a in text_pool) - 1, -1)
-        parts = [subject[:, None], injected[:, None], *(features[:, k] for k in range(_MOST)), promo_part[:, None],
-                 price_part[:, None], cta_part[:, None]]
-        text = join_parts(pa.concat_arrays(text_pool), parts, "，")
-        mention_ix = np.column_stack([injected_mention, feature_mentions, promo_mention, price_mention])
-        mentioned = (mention_ix >= 0).any(axis=1)
-        mention_json = pc.if_else(pa.array(mentioned), join("[[", join_rows(pa.concat_arrays(mention_pool), mention_ix, "],["), "]]"), "[]")
+
+        # The text and the mentions: one column per part, each with its separator in front (null where the row
+        # lacks that part), concatenated; the first separator is cut off. Parts are picked from small pools.
+        promo_text = join("，", promo_clauses)
+        promo_mention = join(",[" + _PROMO_MENTION, json_quote(coded.dictionary), "]")
+        promo_at = np.where(fake, promo_code, -1)
+        texts = [_pick(_SUBJECTS_SEP, np.where(not_s, order, -1)), _pick(promo_text, promo_at)]
+        mentions = [_pick(promo_mention, promo_at)]
+        for k in range(_MOST):
+            p = feature[:, k]
+            if (p < 0).all():
+                continue
+            slot = np.where(p >= 0, pair_slot[p], -1)
+            texts.append(join(_pick(_PRE_SEP, slot), _pick(pairs.value, p), _pick(_SUF, slot)))
+            mentions.append(join(",[", _pick(pairs.json_body, p), "]"))
+        promo_at = np.where(add_promo, promo_code, -1)
+        texts.append(_pick(promo_text, promo_at))
+        mentions.append(_pick(promo_mention, promo_at))
+        if add_price.any():
+            price_at = np.where(add_price, ri, -1)
+            texts.append(_pick(join("，", price_clauses), price_at))
+            mentions.append(_pick(join(",[" + _PRICE_MENTION, json_quote(price), "]"), price_at))
+        texts.append(_pick(_CTA_SEP, np.where(cta, 0, -1)))
+        text = pc.utf8_slice_codeunits(_concat(texts), 1)
+        mention_json = join("[", pc.utf8_slice_codeunits(_concat(mentions), 1), "]")
         corrupted = _where(fake, _constant("fake_discount", n))
         if not known.all():
             text, mention_json, has_promo = self._per_row(req, ~known, fake, ids, text, mention_json, has_promo,
