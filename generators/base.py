@@ -184,14 +184,15 @@ class RequestColumns:
         return self.items.table.column(name).combine_chunks().take(pa.array(self.item_index))
 
 
-def _attribute_blobs(items: ItemColumns, tail: pa.Array | str) -> pa.Array:
-    """Per item: the JSON of [category, brand, title, price, discount, sorted attribute pairs, then `tail`."""
+def _attribute_parts(items: ItemColumns, tail: str) -> list[pa.Array | str]:
+    """Per item, the parts of the JSON of [category, brand, title, price, discount, sorted attribute pairs,
+    then `tail` (the text after the pairs' closing bracket and comma)."""
     t = items.table
     price, discount = items.number_json or (float_json(t["price"].combine_chunks()),
                                             float_json(t["discount"].combine_chunks()))
-    return join('["', json_escape(t["category"].combine_chunks()), '","', json_escape(t["brand"].combine_chunks()),
-                '","', json_escape(t["title"].combine_chunks()), '",', price, ",", discount, ",[",
-                items.pairs.item_json(), "],", tail)
+    return ['["', json_escape(t["category"].combine_chunks()), '","', json_escape(t["brand"].combine_chunks()),
+            '","', json_escape(t["title"].combine_chunks()), '",', price, ",", discount, ",[",
+            items.pairs.item_json(), "]," + tail]
 
 
 def _items_once(requests: RequestColumns) -> bool:
@@ -232,12 +233,13 @@ def reason_ids(requests: RequestColumns, *, arm: str, model_version: str, settin
     after = ['","item":"', _per_row(requests, item_id), '","model":' + _dumps(model_version) + ',"segment":',
              _quoted(requests.segment), ',"settings":' + _dumps(stable_hash(settings)) + "}"]
     if isinstance(length, str) and _items_once(requests):  # the usual batch: both hashes in one pass
-        return sha256_hex_wrapped(_per_row(requests, _attribute_blobs(requests.items, length + "]")), 16, [head],
-                                  after, 20, prefix="r_")
+        inner = [p if isinstance(p, str) else _per_row(requests, p)
+                 for p in _attribute_parts(requests.items, length + "]")]
+        return sha256_hex_wrapped(inner, 16, [head], after, 20, prefix="r_")
     if isinstance(length, str):  # one length for the batch: one blob per item
-        attr_hash = _per_row(requests, sha256_hex(_attribute_blobs(requests.items, length + "]"), 16))
+        attr_hash = _per_row(requests, sha256_hex(join(*_attribute_parts(requests.items, length + "]")), 16))
     else:
-        attr_hash = sha256_hex(join(_per_row(requests, _attribute_blobs(requests.items, "")), length, "]"), 16)
+        attr_hash = sha256_hex(join(_per_row(requests, join(*_attribute_parts(requests.items, ""))), length, "]"), 16)
     return join("r_", sha256_hex(join(head, attr_hash, *after), 20))
 
 

@@ -83,11 +83,12 @@ def sha256_hex(blobs: pa.Array, n: int) -> pa.Array:
     return duck_column(pa.table({"b": blobs}), f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs")  # n: int
 
 
-def sha256_hex_wrapped(inner: pa.Array, n_inner: int, before: list[pa.Array | str], after: list[pa.Array | str],
-                       n: int, prefix: str = "") -> pa.Array:
-    """prefix + sha256_hex(join(*before, sha256_hex(inner, n_inner), *after), n) in one DuckDB statement (both
-    hashes in one pass; the inner digests never leave DuckDB). Constant parts are bound as parameters."""
-    columns: dict[str, pa.Array] = {"c0": inner}
+def sha256_hex_wrapped(inner: list[pa.Array | str], n_inner: int, before: list[pa.Array | str],
+                       after: list[pa.Array | str], n: int, prefix: str = "") -> pa.Array:
+    """prefix + sha256_hex(join(*before, sha256_hex(join(*inner), n_inner), *after), n) in one DuckDB statement
+    (both hashes in one pass; the inner text is concatenated by DuckDB and never leaves it). Constant parts are
+    bound as parameters."""
+    columns: dict[str, pa.Array] = {}
     params: list[str] = [prefix]
 
     def term(part: pa.Array | str) -> str:
@@ -98,9 +99,11 @@ def sha256_hex_wrapped(inner: pa.Array, n_inner: int, before: list[pa.Array | st
         columns[name] = part
         return name
 
-    body = " || ".join([*(term(p) for p in before), f"left(sha256(c0), {int(n_inner)})", *(term(p) for p in after)])
+    inner_sql = " || ".join(term(p) for p in before) + " || " if before else ""
+    inner_sql += f"left(sha256({' || '.join(term(p) for p in inner)}), {int(n_inner)})"
+    body = " || ".join([inner_sql, *(term(p) for p in after)])
     return duck_column(pa.table(columns), f"SELECT ? || left(sha256({body}), {int(n)}) AS h FROM _abkit_blobs",
-                        params)
+                       params)
 
 
 def duck_column(table: pa.Table, sql: str, params: list[Any] | None = None) -> pa.Array:

@@ -103,15 +103,18 @@ _AFFIX_LEN = np.array([len(_FEATURE[a][0]) + len(_FEATURE[a][1]) for a in _ATTRS
 _SUBJECT_LEN = np.array([len(x) for x in _SUBJECTS] + [0], dtype=np.int64)
 
 
+_CATEGORY_NAMES = list(_SUBS)
+
+
 def _orders_sql() -> tuple[str, list[Any]]:
-    """One DuckDB CASE over (category, title) giving the index in _ORDER_KEYS of (category,
-    subcategory_of(category, title)); the vocabulary's names are bound as parameters."""
+    """One DuckDB CASE over (category index in _CATEGORY_NAMES, title) giving the index in _ORDER_KEYS of
+    (category, subcategory_of(category, title)); the sub-category names are bound as parameters."""
     unknown = len(_ORDER_KEYS)
     cases, params = [], []
-    for cat, subs in _SUBS.items():
-        cases.append("WHEN ? THEN CASE " + " ".join("WHEN contains(title, ?) THEN ?" for _ in subs) + " ELSE ? END")
-        params.append(cat)
-        for sub in subs:  # longest first, as subcategory_of
+    for k, cat in enumerate(_CATEGORY_NAMES):
+        subs = _SUBS[cat]  # longest first, as subcategory_of
+        cases.append(f"WHEN {k} THEN CASE " + " ".join("WHEN contains(title, ?) THEN ?" for _ in subs) + " ELSE ? END")
+        for sub in subs:
             params += [sub, _ORDER_INDEX.get((cat, sub), unknown)]
         params.append(_ORDER_INDEX.get((cat, ""), unknown))
     return f"SELECT CASE category {' '.join(cases)} ELSE {unknown} END FROM _abkit_blobs", params
@@ -125,8 +128,12 @@ def _orders_of(category: pa.Array, title: pa.Array) -> np.ndarray:
     len(_ORDER_KEYS) when the vocabulary has no order for it (those rows are written per row)."""
     if not len(category):
         return np.zeros(0, dtype=np.int64)
+    coded = pc.dictionary_encode(category)
+    known = np.array([_CATEGORY_NAMES.index(c) if c in _SUBS else -1 for c in coded.dictionary.to_pylist()]
+                     + [-1], dtype=np.int64)
+    index = known[pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)]
     sql, params = _ORDERS_SQL
-    order = duck_column(pa.table({"category": category, "title": title}), sql, params)
+    order = duck_column(pa.table({"category": index, "title": title}), sql, params)
     return pc.fill_null(order, len(_ORDER_KEYS)).to_numpy(zero_copy_only=False).astype(np.int64)
 
 

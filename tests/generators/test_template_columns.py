@@ -238,7 +238,7 @@ def test_sha256_hex_wrapped_equals_two_hashlib_passes() -> None:
     item = pa.array(["i1", 'i"2', "i'3", "i4", "é"], pa.string())
     before = ["{'?' || ", "\"'; DROP TABLE reasons; --"]
     after = ['","item":"', item, "?", "中"]
-    got = sha256_hex_wrapped(inner, 16, before, after, 20, prefix="r_").to_pylist()
+    got = sha256_hex_wrapped([inner], 16, before, after, 20, prefix="r_").to_pylist()
 
     def sha(text: str, n: int) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
