@@ -181,7 +181,7 @@ class RequestColumns:
 
     def item_column(self, name: str) -> pa.Array:
         """An item column repeated per row."""
-        return self.items.table.column(name).combine_chunks().take(pa.array(self.item_index))
+        return _per_row(self, self.items.table.column(name).combine_chunks())
 
 
 def _attribute_parts(items: ItemColumns, tail: str) -> list[pa.Array | str]:

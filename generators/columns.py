@@ -291,26 +291,38 @@ def _scan_simple(raw: pa.Array) -> _Scan:
     first[1:] = row[1:] != row[:-1]
     last = np.ones(len(row), dtype=bool)
     last[:-1] = first[1:]
-    before = np.empty(len(row), dtype=np.int64)
-    before[1:] = pairs[:-1, 3] + 1
-    before[first] = offsets[row[first]]
-    start = np.concatenate([before, pairs[:, 1] + 1, pairs[last, 3] + 1])
-    end = np.concatenate([pairs[:, 0], pairs[:, 2], offsets[row[last] + 1]])
-    want = np.concatenate([np.where(first, ord("{"), ord(",")), np.full(len(row), ord(":")),
-                           np.full(int(last.sum()), ord("}"))])
-    ok = (end - start == 1) & (buf[np.minimum(start, len(buf) - 1)] == want)  # compact JSON: one byte
-    check = np.flatnonzero(~ok)
-    if len(check):
-        wrong = check[_gap_char(buf, start[check], end[check]) != want[check]]
+    compact = _compact(buf, offsets, pairs, row, first, last)
+    if not compact:  # spaces, or rows that are not objects of strings: check each gap, drop the rows that fail
+        before = np.empty(len(row), dtype=np.int64)
+        before[1:] = pairs[:-1, 3] + 1
+        before[first] = offsets[row[first]]
+        start = np.concatenate([before, pairs[:, 1] + 1, pairs[last, 3] + 1])
+        end = np.concatenate([pairs[:, 0], pairs[:, 2], offsets[row[last] + 1]])
+        want = np.concatenate([np.where(first, ord("{"), ord(",")), np.full(len(row), ord(":")),
+                               np.full(int(last.sum()), ord("}"))])
+        wrong = _gap_char(buf, start, end) != want
         slow[np.concatenate([row, row, row[last]])[wrong]] = True
         pairs, row = _pairs(quotes, counts, slow)
     keys, values = _spans(data, pairs[:, 0] + 1, pairs[:, 1]), _spans(data, pairs[:, 2] + 1, pairs[:, 3])
     spans = None
-    if not len(check) and len(pairs):  # every kept row compact: '"key":"value"' with ',' for ':' is the JSON body
+    if compact and len(pairs):  # every row compact: '"key":"value"' with ',' for ':' is the JSON body
         comma = body.copy()  # the batch's bytes only (a slice of a column shares the whole column's buffer)
         comma[pairs[:, 1] + 1 - lo] = ord(",")
         spans = _spans(pa.py_buffer(comma), pairs[:, 0] - lo, pairs[:, 3] + 1 - lo)
     return _Scan(slow, row, keys, values, spans)
+
+
+def _compact(buf: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, row: np.ndarray, first: np.ndarray,
+             last: np.ndarray) -> bool:
+    """Whether every gap between the pairs' quotes is the one byte of compact JSON: '{' right before a row's
+    first key, ':' inside a pair, ',' between pairs, '}' right after a row's last value (and nothing else)."""
+    end = len(buf) - 1
+    open_, close = pairs[:, 0], pairs[:, 3]
+    start, stop = offsets[row[first]], offsets[row[last] + 1]
+    return bool(((pairs[:, 2] - pairs[:, 1] == 2) & (buf[pairs[:, 1] + 1] == ord(":"))).all()
+                and ((open_[1:] - close[:-1] == 2) & (buf[close[:-1] + 1] == ord(",")) | first[1:]).all()
+                and ((open_[first] - start == 1) & (buf[start] == ord("{"))).all()
+                and ((stop - close[last] == 2) & (buf[np.minimum(close[last] + 1, end)] == ord("}"))).all())
 
 
 def _pairs(quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -331,7 +331,7 @@ class TemplateGenerator:
             if (p < 0).all():
                 continue
             slot = np.where(p >= 0, pair_slot[p], -1)
-            texts.append(join(_pick(_PRE_SEP, slot), _pick(pairs.value, p), _pick(_SUF, slot)))
+            texts += [_pick(_PRE_SEP, slot), _pick(pairs.value, p), _pick(_SUF, slot)]
             mentions.append(join(",[", _pick(pairs.json_body, p), "]"))
         promo_at = np.where(add_promo, promo_code, -1)
         texts.append(_pick(promo_text, promo_at))

@@ -98,9 +98,10 @@ def test_attributes_parse_like_json_loads() -> None:
     assert [sorted(g.items()) for g in got] == [sorted((e or {}).items()) for e in expected]
 
 
-def _compact_items(n: int, seed: int) -> pd.DataFrame:
-    """Catalog rows whose attributes are all compact JSON of plain strings (the batch is cut as spans, never
-    parsed per row), with JSON punctuation inside the values, keys in any order, and empty objects."""
+def _compact_items(n: int, seed: int, spaced: float = 0.0) -> pd.DataFrame:
+    """Catalog rows whose attributes are all JSON objects of plain strings (never parsed per row), compact
+    (the batch is cut as spans) but for a share `spaced` of them, with JSON punctuation inside the values,
+    keys in any order, and empty objects."""
     base = make_catalog(n, seed=seed)
     rng = random.Random(seed)
     punct = ["10:00", "a,b", "{v}", "[x]", "}{", ":", ",", "满199减30", "", " "]
@@ -111,17 +112,19 @@ def _compact_items(n: int, seed: int) -> pd.DataFrame:
             d[rng.choice(list(d))] = rng.choice(punct)
         items = list(d.items())
         rng.shuffle(items)
-        attrs.append("{}" if rng.random() < 0.05 else json.dumps(dict(items), ensure_ascii=False, separators=(",", ":")))
+        seps = (", ", ": ") if rng.random() < spaced else (",", ":")
+        attrs.append("{}" if rng.random() < 0.05 else json.dumps(dict(items), ensure_ascii=False, separators=seps))
     return base.assign(attributes=attrs)
 
 
-@pytest.mark.parametrize("length", ["S", "L"])
-def test_compact_attributes_cut_as_spans_equal_the_per_row_reference(length: str) -> None:
+@pytest.mark.parametrize(("length", "spaced"), [("S", 0.0), ("L", 0.0), ("M", 0.01)])
+def test_compact_attributes_cut_as_spans_equal_the_per_row_reference(length: str, spaced: float) -> None:
     """The fast path that cuts each pair's JSON from the source text (':' read as ',') gives the ids, texts and
-    mentions of the per-row path, whatever punctuation the values hold."""
-    items = _compact_items(1200, seed=7)
+    mentions of the per-row path, whatever punctuation the values hold; one spaced row turns it off."""
+    items = _compact_items(1200, seed=7, spaced=spaced)
     cols = RequestColumns.cross(item_columns(items), [None], length)
-    assert cols.items.pairs.spans is not None  # the path under test was taken
+    assert (cols.items.pairs.spans is not None) == (spaced == 0)  # the path under test was taken
+    assert not cols.items.bad.any()
     settings = {"experiment": "e"}
     table = TemplateGenerator().generate_columns(cols, arm="a", settings=settings)
     reqs = _per_row(items, [None], length)
