@@ -87,7 +87,7 @@ def sha256_hex_wrapped(inner: list[pa.Array | str], n_inner: int, before: list[p
                        after: list[pa.Array | str], n: int, prefix: str = "") -> pa.Array:
     """prefix + sha256_hex(join(*before, sha256_hex(join(*inner), n_inner), *after), n) in one DuckDB statement
     (both hashes in one pass; the inner text is concatenated by DuckDB and never leaves it). Constant parts are
-    bound as parameters."""
+    bound as parameters; a null part makes a null id."""
     columns: dict[str, pa.Array] = {}
     params: list[str] = [prefix]
 
@@ -99,10 +99,14 @@ def sha256_hex_wrapped(inner: list[pa.Array | str], n_inner: int, before: list[p
         columns[name] = part
         return name
 
-    inner_sql = " || ".join(term(p) for p in before) + " || " if before else ""
-    inner_sql += f"left(sha256({' || '.join(term(p) for p in inner)}), {int(n_inner)})"
-    body = " || ".join([inner_sql, *(term(p) for p in after)])
-    return duck_column(pa.table(columns), f"SELECT ? || left(sha256({body}), {int(n)}) AS h FROM _abkit_blobs",
+    def concat(terms: list[str]) -> str:  # concat() builds each string once but reads NULL as ''
+        return f"concat({', '.join(terms)})" if nulls == 0 else "(" + " || ".join(terms) + ")"
+
+    nulls = sum(p.null_count for p in (*inner, *before, *after) if not isinstance(p, str))
+    head = [term(p) for p in before]  # terms in the order their parameters appear in the statement
+    inner_hash = f"left(sha256({concat([term(p) for p in inner])}), {int(n_inner)})"
+    outer = concat([*head, inner_hash, *(term(p) for p in after)])
+    return duck_column(pa.table(columns), f"SELECT ? || left(sha256({outer}), {int(n)}) AS h FROM _abkit_blobs",
                        params)
 
 
@@ -265,12 +269,13 @@ def _scan_simple(raw: pa.Array) -> _Scan:
     close, value open, value close) if the bytes between them are '{' before the first, ':' inside a pair, ','
     between pairs and '}' after the last (spaces allowed); the rows are checked and cut with numpy over the
     UTF-8 buffer, one step per pair; any other row is left to the exact per-row parse. '{}' has no pairs.
+    Positions are int32 (a string array's offsets are).
     """
     n = len(raw)
-    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * raw.offset).astype(np.int64)
+    offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=n + 1, offset=4 * raw.offset)
     data = raw.buffers()[2]
     buf = np.frombuffer(data, dtype=np.uint8)[: offsets[-1]] if data is not None else np.zeros(0, dtype=np.uint8)
-    lo, width = offsets[0], np.diff(offsets)
+    lo, width = int(offsets[0]), np.diff(offsets)
     body = buf[lo:]
     slow = width == 0  # '' is {} to json.loads: left to it
     if not len(body):
@@ -279,58 +284,77 @@ def _scan_simple(raw: pa.Array) -> _Scan:
     odd = body == 0x5C  # escapes and control bytes
     odd |= body < 0x20
     if odd.any():
-        slow[np.searchsorted(offsets[1:], np.flatnonzero(odd) + lo, side="right")] = True
-    quotes = np.flatnonzero(body == 0x22) + lo
+        slow[np.searchsorted(offsets[1:], (np.flatnonzero(odd) + lo).astype(np.int32), side="right")] = True
+    quotes = np.flatnonzero(body == 0x22).astype(np.int32)
+    quotes += lo
     counts = np.diff(np.searchsorted(quotes, offsets))
-    empty = (width == 2) & (buf[np.minimum(offsets[:-1], len(buf) - 1)] == ord("{")) \
-        & (buf[np.minimum(offsets[:-1] + 1, len(buf) - 1)] == ord("}"))
+    start = np.minimum(offsets[:-1], len(buf) - 2)
+    empty = (width == 2) & (buf[start] == ord("{")) & (buf[start + 1] == ord("}"))
     slow |= (counts % 4 != 0) | ((counts == 0) & ~empty)
-    pairs, row = _pairs(quotes, counts, slow)
-    # The gaps: before each pair ('{' or ','), inside it (':'), after each row's last pair ('}').
-    first = np.ones(len(row), dtype=bool)
-    first[1:] = row[1:] != row[:-1]
-    last = np.ones(len(row), dtype=bool)
-    last[:-1] = first[1:]
-    compact = _compact(buf, offsets, pairs, row, first, last)
+    q = _Quotes.of(quotes, counts, slow)
+    compact = q.compact(buf, offsets)
     if not compact:  # spaces, or rows that are not objects of strings: check each gap, drop the rows that fail
-        before = np.empty(len(row), dtype=np.int64)
-        before[1:] = pairs[:-1, 3] + 1
-        before[first] = offsets[row[first]]
-        start = np.concatenate([before, pairs[:, 1] + 1, pairs[last, 3] + 1])
-        end = np.concatenate([pairs[:, 0], pairs[:, 2], offsets[row[last] + 1]])
-        want = np.concatenate([np.where(first, ord("{"), ord(",")), np.full(len(row), ord(":")),
-                               np.full(int(last.sum()), ord("}"))])
-        wrong = _gap_char(buf, start, end) != want
-        slow[np.concatenate([row, row, row[last]])[wrong]] = True
-        pairs, row = _pairs(quotes, counts, slow)
-    keys, values = _spans(data, pairs[:, 0] + 1, pairs[:, 1]), _spans(data, pairs[:, 2] + 1, pairs[:, 3])
+        slow[q.wrong_gaps(buf, offsets)] = True
+        q = _Quotes.of(quotes, counts, slow)
+    keys, values = _spans(data, q.key_open + 1, q.key_close), _spans(data, q.value_open + 1, q.value_close)
     spans = None
-    if compact and len(pairs):  # every row compact: '"key":"value"' with ',' for ':' is the JSON body
+    if compact and len(q.row):  # every row compact: '"key":"value"' with ',' for ':' is the JSON body
         comma = body.copy()  # the batch's bytes only (a slice of a column shares the whole column's buffer)
-        comma[pairs[:, 1] + 1 - lo] = ord(",")
-        spans = _spans(pa.py_buffer(comma), pairs[:, 0] - lo, pairs[:, 3] + 1 - lo)
-    return _Scan(slow, row, keys, values, spans)
+        comma[q.key_close + 1 - lo] = ord(",")
+        spans = _spans(pa.py_buffer(comma), q.key_open - lo, q.value_close + 1 - lo)
+    return _Scan(slow, q.row, keys, values, spans)
 
 
-def _compact(buf: np.ndarray, offsets: np.ndarray, pairs: np.ndarray, row: np.ndarray, first: np.ndarray,
-             last: np.ndarray) -> bool:
-    """Whether every gap between the pairs' quotes is the one byte of compact JSON: '{' right before a row's
-    first key, ':' inside a pair, ',' between pairs, '}' right after a row's last value (and nothing else)."""
-    end = len(buf) - 1
-    open_, close = pairs[:, 0], pairs[:, 3]
-    start, stop = offsets[row[first]], offsets[row[last] + 1]
-    return bool(((pairs[:, 2] - pairs[:, 1] == 2) & (buf[pairs[:, 1] + 1] == ord(":"))).all()
-                and ((open_[1:] - close[:-1] == 2) & (buf[close[:-1] + 1] == ord(",")) | first[1:]).all()
-                and ((open_[first] - start == 1) & (buf[start] == ord("{"))).all()
-                and ((stop - close[last] == 2) & (buf[np.minimum(close[last] + 1, end)] == ord("}"))).all())
+@dataclass
+class _Quotes:
+    """The quotes of the rows kept, as pairs: pair p is row `row[p]`, its four quote positions; the kept rows
+    that have pairs are `rows`, row rows[r]'s pairs are first[r]..last[r]."""
 
+    key_open: np.ndarray
+    key_close: np.ndarray
+    value_open: np.ndarray
+    value_close: np.ndarray
+    row: np.ndarray
+    rows: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
 
-def _pairs(quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The quotes of the rows not dropped, four per pair (shape (pairs, 4)), and each pair's row."""
-    keep = ~drop
-    if drop.any():
-        quotes = quotes[np.repeat(keep, counts)]
-    return quotes.reshape(-1, 4), np.repeat(np.arange(len(counts)), np.where(keep, counts // 4, 0))
+    @classmethod
+    def of(cls, quotes: np.ndarray, counts: np.ndarray, drop: np.ndarray) -> _Quotes:
+        if drop.any():
+            quotes = quotes[np.repeat(~drop, counts)]
+        per_row = np.where(drop, 0, counts // 4)
+        rows = np.flatnonzero(per_row)
+        last = np.cumsum(per_row)[rows] - 1
+        k_open, k_close, v_open, v_close = quotes.reshape(-1, 4).T.copy()  # four contiguous columns
+        return cls(k_open, k_close, v_open, v_close, np.repeat(np.arange(len(counts)), per_row), rows,
+                   last - per_row[rows] + 1, last)
+
+    def compact(self, buf: np.ndarray, offsets: np.ndarray) -> bool:
+        """Whether every gap is the one byte of compact JSON: '{' right before a row's first key, ':' inside a
+        pair, ',' between pairs, '}' right after a row's last value (and nothing after it)."""
+        k_open, v_close = self.key_open, self.value_close
+        between = (k_open[1:] - v_close[:-1] == 2) & (buf[v_close[:-1] + 1] == ord(","))
+        between[self.first[1:] - 1] = True  # a row's first pair follows the previous row's last
+        start, stop, end = offsets[self.rows], offsets[self.rows + 1], v_close[self.last]
+        return bool(((self.value_open - self.key_close == 2) & (buf[self.key_close + 1] == ord(":"))).all()
+                    and between.all()
+                    and ((k_open[self.first] - start == 1) & (buf[start] == ord("{"))).all()
+                    and ((stop - end == 2) & (buf[np.minimum(end + 1, len(buf) - 1)] == ord("}"))).all())
+
+    def wrong_gaps(self, buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """The rows with a gap that is not its one character (spaces allowed): '{', ':', ',' or '}'."""
+        is_first = np.zeros(len(self.row), dtype=bool)
+        is_first[self.first] = True
+        before = np.empty(len(self.row), dtype=np.int64)
+        before[1:] = self.value_close[:-1] + 1
+        before[self.first] = offsets[self.rows]
+        start = np.concatenate([before, self.key_close + 1, self.value_close[self.last] + 1])
+        end = np.concatenate([self.key_open, self.value_open, offsets[self.rows + 1]]).astype(np.int64)
+        want = np.concatenate([np.where(is_first, ord("{"), ord(",")), np.full(len(self.row), ord(":")),
+                               np.full(len(self.last), ord("}"))])
+        wrong = _gap_char(buf, start, end) != want
+        return np.concatenate([self.row, self.row, self.rows])[wrong]
 
 
 def _spans(data: pa.Buffer, start: np.ndarray, end: np.ndarray) -> pa.Array:

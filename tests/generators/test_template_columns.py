@@ -249,6 +249,10 @@ def test_sha256_hex_wrapped_equals_two_hashlib_passes() -> None:
     want = [None if i is None else "r_" + sha("".join(before) + sha(i, 16) + '","item":"' + it + "?中", 20)
             for i, it in zip(inner.to_pylist(), item.to_pylist(), strict=True)]
     assert got == want and got[3] is None
+    rows = pa.array([0, 1, 2, 4])  # without nulls the statement concatenates with concat(): the same ids
+    no_null = sha256_hex_wrapped([inner.take(rows)], 16, before, ['","item":"', item.take(rows), "?", "中"], 20,
+                                 prefix="r_")
+    assert no_null.to_pylist() == [want[i] for i in rows.to_pylist()]
 
 
 @pytest.mark.parametrize("segments", [[None], ["宝妈", None]])
