@@ -65,7 +65,8 @@ def write_reasons(con: duckdb.DuckDBPyConnection, reasons: list[Reason], experim
         "extra_keys": pa.array(keys, type=pa.list_(pa.string())),
         "extra_values": pa.array(values, type=pa.list_(pa.string())),
     })
-    return _insert(con, batch, "map(b.extra_keys, b.extra_values)", experiment)
+    return _insert(con, batch, "map(b.extra_keys, b.extra_values)", experiment,
+                   unique=len(set(batch.column("reason_id").to_pylist())) == len(reasons))
 
 
 _BASE = ("reason_id", "arm", "item_id", "segment", "text", "generator", "model_version")
@@ -90,7 +91,9 @@ def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experime
     np.cumsum(present.sum(axis=1), out=offsets[1:])
     extra = pa.MapArray.from_arrays(pa.array(offsets), pa.array(names, pa.string()).take(pa.array(key)),
                                     pa.concat_arrays(values).take(pa.array(key * n + row)))
-    return _insert(con, table.select(list(_BASE)).append_column("_abkit_extra", extra), "b._abkit_extra", experiment)
+    ids = table.column("reason_id")
+    return _insert(con, table.select(list(_BASE)).append_column("_abkit_extra", extra), "b._abkit_extra", experiment,
+                   unique=pc.count_distinct(ids).as_py() == n and ids.null_count == 0)
 
 
 def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -101,9 +104,12 @@ def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return column.cast(pa.string())
 
 
-def _insert(con: duckdb.DuckDBPyConnection, batch: pa.Table, extra_sql: str, experiment: str) -> int:
-    """Insert the batch's reasons not yet stored (anti-join on reason_id), in one transaction."""
+def _insert(con: duckdb.DuckDBPyConnection, batch: pa.Table, extra_sql: str, experiment: str,
+            unique: bool = False) -> int:
+    """Insert the batch's reasons not yet stored (anti-join on reason_id), in one transaction; a batch that
+    repeats a reason_id keeps one row of it (`unique`: the caller knows it does not, spare the DISTINCT ON)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = "_abkit_reason_batch" if unique else "(SELECT DISTINCT ON (reason_id) * FROM _abkit_reason_batch)"
     con.register("_abkit_reason_batch", batch)
     try:
         with transaction(con):
@@ -113,9 +119,9 @@ def _insert(con: duckdb.DuckDBPyConnection, batch: pa.Table, extra_sql: str, exp
                                      model_version, created_at, extra, source_file, ingested_at)
                 SELECT b.reason_id, ?, b.arm, b.item_id, b.segment, b.text, b.generator, b.model_version,
                        ?, {extra_sql}, ?, ?
-                FROM (SELECT DISTINCT ON (reason_id) * FROM _abkit_reason_batch) b
+                FROM {rows} b
                 WHERE NOT EXISTS (SELECT 1 FROM reasons r WHERE r.reason_id = b.reason_id)
-                """,  # extra_sql is built above from fixed text and quoted names, never from values
+                """,  # extra_sql and rows are fixed text chosen above, never built from values
                 [experiment, now, SOURCE, now],
             ).fetchone()
     finally:

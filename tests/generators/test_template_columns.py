@@ -322,3 +322,24 @@ def test_ordered_map_keeps_order_bounds_lookahead_and_raises() -> None:
 
     with pytest.raises(ValueError, match="chunk 4"):
         list(ordered_map(boom, range(8), threads=2))
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_store_keeps_one_row_per_reason_id(tmp_path, repeat: bool) -> None:
+    """A batch that repeats a reason_id stores it once (the DISTINCT ON is only spared when ids are unique), and
+    writing the batch again stores nothing; columnar and object writers agree."""
+    from generators.store import write_reason_table, write_reasons
+
+    table = TemplateGenerator().generate_columns(RequestColumns.cross(item_columns(make_catalog(40, seed=1)), [None],
+                                                                      "M"), arm="a", settings={})
+    if repeat:
+        table = pa.concat_tables([table, table.slice(3, 5)])
+    unique = len(set(table.column("reason_id").to_pylist()))
+    con = connect(tmp_path / "w.duckdb")
+    assert write_reason_table(con, table, "e") == unique
+    assert write_reason_table(con, table, "e") == 0
+    assert write_reasons(con, reasons_from_table(table), "f") == 0  # same ids: already stored
+    con.execute("DELETE FROM reasons")
+    assert write_reasons(con, reasons_from_table(table), "f") == unique
+    assert con.execute("SELECT count(DISTINCT reason_id), count(*) FROM reasons").fetchone() == (unique, unique)
+    con.close()
