@@ -111,10 +111,11 @@ def sha256_hex_wrapped(inner: list[pa.Array | str], n_inner: int, before: list[p
 
 
 def duck_column(table: pa.Table, sql: str, params: list[Any] | None = None) -> pa.Array:
-    """The one column of `sql` over `table` (registered as _abkit_blobs), on this thread's DuckDB connection."""
+    """The one column of `sql` over `table` (registered as _abkit_blobs), on this thread's DuckDB connection
+    (one DuckDB worker: the runner already makes chunks side by side, one per core)."""
     con = getattr(_DUCK, "con", None)
     if con is None:
-        con = _DUCK.con = duckdb.connect()
+        con = _DUCK.con = duckdb.connect(config={"threads": 1})
     con.register("_abkit_blobs", table)
     try:
         out = con.sql(sql, params=params or None).to_arrow_table()
