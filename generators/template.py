@@ -154,13 +154,17 @@ def _fake_promos(ids: pa.Array, promo: pa.Array, rate: float) -> tuple[np.ndarra
     return fake, pa.array(_PROMO_VALUES).take(pa.array(pick))
 
 
-def _pick(pool: pa.Array, index: np.ndarray) -> pa.Array:
-    """pool[index[i]] per row; null where index[i] < 0."""
-    return pool.take(pa.array(index, mask=index < 0))
+def _pick(pool: pa.Array, index: np.ndarray) -> pa.Array | None:
+    """pool[index[i]] per row; null where index[i] < 0 (None when that is every row)."""
+    absent = index < 0
+    return None if absent.all() else pool.take(pa.array(index, mask=absent))
 
 
-def _concat(parts: list[pa.Array]) -> pa.Array:
-    """Row-wise concatenation of the parts, a null part counting as ""."""
+def _concat(parts: list[pa.Array | None], n: int) -> pa.Array:
+    """Row-wise concatenation of the parts of n rows, a null part counting as "" (None: a part no row has)."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return _constant("", n)
     return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
 
 
@@ -332,7 +336,7 @@ class TemplateGenerator:
                 continue
             slot = np.where(p >= 0, pair_slot[p], -1)
             texts += [_pick(_PRE_SEP, slot), _pick(pairs.value, p), _pick(_SUF, slot)]
-            mentions.append(join(",[", _pick(pairs.json_body, p), "]"))
+            mentions.append(join(",[", pairs.json_body.take(pa.array(p, mask=p < 0)), "]"))
         promo_at = np.where(add_promo, promo_code, -1)
         texts.append(_pick(promo_text, promo_at))
         mentions.append(_pick(promo_mention, promo_at))
@@ -341,8 +345,8 @@ class TemplateGenerator:
             texts.append(_pick(join("，", price_clauses), price_at))
             mentions.append(_pick(join(",[" + _PRICE_MENTION, json_quote(price), "]"), price_at))
         texts.append(_pick(_CTA_SEP, np.where(cta, 0, -1)))
-        text = pc.utf8_slice_codeunits(_concat(texts), 1)
-        mention_json = join("[", pc.utf8_slice_codeunits(_concat(mentions), 1), "]")
+        text = pc.utf8_slice_codeunits(_concat(texts, n), 1)
+        mention_json = join("[", pc.utf8_slice_codeunits(_concat(mentions, n), 1), "]")
         corrupted = _where(fake, _constant("fake_discount", n))
         if not known.all():
             text, mention_json, has_promo = self._per_row(req, ~known, fake, ids, text, mention_json, has_promo,
