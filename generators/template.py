@@ -304,12 +304,15 @@ class TemplateGenerator:
         at_len = clause_len[at]
         feature = np.full((n, _MOST), -1, dtype=np.int64)
         n_feats = np.zeros(n, dtype=np.int64)
+        open_ = np.flatnonzero(max_feats > 0)  # rows that may take another feature
         for j in range(_POSITIONS):
-            p, c_len = at[:, j], at_len[:, j]
-            ok = np.flatnonzero((p >= 0) & (size + c_len + 1 <= hi) & (n_feats < max_feats))
-            feature[ok, n_feats[ok]] = p[ok]
-            size[ok] += c_len[ok] + 1
+            p, c_len = at[open_, j], at_len[open_, j]
+            fits = (p >= 0) & (size[open_] + c_len + 1 <= hi[open_])
+            ok = open_[fits]
+            feature[ok, n_feats[ok]] = p[fits]
+            size[ok] += c_len[fits] + 1
             n_feats[ok] += 1
+            open_ = open_[n_feats[open_] < max_feats[open_]]
         add_promo = promo_nonempty & ~has_promo & not_s & (size + promo_len + 1 <= hi)
         size += np.where(add_promo, promo_len + 1, 0)
         has_promo |= add_promo
