@@ -83,6 +83,17 @@ def sha256_hex(blobs: pa.Array, n: int) -> pa.Array:
     return duck_column(pa.table({"b": blobs}), f"SELECT left(sha256(b), {int(n)}) AS h FROM _abkit_blobs")  # n: int
 
 
+def sha256_int(blobs: pa.Array, digits: int) -> np.ndarray:
+    """int(sha256 hex of each string[:digits], 16) as uint64 (digits <= 16), parsed from the hex bytes."""
+    hexes = sha256_hex(blobs, digits)
+    chars = _string_bytes(hexes).reshape(-1, digits)
+    nibbles = np.where(chars >= ord("a"), chars - ord("a") + 10, chars - ord("0")).astype(np.uint64)
+    value = np.zeros(len(hexes), dtype=np.uint64)
+    for k in range(digits):
+        value = (value << np.uint64(4)) | nibbles[:, k]
+    return value
+
+
 def sha256_hex_wrapped(inner: list[pa.Array | str], n_inner: int, before: list[pa.Array | str],
                        after: list[pa.Array | str], n: int, prefix: str = "") -> pa.Array:
     """prefix + sha256_hex(join(*before, sha256_hex(join(*inner), n_inner), *after), n) in one DuckDB statement

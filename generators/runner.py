@@ -40,7 +40,7 @@ from abkit.errors import AbkitError
 from abkit.spec import GeneratorSettings, Spec
 from abkit.warehouse import check_identifier, has_table
 from generators.base import Generator, ReasonRequest, RequestColumns, reason_ids, reason_keys, stable_hash
-from generators.columns import item_columns, join, json_quote, sha256_hex
+from generators.columns import item_columns, join, json_quote, sha256_int
 from generators.store import existing_reason_ids, write_reason_table, write_reasons
 
 ITEM_COLUMNS = ["item_id", "category", "brand", "title", "price", "discount", "attributes"]
@@ -86,12 +86,7 @@ def shard_index(item_id: str, segment: str | None, n: int) -> int:
 def shard_indices(item_ids: pa.Array, segments: pa.Array, n: int) -> np.ndarray:
     """shard_index of every (item, segment) row, hashed in bulk (the same JSON bytes as stable_hash)."""
     blob = join("[", json_quote(item_ids), ",", pc.fill_null(json_quote(segments), "null"), "]")
-    digits = np.frombuffer(sha256_hex(blob, 16).buffers()[2], dtype=np.uint8)[: 16 * len(blob)].reshape(-1, 16)
-    nibbles = np.where(digits >= ord("a"), digits - ord("a") + 10, digits - ord("0")).astype(np.uint64)
-    value = np.zeros(len(blob), dtype=np.uint64)
-    for k in range(16):
-        value = (value << np.uint64(4)) | nibbles[:, k]
-    return (value % np.uint64(n)).astype(np.int64)
+    return (sha256_int(blob, 16) % np.uint64(n)).astype(np.int64)
 
 
 # -- inputs -------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from generators.base import (
     request_seed,
     stable_hash,
 )
-from generators.columns import duck_column, join, json_quote, lengths, sha256_hex
+from generators.columns import duck_column, join, json_quote, lengths, sha256_int
 from generators.corpus import CTA_TEMPLATES, FEATURE_TEMPLATES, PROMO_TEMPLATES
 
 _SHARED_ORDER = ["评分", "月销", "售后", "发货", "好评率"]
@@ -143,15 +143,14 @@ def _by_value(values: pa.Array, fn: Any) -> pa.Array:
     return pa.array([fn(float(v)) for v in uniq], pa.string()).take(pa.array(inverse.ravel()))
 
 
-def _fake_promos(ids: pa.Array, promo: pa.Array, rate: float) -> tuple[np.ndarray, pa.Array]:
-    """(rows that carry an injected claim, the claimed promotion): request_seed(id) / 2**32 < rate, and
-    the seed picks among the promotion surfaces other than the item's own (as `write` does)."""
-    seeds = np.array([int(h, 16) for h in sha256_hex(ids, 8).to_pylist()], dtype=np.int64)
+def _fake_promos(ids: pa.Array, own: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows that carry an injected claim, the claimed promotion as an index in _PROMO_VALUES), given each row's
+    own promotion as such an index (-1: none of them): request_seed(id) / 2**32 < rate, and the seed picks among
+    the promotion surfaces other than the item's own (as `write` does)."""
+    seeds = sha256_int(ids, 8).astype(np.int64)
     fake = seeds / 2**32 < rate
-    own = pc.fill_null(pc.index_in(promo, value_set=pa.array(_PROMO_VALUES)), -1).to_numpy().astype(np.int64)
     pick = seeds % np.where(own >= 0, len(_PROMO_VALUES) - 1, len(_PROMO_VALUES))
-    pick = pick + ((own >= 0) & (pick >= own))
-    return fake, pa.array(_PROMO_VALUES).take(pa.array(pick))
+    return fake, pick + ((own >= 0) & (pick >= own))
 
 
 def _pick(pool: pa.Array, index: np.ndarray) -> pa.Array | None:
@@ -275,22 +274,27 @@ class TemplateGenerator:
             rows = pc.equal(length, name).to_numpy(zero_copy_only=False)
             lo[rows], hi[rows], max_feats[rows] = b_lo, b_hi, _MAX_FEATS.get(name, 2)
 
-        # The promotion: the item's 促销 attribute, else its discount as 8折 (when discounted), or an injected one.
-        own = pairs.column(vocab.PROMO_ATTRIBUTE)
-        discounted = pc.fill_null(pc.not_equal(discount, 0.0), True).to_numpy(zero_copy_only=False)
-        promo = pc.if_else(pc.fill_null(pc.greater(pc.utf8_length(own), 0), False), own,
-                           _where(discounted, _by_value(discount, vocab.discount_text))).take(pa.array(ri))
+        # The promotion, as a code into a small dictionary (-1: none): the item's 促销 attribute, else its
+        # discount as 8折 (when discounted); an injected one replaces it.
+        own = pc.dictionary_encode(pairs.column(vocab.PROMO_ATTRIBUTE))
+        own_code = pc.fill_null(own.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        has_own = np.append(lengths(own.dictionary) > 0, False)[own_code]
+        amounts, amount_code = np.unique(discount.to_numpy(zero_copy_only=False), return_inverse=True)
+        promos = pa.concat_arrays([own.dictionary.cast(pa.string()),
+                                   pa.array([vocab.discount_text(float(v)) for v in amounts], pa.string())])
+        promo_code = np.where(has_own, own_code, np.where(amounts[amount_code.ravel()] != 0.0,
+                                                          len(own.dictionary) + amount_code.ravel(), -1))[ri]
         if rate > 0:
-            fake, fake_promo = _fake_promos(ids, promo, rate)
-            promo = pc.if_else(pa.array(fake), fake_promo, promo)
+            surface = pc.fill_null(pc.index_in(promos, value_set=pa.array(_PROMO_VALUES)), -1).to_numpy(
+                zero_copy_only=False).astype(np.int64)
+            fake, fake_promo = _fake_promos(ids, np.append(surface, -1)[promo_code], rate)
+            promo_code = np.where(fake, len(promos) + fake_promo, promo_code)
+            promos = pa.concat_arrays([promos, pa.array(_PROMO_VALUES, pa.string())])
         else:
             fake = np.zeros(n, dtype=bool)
-        coded = pc.dictionary_encode(promo).combine_chunks() if isinstance(promo, pa.ChunkedArray) else \
-            pc.dictionary_encode(promo)
-        promo_code = pc.fill_null(coded.indices, -1).to_numpy().astype(np.int64)
-        promo_clauses = join(_PROMO[0], coded.dictionary, _PROMO[1])
+        promo_clauses = join(_PROMO[0], promos, _PROMO[1])
         promo_len = np.append(lengths(promo_clauses), 0)[promo_code]  # code -1: no promotion
-        promo_nonempty = np.append(lengths(coded.dictionary) > 0, False)[promo_code]
+        promo_nonempty = np.append(lengths(promos) > 0, False)[promo_code]
 
         order = order_item[ri]
         known = order < len(_ORDER_KEYS)
@@ -329,7 +333,7 @@ class TemplateGenerator:
         # The text and the mentions: one column per part, each with its separator in front (null where the row
         # lacks that part), concatenated; the first separator is cut off. Parts are picked from small pools.
         promo_text = join("，", promo_clauses)
-        promo_mention = join(",[" + _PROMO_MENTION, json_quote(coded.dictionary), "]")
+        promo_mention = join(",[" + _PROMO_MENTION, json_quote(promos), "]")
         promo_at = np.where(fake, promo_code, -1)
         texts = [_pick(_SUBJECTS_SEP, np.where(not_s, order, -1)), _pick(promo_text, promo_at)]
         mentions = [_pick(promo_mention, promo_at)]
