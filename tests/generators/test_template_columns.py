@@ -236,23 +236,22 @@ def test_reasons_from_table_round_trip() -> None:
 
 def test_sha256_hex_wrapped_equals_two_hashlib_passes() -> None:
     """Both hashes in one DuckDB statement = hashing twice in Python; constants are bound, not spliced into SQL
-    (a quote, a '?' or SQL text in them would break a spliced statement), and a null part makes a null id."""
+    (a quote, a '?' or SQL text in them would break a spliced statement), in the order they appear, and a null
+    part makes a null id."""
     inner = pa.array(['["a","b"]', "中文\x01", "", None, "x" * 300], pa.string())
     item = pa.array(["i1", 'i"2', "i'3", "i4", "é"], pa.string())
     before = ["{'?' || ", "\"'; DROP TABLE reasons; --"]
-    after = ['","item":"', item, "?", "中"]
-    got = sha256_hex_wrapped([inner], 16, before, after, 20, prefix="r_").to_pylist()
 
     def sha(text: str, n: int) -> str:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:n]
 
-    want = [None if i is None else "r_" + sha("".join(before) + sha(i, 16) + '","item":"' + it + "?中", 20)
+    want = [None if i is None else "r_" + sha("".join(before) + sha("<" + i + "?>", 16) + '","item":"' + it + "?中", 20)
             for i, it in zip(inner.to_pylist(), item.to_pylist(), strict=True)]
-    assert got == want and got[3] is None
-    rows = pa.array([0, 1, 2, 4])  # without nulls the statement concatenates with concat(): the same ids
-    no_null = sha256_hex_wrapped([inner.take(rows)], 16, before, ['","item":"', item.take(rows), "?", "中"], 20,
-                                 prefix="r_")
-    assert no_null.to_pylist() == [want[i] for i in rows.to_pylist()]
+    for rows in (pa.array([0, 1, 2, 3, 4]), pa.array([0, 1, 2, 4])):  # without nulls: concat() instead of ||
+        got = sha256_hex_wrapped(["<", inner.take(rows), "?>"], 16, before, ['","item":"', item.take(rows), "?", "中"],
+                                 20, prefix="r_").to_pylist()
+        assert got == [want[i] for i in rows.to_pylist()]
+    assert want[3] is None
 
 
 @pytest.mark.parametrize("segments", [[None], ["宝妈", None]])
