@@ -122,7 +122,9 @@ def arm_text_metrics(
     checker = TextChecker.build(catalog, text_lexicon) if faithfulness is None or text_lexicon is not None else None
     finish_scoring = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
                                    compliance=checker.compliance if checker else None,
-                                   faithfulness=faithfulness or (checker.faithfulness if checker else None), jobs=default_jobs(len(grouped)) if jobs is None else jobs)
+                                   faithfulness=faithfulness or (checker.faithfulness if checker else None),
+                                   jobs=default_jobs(len(grouped)) if jobs is None else jobs,
+                                   claim_lists=n_examples)  # claim lists only for the examples
     enc = encode_chars(texts)
     tables = {n: ngram_table(enc, n) for n in NGRAM_ORDERS}
     for n, table in tables.items():

@@ -194,7 +194,6 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     """Verdict summaries of pairs (items[item_code[i]], table text text_code[i]); see the module doc."""
     n = item_code.shape[0]
     n_claims = max(len(table.reps), 1)
-    attr_ids: dict[str, int] = {}
     profiles: dict[int, _Profile] = {}
 
     def profile(code: int) -> _Profile:
@@ -203,7 +202,8 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
             p = profiles[code] = faith.profile(items[code])
         return p
 
-    # item attributes: their ids and normalized values, per item code (CSR)
+    # item attributes, each named by its position in the item's attributes (what a pair covers is
+    # counted per position), and their normalized values, per item code (CSR)
     n_items = len(items)
     value_ids: dict[str, int] = {}
     attr_ptr = np.zeros(n_items + 1, np.int64)
@@ -211,17 +211,18 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     attr_value: list[int] = []
     n_attributes = np.zeros(n_items, np.int64)
     key_ids: dict[str, int] = {}
-    canon: list[tuple[int, int, int]] = []  # (item code, canonical value id, attribute id): profile.canon_attr
+    canon: list[tuple[int, int, int]] = []  # (item code, canonical value id, attribute position): canon_attr
+    positions: dict[int, dict[str, int]] = {}
     for code in np.unique(item_code).tolist():
         p = profile(code)
-        n_attributes[code] = len(p.item.attributes)
+        position = positions[code] = _positions(p)
+        n_attributes[code] = len(position)
         for attr, value in p.attr_lower.items():
             if value:
-                attr_attr.append(attr_ids.setdefault(attr, len(attr_ids)))
+                attr_attr.append(position[attr])
                 attr_value.append(value_ids.setdefault(value, len(value_ids)))
         attr_ptr[code + 1] = len(attr_attr)
-        canon.extend((code, key_ids.setdefault(v, len(key_ids)), attr_ids.setdefault(a, len(attr_ids)))
-                     for v, a in p.canon_attr.items())
+        canon.extend((code, key_ids.setdefault(v, len(key_ids)), position[a]) for v, a in p.canon_attr.items())
     attr_ptr = np.maximum.accumulate(attr_ptr)  # items not in this batch: empty segments
 
     # (pair, claim) rows and one verdict per distinct (item, claim)
@@ -265,7 +266,7 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
         verdict[j] = _CODE[v]
         held = claim.attribute
         if v == "supported" and held is not None and held in p.item.attributes:
-            covers[j] = attr_ids.setdefault(held, len(attr_ids))
+            covers[j] = positions[u_item[j]][held]
     rv = verdict[inv]
     # check_cased drops a number the item has no kind for inside a known value, and a mention that
     # overlaps a number it keeps
@@ -282,11 +283,10 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     def any_of(mask: np.ndarray) -> np.ndarray:
         return np.bincount(row_pair[mask], minlength=n) > 0
 
-    n_attr_ids = max(len(attr_ids), 1)
-    # attributes covered by supported claims, and by their value named in the text
+    # attributes covered by supported claims, and by their value named in the text: (pair, position) marks
     row_covers = covers[inv]
     by_claim = (rv == SUPPORTED) & (row_covers >= 0)
-    covered = [row_pair[by_claim] * n_attr_ids + row_covers[by_claim]]
+    covered = [(row_pair[by_claim], row_covers[by_claim])]
     found = _values_in_texts(value_ids, table.lowered)
     if found.size:  # (text, value) hits -> the pairs of that text whose item has that value
         n_values = len(value_ids)
@@ -303,16 +303,38 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
         lo = np.searchsorted(item_value, key, "left")
         hi = np.searchsorted(item_value, key, "right")
         which, k = _ranges(lo, hi)
-        covered.append(pair[which] * n_attr_ids + attr_sorted[k])
-    cov = np.unique(np.concatenate(covered))
+        covered.append((pair[which], attr_sorted[k]))
+    n_covered = _distinct_per_pair(covered, n, int(n_attributes.max(initial=0)))
     return PairFlags(
         contradicted=any_of(rv == CONTRADICTED), unsupported=any_of(rv == UNSUPPORTED),
         subjective=any_of(rv == SUBJECTIVE), promo=any_of(promo[inv]),
-        n_covered=np.bincount(cov // n_attr_ids, minlength=n), n_attributes=n_attributes[item_code])
+        n_covered=n_covered, n_attributes=n_attributes[item_code])
+
+
+def _positions(p: _Profile) -> dict[str, int]:
+    """Attribute -> its position in the item's attributes."""
+    return {a: k for k, a in enumerate(p.item.attributes)}
+
+
+DENSE_MARKS = 1 << 26  # (pair, attribute position) cells up to which distinct marks are counted in a dense grid
+
+
+def _distinct_per_pair(marks: list[tuple[np.ndarray, np.ndarray]], n: int, width: int) -> np.ndarray:
+    """Per pair: how many distinct positions (< width) the (pair, position) marks name (duplicates allowed)."""
+    pair = np.concatenate([p for p, _ in marks])
+    pos = np.concatenate([q for _, q in marks])
+    if pair.size == 0:
+        return np.zeros(n, np.int64)
+    if n * width <= DENSE_MARKS:  # scatter into a grid: no hashing or sorting of the marks
+        grid = np.zeros((n, width), bool)
+        grid[pair, pos] = True
+        return grid.sum(axis=1, dtype=np.int64)
+    keys = np.unique(pair * width + pos)
+    return np.bincount(keys // width, minlength=n)
 
 
 def _values_in_texts(value_ids: dict[str, int], lowered: list[str]) -> np.ndarray:
-    """Sorted distinct text * len(value_ids) + value id of every value occurring in every text."""
+    """text * len(value_ids) + value id of every occurrence of a value in a text (a value may repeat)."""
     if not value_ids or not lowered:
         return np.zeros(0, np.int64)
     auto = ahocorasick.Automaton()
@@ -330,4 +352,4 @@ def _values_in_texts(value_ids: dict[str, int], lowered: list[str]) -> np.ndarra
     np.cumsum(np.fromiter(map(len, lowered[:-1]), np.int64, len(lowered) - 1) + 1, out=starts[1:])
     owner = np.searchsorted(starts, ends, side="right") - 1
     inside = ends - value_length[vid] + 1 >= starts[owner]  # a value with a NUL of its own must not span two texts
-    return np.unique(owner[inside] * len(value_ids) + vid[inside])
+    return owner[inside] * len(value_ids) + vid[inside]

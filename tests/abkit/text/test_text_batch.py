@@ -261,3 +261,39 @@ def test_array_path_on_fuzzed_texts_with_overlapping_claims(items):
             bool(res.contradicted), bool(res.unsupported), bool(res.subjective),
             any(c.kind in PROMO_CLAIM_KINDS for c in claims)), (text, item_id)
         assert (flags.n_covered[i], flags.n_attributes[i]) == (len(res.covered), res.n_attributes), (text, item_id)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_distinct_marks_per_pair_against_python_sets(monkeypatch, dense):
+    """Coverage counts distinct (pair, attribute) marks, repeated marks (a value named twice, or named
+    and also claimed) once, in the dense grid and in the sorted fallback for very many cells."""
+    from abkit.text import verdicts
+
+    if not dense:
+        monkeypatch.setattr(verdicts, "DENSE_MARKS", 0)
+    rng = np.random.default_rng(3)
+    n, width = 50, 7
+    parts = [(rng.integers(0, n, 80), rng.integers(0, width, 80)) for _ in range(3)]
+    want = [len({(int(p), int(q)) for pp, qq in parts for p, q in zip(pp, qq) if p == i}) for i in range(n)]
+    assert verdicts._distinct_per_pair(parts, n, width).tolist() == want
+    assert verdicts._distinct_per_pair([(np.zeros(0, np.int64), np.zeros(0, np.int64))], 3, 0).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_claim_lists_for_the_first_pairs_only(independent, jobs):
+    """claim_lists=k skips the per-pair judge for later flagged pairs: every flag is unchanged and the first k
+    contradicted / unsupported pairs (in the caller's order, also across item-sorted worker chunks) keep their lists."""
+    catalog, pairs, checker = independent
+    rng = random.Random(8)
+    texts = pairs["text"].tolist() * 2
+    ids = pairs["item_id"].tolist() + [rng.choice(list(catalog)) for _ in range(len(pairs))]
+    kw = dict(compliance=checker.compliance, faithfulness=checker.faithfulness, jobs=jobs)
+    full = score_pairs(texts, ids, catalog, **kw)
+    some = score_pairs(texts, ids, catalog, claim_lists=3, **kw)
+    for name in ("violation", "unfaithful", "unsupported", "coverage", "mentions_promo", "subjective"):
+        np.testing.assert_array_equal(getattr(some, name), getattr(full, name), err_msg=name)
+    assert some.matches == full.matches
+    for got, want in ((some.contradicted, full.contradicted), (some.unsupported_claims, full.unsupported_claims)):
+        assert len(want) > 10 and 3 <= len(got) < len(want)
+        assert list(got.items())[:3] == list(want.items())[:3]
+        assert all(got[i] == want[i] for i in got)
