@@ -297,3 +297,31 @@ def test_claim_lists_for_the_first_pairs_only(independent, jobs):
         assert len(want) > 10 and 3 <= len(got) < len(want)
         assert list(got.items())[:3] == list(want.items())[:3]
         assert all(got[i] == want[i] for i in got)
+
+
+def test_clause_scans_on_words_and_values_holding_separators():
+    """Claims found once per distinct clause (abkit.text.clauses) equal the one-text checker's: a subjective word
+    holding a separator (绝了!) takes that character out of the cut set, an attribute value holding one (黑,白)
+    is looked for in the whole text, a text that lowering lengthens (İ) is scanned cased, and a NUL inside a
+    text cuts there without ending the text."""
+    from abkit.text.clauses import separators_outside
+    from abkit.text.extension import TextExtension
+    from abkit.text.lexicon import LexiconConfig
+
+    items = [{"item_id": "duo", "category": "服饰", "brand": "禾森", "title": "禾森 双色T恤", "price": 99.0,
+              "discount": 0.1, "attributes": {"颜色": "黑,白", "材质": "纯棉", "规格": "5支装"}},
+             {"item_id": "pb", "category": "数码", "brand": "澜屿", "title": "澜屿 充电宝", "price": 129.0,
+              "discount": 0.0, "attributes": {"规格": "10000mAh", "卖点": "轻薄"}}]
+    catalog = items_by_id(items)
+    checker = TextChecker.build(catalog, TextExtension(LexiconConfig(subjective={"绝了!"})))
+    assert "!" not in separators_outside(e[4] for e in checker.faithfulness.lexicon.entries)
+    pieces = ["绝了!", "黑,白", "纯棉", "İ", "10000mAh", "5块", "售价5块", "0~6个月", "满199减30", "8折", "轻薄", "5支装",
+              "36色", "Type-C", "简约", "iPhone15", "99元"]
+    seps = [",", "，", "。", "!", "！", "?", "；", ";", " ", ""]
+    rng = random.Random(21)
+    texts = ["".join(rng.choice(pieces) + rng.choice(seps) for _ in range(rng.randint(1, 5))) for _ in range(400)]
+    ids = [rng.choice(list(catalog)) for _ in texts]
+    for batch, batch_ids in ((texts, ids), ([t for t in texts if "İ" not in t], [i for t, i in zip(texts, ids)
+                                                                               if "İ" not in t]),
+                             (texts + ["黑\x00白,5块", "A\x00B绝了!"], ids + ["duo", "pb"])):
+        assert_same_as_one_by_one(checker, batch, batch_ids, catalog, jobs=1)
