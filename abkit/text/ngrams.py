@@ -7,6 +7,7 @@ separator falls inside it. Counting unique n-grams is then one hash factorizatio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,17 @@ class Encoded:
     @property
     def n_texts(self) -> int:
         return int(self.lengths.shape[0])
+
+    @functools.cached_property
+    def token(self) -> np.ndarray:
+        """bool per position: a token, not a separator."""
+        return self.ids != 0
+
+    @functools.cached_property
+    def text_index(self) -> np.ndarray:
+        """int64 per position: the text it belongs to (a separator: the text it ends)."""
+        sep = ~self.token
+        return np.cumsum(sep) - sep
 
 
 
@@ -99,20 +111,19 @@ def ngram_keys(enc: Encoded, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     if m <= 0:
         z = np.zeros(0, np.int64)
         return z, z, z
-    sep_cum = np.concatenate([[0], np.cumsum(ids == 0)])
-    valid = (sep_cum[n:n + m] - sep_cum[:m]) == 0
+    valid = enc.token[:m].copy()  # no separator inside the n-gram
+    for j in range(1, n):
+        valid &= enc.token[j:j + m]
     v = enc.vocab_size
+    key = ids[:m][valid]
     if float(v) ** n < 2.0**62:
-        key = ids[:m].copy()
         for j in range(1, n):
             key *= v
-            key += ids[j:j + m]
+            key += ids[j:j + m][valid]
     else:  # large vocabularies: re-densify the (n-1)-gram before appending a token
-        key = ids[:m].copy()
         for j in range(1, n):
-            key = pd.factorize(key)[0].astype(np.int64) * v + ids[j:j + m]
-    pos = np.flatnonzero(valid)
-    return key[pos], pos, sep_cum[pos]
+            key = pd.factorize(key)[0].astype(np.int64) * v + ids[j:j + m][valid]
+    return key, np.flatnonzero(valid), enc.text_index[:m][valid]
 
 
 def ngram_table(enc: Encoded, n: int) -> NgramTable:
