@@ -108,14 +108,8 @@ def arm_text_metrics(
     grouped, rows = _prepare(pairs)
     catalog = items if isinstance(items, Mapping) else items_by_id(items)
     text_code, uniques = pd.factorize(grouped["text"], sort=False)
-    distinct = uniques.tolist()
-    by_text = sorted(range(len(distinct)), key=distinct.__getitem__)
-    texts = [distinct[i] for i in by_text]
-    rank = np.empty(len(by_text), np.int64)
-    rank[by_text] = np.arange(len(by_text))
-    text_rank = rank[text_code]  # each pair's text: its index in texts
-    out: dict[str, Any] = {"texts": len(texts), "pairs": int(len(grouped)), "tokenizer": "char"}
-    if not texts:
+    out: dict[str, Any] = {"texts": len(uniques), "pairs": int(len(grouped)), "tokenizer": "char"}
+    if not len(uniques):
         return _clean(out)
 
     # pair scoring (the Python-heavy part) runs in worker processes while numpy does the rest
@@ -125,6 +119,7 @@ def arm_text_metrics(
                                    faithfulness=faithfulness or (checker.faithfulness if checker else None),
                                    jobs=default_jobs(len(grouped)) if jobs is None else jobs,
                                    claim_lists=n_examples)  # claim lists only for the examples
+    texts, text_rank = _sorted_texts(uniques.tolist(), text_code)
     enc = encode_chars(texts)
     tables = {n: ngram_table(enc, n) for n in NGRAM_ORDERS}
     for n, table in tables.items():
@@ -165,6 +160,14 @@ def arm_text_metrics(
             out["exposure_weighted"] = _weighted(grouped["exposures"], text_rank, scores, w, enc, tables)
     out["examples"] = _examples(grouped, scores, n_examples)
     return _clean(out)
+
+
+def _sorted_texts(distinct: list[str], text_code: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """(the distinct texts sorted, each pair's text as its index in them)."""
+    by_text = sorted(range(len(distinct)), key=distinct.__getitem__)
+    rank = np.empty(len(by_text), np.int64)
+    rank[by_text] = np.arange(len(by_text))
+    return [distinct[i] for i in by_text], rank[text_code]
 
 
 def _weighted(exposures: pd.Series, text_rank: np.ndarray, scores: PairScores, w: np.ndarray, enc: Encoded,

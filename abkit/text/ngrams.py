@@ -48,7 +48,9 @@ def encode_chars(texts: Sequence[str]) -> Encoded:
     n = len(texts)
     if n == 0:
         return Encoded(np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.int64), 1)
-    joined = SEP.join(t.replace(SEP, "") for t in texts) + SEP
+    joined = SEP.join(texts) + SEP
+    if joined.count(SEP) != n:  # a text holds the separator itself: drop it from that text
+        joined = SEP.join(t.replace(SEP, "") for t in texts) + SEP
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     ws = _whitespace_mask(codes)
     if ws.any():
@@ -64,13 +66,12 @@ def encode_chars(texts: Sequence[str]) -> Encoded:
 
 
 _WS_CODES = np.array([c for c in range(0x3001) if chr(c).isspace()] + [0xFEFF], dtype=np.uint32)
+_IS_WS = np.zeros(0x3001, bool)  # a lookup table of the codes below 0x3001 (the ones masked)
+_IS_WS[_WS_CODES[_WS_CODES < 0x3001]] = True
 
 
 def _whitespace_mask(codes: np.ndarray) -> np.ndarray:
-    small = codes < 0x3001
-    if not small.any():
-        return np.zeros(codes.shape, bool)
-    return np.isin(codes, _WS_CODES) & small
+    return _IS_WS[np.minimum(codes, 0x3000)] & (codes < 0x3001)
 
 
 def encode_tokens(token_lists: Sequence[Sequence[str]]) -> Encoded:
@@ -133,7 +134,7 @@ def ngram_table(enc: Encoded, n: int) -> NgramTable:
         return NgramTable(n, z, z, z, z)
     gid, uniq = pd.factorize(key)
     counts = np.bincount(gid, minlength=len(uniq))
-    return NgramTable(n, gid.astype(np.int64), text_id.astype(np.int64), counts, pos)
+    return NgramTable(n, gid.astype(np.int64, copy=False), text_id.astype(np.int64, copy=False), counts, pos)
 
 
 def per_text_unique(table: NgramTable, n_texts: int) -> tuple[np.ndarray, np.ndarray]:

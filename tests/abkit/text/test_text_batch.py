@@ -325,3 +325,11 @@ def test_clause_scans_on_words_and_values_holding_separators():
                                                                                if "İ" not in t]),
                              (texts + ["黑\x00白,5块", "A\x00B绝了!"], ids + ["duo", "pb"])):
         assert_same_as_one_by_one(checker, batch, batch_ids, catalog, jobs=1)
+
+
+def test_char_encoding_drops_whitespace_and_nul_as_before():
+    """encode_chars drops whitespace below U+3001 (U+3000 included, U+FEFF kept) and a NUL inside a text."""
+    enc = encode_chars(["a\x00b c\u3000d", "e\ufeff\u2003f", "\t"])
+    ref = encode_chars(["abcd", "e\ufefff", ""])
+    assert enc.lengths.tolist() == [4, 3, 0]
+    np.testing.assert_array_equal(enc.codepoints, ref.codepoints)
