@@ -25,6 +25,7 @@ from abkit.text.extension import TextExtension
 from abkit.text.faithfulness import Claim, FaithfulnessChecker, FaithResult
 from abkit.text.items import ItemFacts, as_item
 from abkit.text.normalize import normalize_both_many
+from abkit.text.sharedwork import start_shared
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
 from abkit.text.verdicts import claim_table, judge_pairs
 
@@ -76,7 +77,6 @@ class TextChecker:
 
 
 PARALLEL_MIN = 100_000  # below this many pairs a second process costs more than it saves
-_JOB: tuple | None = None  # work shared with forked workers (no pickling of checkers)
 
 
 def default_jobs(n: int) -> int:
@@ -123,45 +123,35 @@ def start_scoring(
     return lambda: _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported, claim_lists)
 
 
-def _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported, claim_lists) -> PairScores:
+def _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported, claim_lists,
+                       rank: np.ndarray | None = None) -> PairScores:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small claim tuples: cyclic GC passes would dominate
     try:
-        return _score_serial(texts, item_ids, items, comp, faith, keep_supported, claim_lists)
+        return _score_serial(texts, item_ids, items, comp, faith, keep_supported, claim_lists, rank)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _score_chunk(rows: np.ndarray) -> PairScores:
-    texts, item_ids, items, comp, faith, keep_supported, claim_lists = _JOB  # type: ignore[misc]
-    gc.disable()
-    return _score_serial([texts[i] for i in rows.tolist()], [item_ids[i] for i in rows.tolist()], items, comp, faith,
-                         keep_supported, claim_lists, rank=rows)
+CHUNKS_PER_JOB = 4  # small enough that the caller, once free, takes a fair share
 
 
 def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs, claim_lists) -> Callable[[], PairScores]:
-    """Workers score chunks of pairs grouped by item, so each item's profile is built in one process."""
-    global _JOB
+    """Chunks of pairs grouped by item (each item's profile is built in one process), scored by ``jobs``
+    forked workers and by the caller once it asks for the result (abkit.text.sharedwork)."""
     n = len(texts)
     codes, _ = pd.factorize(pd.Series(list(item_ids), dtype=object), sort=False)
-    chunks = np.array_split(np.argsort(codes, kind="stable"), jobs * 2)
-    _JOB = (list(texts), list(item_ids), items, comp, faith, keep_supported, claim_lists)
-    try:
-        pool = mp.get_context("fork").Pool(jobs)  # workers fork now and keep their copy of _JOB
-    finally:
-        _JOB = None
-    pending = pool.map_async(_score_chunk, chunks)
+    chunks = np.array_split(np.argsort(codes, kind="stable"), jobs * CHUNKS_PER_JOB)
+    texts, item_ids = list(texts), list(item_ids)
 
-    def finish() -> PairScores:
-        try:
-            parts = pending.get()
-        finally:
-            pool.terminate()
-            pool.join()
-        return _merge(parts, chunks, n, keep_supported)
+    def score_chunk(k: int) -> PairScores:
+        rows = chunks[k].tolist()
+        return _score_serial_nogc([texts[i] for i in rows], [item_ids[i] for i in rows], items, comp, faith,
+                                  keep_supported, claim_lists, rank=chunks[k])
 
-    return finish
+    finish_chunks = start_shared(score_chunk, len(chunks), jobs)
+    return lambda: _merge(finish_chunks(), chunks, n, keep_supported)
 
 
 def _merge(parts: list[PairScores], chunks: list[np.ndarray], n: int, keep_supported: bool) -> PairScores:
