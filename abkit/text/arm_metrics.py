@@ -54,7 +54,7 @@ def _clean(obj: Any) -> Any:
 
 
 def _examples(pairs: pd.DataFrame, scores: PairScores, k: int) -> dict[str, list[dict[str, Any]]]:
-    ids, texts = pairs["item_id"].to_numpy(), pairs["text"].to_numpy()  # only k rows are read
+    ids, texts = pairs["item_id"].array, pairs["text"].array  # only k rows are read
     return {
         "violations": [
             {"item_id": ids[i], "text": texts[i], "terms": [{"term": m.term, "category": m.category} for m in ms]}
