@@ -25,8 +25,8 @@ from abkit.text.extension import TextExtension
 from abkit.text.faithfulness import Claim, FaithfulnessChecker, FaithResult
 from abkit.text.items import ItemFacts, as_item
 from abkit.text.normalize import normalize_both_many
-from abkit.text.sharedwork import start_shared
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
+from abkit.text.sharedwork import start_shared
 from abkit.text.verdicts import claim_table, judge_pairs
 
 PROMO_CLAIM_KINDS = DISCOUNT_KINDS | {PRICE_KIND, "promo_word", "free_ship_over"}
