@@ -104,9 +104,10 @@ def arm_text_metrics(
 ) -> dict[str, Any]:
     """The diversity-block entry of one arm (keys of docs/interface.md, Analysis JSON plus the extras in the module doc).
 
-    ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes for
-    scoring pairs (default: 1, or 2 from 100k pairs on). ``text_lexicon``: a team's extension file
-    (used when no ``faithfulness`` checker is given).
+    ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes scoring pairs, the
+    caller included (default: 1, or 2 from 100k pairs on); with more than one, the metrics of the texts alone
+    run in one more forked process meanwhile (abkit.text.sharedwork). ``text_lexicon``: a team's extension
+    file (used when no ``faithfulness`` checker is given).
     """
     grouped, rows = _prepare(pairs)
     text_code, uniques = pd.factorize(grouped["text"], sort=False)

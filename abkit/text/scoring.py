@@ -94,7 +94,8 @@ def score_pairs(
     jobs: int = 1,
     claim_lists: int | None = None,
 ) -> PairScores:
-    """Compliance + faithfulness of each (text, item_id); ``jobs`` > 1 forks worker processes.
+    """Compliance + faithfulness of each (text, item_id); ``jobs`` > 1: that many processes score, the
+    caller and ``jobs`` - 1 forked workers.
 
     ``claim_lists=k``: the contradicted / unsupported claim lists are only wanted for the first k
     such pairs (examples), so the other flagged pairs skip the per-pair judge; None: every pair's."""
@@ -138,7 +139,7 @@ CHUNKS_PER_JOB = 4  # small enough that the caller, once free, takes a fair shar
 
 
 def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs, claim_lists) -> Callable[[], PairScores]:
-    """Chunks of pairs grouped by item (each item's profile is built in one process), scored by ``jobs``
+    """Chunks of pairs grouped by item (each item's profile is built in one process), scored by ``jobs`` - 1
     forked workers and by the caller once it asks for the result (abkit.text.sharedwork)."""
     n = len(texts)
     codes, _ = pd.factorize(pd.Series(list(item_ids), dtype=object), sort=False)
@@ -150,7 +151,7 @@ def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs, c
         return _score_serial_nogc([texts[i] for i in rows], [item_ids[i] for i in rows], items, comp, faith,
                                   keep_supported, claim_lists, rank=chunks[k])
 
-    finish_chunks = start_shared(score_chunk, len(chunks), jobs)
+    finish_chunks = start_shared(score_chunk, len(chunks), jobs - 1)
     return lambda: _merge(finish_chunks(), chunks, n, keep_supported)
 
 
