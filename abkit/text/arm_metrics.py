@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from abkit.text.compliance import CATEGORIES
 from abkit.text.diversity import diversity, length_stats, repetition
@@ -189,11 +191,15 @@ def _text_side(distinct: list[str], text_code: np.ndarray, exposures: pd.Series 
 
 
 def _sorted_texts(distinct: list[str], text_code: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """(the distinct texts sorted, each pair's text as its index in them)."""
-    by_text = sorted(range(len(distinct)), key=distinct.__getitem__)
+    """(the distinct texts sorted, each pair's text as its index in them). Arrow sorts strings by their UTF-8
+    bytes, which is code point order, str's own; a text that is no valid UTF-8 (a lone surrogate) sorts in Python."""
+    try:
+        by_text = pc.sort_indices(pa.array(distinct, pa.large_string())).to_numpy()
+    except (pa.ArrowException, UnicodeEncodeError):
+        by_text = np.asarray(sorted(range(len(distinct)), key=distinct.__getitem__), np.int64)
     rank = np.empty(len(by_text), np.int64)
     rank[by_text] = np.arange(len(by_text))
-    return [distinct[i] for i in by_text], rank[text_code]
+    return [distinct[i] for i in by_text.tolist()], rank[text_code]
 
 
 def _weighted_rates(scores: PairScores, w: np.ndarray) -> dict[str, Any]:
