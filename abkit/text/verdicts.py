@@ -130,7 +130,7 @@ def _clause_mentions(lex: ValueLexicon, clauses: Clauses, ids: dict[object, int]
     entry_claim: dict[int, int] = {}
     for k, (e, c, s0) in enumerate(zip(m_entry.tolist(), clause.tolist(), offset.tolist(), strict=True)):
         entry = lex.entries[e]
-        folded = clauses.cased[c] is not clauses.lowered[c] and clauses.cased[c] != clauses.lowered[c]
+        folded = clauses.cased[c] != clauses.lowered[c]
         if not folded:
             cid = entry_claim.get(e)
             if cid is not None:
