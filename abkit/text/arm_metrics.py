@@ -11,11 +11,15 @@ distinct texts; compliance, faithfulness and coverage over the distinct (item, t
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from abkit.text.compliance import CATEGORIES
 from abkit.text.diversity import diversity, length_stats, repetition
@@ -26,6 +30,7 @@ from abkit.text.ngrams import Encoded, NgramTable, encode_chars, entropy, ngram_
 from abkit.text.personalization import personalization
 from abkit.text.scoring import PairScores, TextChecker, default_jobs, start_scoring
 from abkit.text.selfbleu import seeded_sample, self_bleu
+from abkit.text.sharedwork import start_shared
 
 NGRAM_ORDERS = (1, 2, 3, 4)
 
@@ -54,7 +59,7 @@ def _clean(obj: Any) -> Any:
 
 
 def _examples(pairs: pd.DataFrame, scores: PairScores, k: int) -> dict[str, list[dict[str, Any]]]:
-    ids, texts = pairs["item_id"].to_numpy(), pairs["text"].to_numpy()  # only k rows are read
+    ids, texts = pairs["item_id"].array, pairs["text"].array  # only k rows are read
     return {
         "violations": [
             {"item_id": ids[i], "text": texts[i], "terms": [{"term": m.term, "category": m.category} for m in ms]}
@@ -101,43 +106,35 @@ def arm_text_metrics(
 ) -> dict[str, Any]:
     """The diversity-block entry of one arm (keys of docs/interface.md, Analysis JSON plus the extras in the module doc).
 
-    ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes for
-    scoring pairs (default: 1, or 2 from 100k pairs on). ``text_lexicon``: a team's extension file
-    (used when no ``faithfulness`` checker is given).
+    ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes scoring pairs, the
+    caller included (default: 1, or 2 from 100k pairs on); with more than one, the metrics of the texts alone
+    run in one more forked process meanwhile (abkit.text.sharedwork). ``text_lexicon``: a team's extension
+    file (used when no ``faithfulness`` checker is given).
     """
     grouped, rows = _prepare(pairs)
-    catalog = items if isinstance(items, Mapping) else items_by_id(items)
     text_code, uniques = pd.factorize(grouped["text"], sort=False)
-    distinct = uniques.tolist()
-    by_text = sorted(range(len(distinct)), key=distinct.__getitem__)
-    texts = [distinct[i] for i in by_text]
-    rank = np.empty(len(by_text), np.int64)
-    rank[by_text] = np.arange(len(by_text))
-    text_rank = rank[text_code]  # each pair's text: its index in texts
-    out: dict[str, Any] = {"texts": len(texts), "pairs": int(len(grouped)), "tokenizer": "char"}
-    if not texts:
+    out: dict[str, Any] = {"texts": len(uniques), "pairs": int(len(grouped)), "tokenizer": "char"}
+    if not len(uniques):
         return _clean(out)
+    n_jobs = default_jobs(len(grouped)) if jobs is None else jobs
+    exposures = grouped["exposures"] if "exposures" in grouped.columns else None
 
-    # pair scoring (the Python-heavy part) runs in worker processes while numpy does the rest
+    def text_side(_: int = 0) -> _TextSide:
+        return _text_side(uniques.tolist(), text_code, exposures, rows, seed=seed, sample_n=sample_n,
+                          self_bleu_sample=self_bleu_sample)
+
+    # the metrics of the texts alone (numpy over every character) run in a forked process from here on,
+    # while this one parses the catalog and scores pairs with the scoring workers (abkit.text.sharedwork)
+    finish_text = start_shared(text_side, 1, 1) if n_jobs > 1 and "fork" in mp.get_all_start_methods() else None
+    catalog = items if isinstance(items, Mapping) else items_by_id(items)
     checker = TextChecker.build(catalog, text_lexicon) if faithfulness is None or text_lexicon is not None else None
-    finish_scoring = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
-                                   compliance=checker.compliance if checker else None,
-                                   faithfulness=faithfulness or (checker.faithfulness if checker else None), jobs=default_jobs(len(grouped)) if jobs is None else jobs)
-    enc = encode_chars(texts)
-    tables = {n: ngram_table(enc, n) for n in NGRAM_ORDERS}
-    for n, table in tables.items():
-        out[f"distinct_{n}"] = table.unique / table.total if table.total else None
-        out[f"entropy_{n}"] = entropy(table.counts) if table.total else None
-    out["self_bleu"] = self_bleu(texts, sample=self_bleu_sample, seed=seed) if self_bleu_sample else None
-    out["self_bleu_sample"] = min(len(texts), self_bleu_sample)
-    n_at = len(texts) if sample_n is None else max(0, min(int(sample_n), len(texts)))
-    at = diversity(seeded_sample(texts, n_at, seed, "at_n")) if n_at else {}
-    rep = repetition(enc=enc, tables=tables)
-    lengths = length_stats(enc.lengths)
-    pers = personalization(rows, seed=seed) if "segment" in rows.columns else {}
+    scores = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
+                           compliance=checker.compliance if checker else None,
+                           faithfulness=faithfulness or (checker.faithfulness if checker else None),
+                           jobs=n_jobs, claim_lists=n_examples)()  # claim lists only for the examples
+    text = finish_text()[0] if finish_text is not None else text_side()
 
-    scores = finish_scoring()
-
+    out.update(text.ngrams)
     out["ad_law_violation_rate"] = _rate(scores.violation)
     out["unfaithful_rate"] = _rate(scores.unfaithful)
     out["unsupported_rate"] = _rate(scores.unsupported)
@@ -147,35 +144,81 @@ def arm_text_metrics(
     out["violation_rate_by_category"] = {c: _rate(scores.categories[c]) for c in CATEGORIES}
     out["promo_mention_rate"] = _rate(scores.mentions_promo)
 
-    out["sample_n"] = n_at
+    out["sample_n"] = text.sample_n
     for n in NGRAM_ORDERS:
-        out[f"distinct_{n}_at_n"] = at.get(f"distinct_{n}")
-        out[f"entropy_{n}_at_n"] = at.get(f"entropy_{n}")
+        out[f"distinct_{n}_at_n"] = text.at_n.get(f"distinct_{n}")
+        out[f"entropy_{n}_at_n"] = text.at_n.get(f"entropy_{n}")
     out["entropy"] = {str(n): out[f"entropy_{n}"] for n in NGRAM_ORDERS}
 
-    out["unique_reason_ratio"] = len(texts) / len(grouped)
-    out.update(rep)
-    out.update(lengths)
-    out.update(pers)
-    if "exposures" in grouped.columns:
-        w = grouped["exposures"].fillna(0).to_numpy(dtype=float)
+    out["unique_reason_ratio"] = len(uniques) / len(grouped)
+    out.update(text.shape)
+    if exposures is not None:
+        w = exposures.fillna(0).to_numpy(dtype=float)
         if w.sum() > 0:
-            out["exposure_weighted"] = _weighted(grouped["exposures"], text_rank, scores, w, enc, tables)
+            out["exposure_weighted"] = {**_weighted_rates(scores, w), **text.weighted}
     out["examples"] = _examples(grouped, scores, n_examples)
     return _clean(out)
 
 
-def _weighted(exposures: pd.Series, text_rank: np.ndarray, scores: PairScores, w: np.ndarray, enc: Encoded,
-              tables: dict[int, NgramTable]) -> dict[str, Any]:
-    """Rates weighted by exposures (what users actually saw), plus the weighted n-gram entropy."""
-    per_text = exposures.groupby(text_rank, sort=True).sum().to_numpy(float)  # every text has a pair
-    out: dict[str, Any] = {
+@dataclass(frozen=True)
+class _TextSide:
+    """The metrics that need only the texts (and their exposures and segments), each group in output order."""
+
+    ngrams: dict[str, Any]  # distinct_n, entropy_n, self_bleu, self_bleu_sample
+    sample_n: int
+    at_n: dict[str, Any]  # diversity() of the seeded sample
+    shape: dict[str, Any]  # repetition, lengths, personalization
+    weighted: dict[str, Any]  # exposure-weighted mean length, top text share, entropy_2 / entropy_4
+
+
+def _text_side(distinct: list[str], text_code: np.ndarray, exposures: pd.Series | None, rows: pd.DataFrame, *,
+               seed: str, sample_n: int | None, self_bleu_sample: int) -> _TextSide:
+    texts, text_rank = _sorted_texts(distinct, text_code)
+    enc = encode_chars(texts)
+    tables = {n: ngram_table(enc, n) for n in NGRAM_ORDERS}
+    ngrams: dict[str, Any] = {}
+    for n, table in tables.items():
+        ngrams[f"distinct_{n}"] = table.unique / table.total if table.total else None
+        ngrams[f"entropy_{n}"] = entropy(table.counts) if table.total else None
+    ngrams["self_bleu"] = self_bleu(texts, sample=self_bleu_sample, seed=seed) if self_bleu_sample else None
+    ngrams["self_bleu_sample"] = min(len(texts), self_bleu_sample)
+    n_at = len(texts) if sample_n is None else max(0, min(int(sample_n), len(texts)))
+    at = diversity(seeded_sample(texts, n_at, seed, "at_n")) if n_at else {}
+    shape = {**repetition(enc=enc, tables=tables), **length_stats(enc.lengths)}
+    shape.update(personalization(rows, seed=seed) if "segment" in rows.columns else {})
+    weighted = _weighted_texts(exposures, text_rank, enc, tables) if exposures is not None else {}
+    return _TextSide(ngrams, n_at, at, shape, weighted)
+
+
+def _sorted_texts(distinct: list[str], text_code: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """(the distinct texts sorted, each pair's text as its index in them). Arrow sorts strings by their UTF-8
+    bytes, which is code point order, str's own; a text that is no valid UTF-8 (a lone surrogate) sorts in Python."""
+    try:
+        by_text = pc.sort_indices(pa.array(distinct, pa.large_string())).to_numpy()  # type: ignore[attr-defined]
+    except (pa.ArrowException, UnicodeEncodeError):
+        by_text = np.asarray(sorted(range(len(distinct)), key=distinct.__getitem__), np.int64)
+    rank = np.empty(len(by_text), np.int64)
+    rank[by_text] = np.arange(len(by_text))
+    return [distinct[i] for i in by_text.tolist()], rank[text_code]
+
+
+def _weighted_rates(scores: PairScores, w: np.ndarray) -> dict[str, Any]:
+    """Rates weighted by exposures (what users actually saw)."""
+    return {
         "exposures": float(w.sum()),
         "ad_law_violation_rate": _rate(scores.violation, w),
         "unfaithful_rate": _rate(scores.unfaithful, w),
         "unsupported_rate": _rate(scores.unsupported, w),
         "subjective_rate": _rate(scores.subjective, w) if scores.subjective is not None else None,
         "attribute_coverage": _rate(scores.coverage, w),
+    }
+
+
+def _weighted_texts(exposures: pd.Series, text_rank: np.ndarray, enc: Encoded,
+                    tables: dict[int, NgramTable]) -> dict[str, Any]:
+    """Exposure-weighted text length, top text share and n-gram entropy."""
+    per_text = exposures.groupby(text_rank, sort=True).sum().to_numpy(float)  # every text has a pair
+    out: dict[str, Any] = {
         "mean_length": float(np.average(enc.lengths, weights=per_text)) if per_text.sum() else None,
         "top_text_share": float(per_text.max() / per_text.sum()) if per_text.sum() else None,
     }

@@ -81,7 +81,7 @@ def repetition(texts: Sequence[str] | None = None, *, enc: Encoded | None = None
     if keep.any():
         u3, n3 = per_text_unique(NgramTable(3, t3.gram_id[keep], t3.text_id[keep], t3.counts), n_texts)
         flagged |= u3 < n3
-    text_of = np.cumsum(ids == 0) - (ids == 0)  # text index per position
+    text_of = enc.text_index
     cjk = cps >= 0x2E80
     # immediately repeated 2-char chunk: ids[i:i+2] == ids[i+2:i+4], all four CJK and inside one text
     m = ids.shape[0] - 3

@@ -7,6 +7,7 @@ separator falls inside it. Counting unique n-grams is then one hash factorizatio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,17 @@ class Encoded:
     def n_texts(self) -> int:
         return int(self.lengths.shape[0])
 
+    @functools.cached_property
+    def token(self) -> np.ndarray:
+        """bool per position: a token, not a separator."""
+        return self.ids != 0
+
+    @functools.cached_property
+    def text_index(self) -> np.ndarray:
+        """int64 per position: the text it belongs to (a separator: the text it ends)."""
+        sep = ~self.token
+        return np.cumsum(sep) - sep
+
 
 
 def encode_chars(texts: Sequence[str]) -> Encoded:
@@ -36,7 +48,9 @@ def encode_chars(texts: Sequence[str]) -> Encoded:
     n = len(texts)
     if n == 0:
         return Encoded(np.zeros(0, np.int64), np.zeros(0, np.uint32), np.zeros(0, np.int64), 1)
-    joined = SEP.join(t.replace(SEP, "") for t in texts) + SEP
+    joined = SEP.join(texts) + SEP
+    if joined.count(SEP) != n:  # a text holds the separator itself: drop it from that text
+        joined = SEP.join(t.replace(SEP, "") for t in texts) + SEP
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     ws = _whitespace_mask(codes)
     if ws.any():
@@ -52,13 +66,12 @@ def encode_chars(texts: Sequence[str]) -> Encoded:
 
 
 _WS_CODES = np.array([c for c in range(0x3001) if chr(c).isspace()] + [0xFEFF], dtype=np.uint32)
+_IS_WS = np.zeros(0x3001, bool)  # a lookup table of the codes below 0x3001 (the ones masked)
+_IS_WS[_WS_CODES[_WS_CODES < 0x3001]] = True
 
 
 def _whitespace_mask(codes: np.ndarray) -> np.ndarray:
-    small = codes < 0x3001
-    if not small.any():
-        return np.zeros(codes.shape, bool)
-    return np.isin(codes, _WS_CODES) & small
+    return _IS_WS[np.minimum(codes, 0x3000)] & (codes < 0x3001)
 
 
 def encode_tokens(token_lists: Sequence[Sequence[str]]) -> Encoded:
@@ -99,20 +112,19 @@ def ngram_keys(enc: Encoded, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     if m <= 0:
         z = np.zeros(0, np.int64)
         return z, z, z
-    sep_cum = np.concatenate([[0], np.cumsum(ids == 0)])
-    valid = (sep_cum[n:n + m] - sep_cum[:m]) == 0
+    valid = enc.token[:m].copy()  # no separator inside the n-gram
+    for j in range(1, n):
+        valid &= enc.token[j:j + m]
     v = enc.vocab_size
+    key = ids[:m][valid]
     if float(v) ** n < 2.0**62:
-        key = ids[:m].copy()
         for j in range(1, n):
             key *= v
-            key += ids[j:j + m]
+            key += ids[j:j + m][valid]
     else:  # large vocabularies: re-densify the (n-1)-gram before appending a token
-        key = ids[:m].copy()
         for j in range(1, n):
-            key = pd.factorize(key)[0].astype(np.int64) * v + ids[j:j + m]
-    pos = np.flatnonzero(valid)
-    return key[pos], pos, sep_cum[pos]
+            key = pd.factorize(key)[0].astype(np.int64) * v + ids[j:j + m][valid]
+    return key, np.flatnonzero(valid), enc.text_index[:m][valid]
 
 
 def ngram_table(enc: Encoded, n: int) -> NgramTable:
@@ -122,7 +134,7 @@ def ngram_table(enc: Encoded, n: int) -> NgramTable:
         return NgramTable(n, z, z, z, z)
     gid, uniq = pd.factorize(key)
     counts = np.bincount(gid, minlength=len(uniq))
-    return NgramTable(n, gid.astype(np.int64), text_id.astype(np.int64), counts, pos)
+    return NgramTable(n, gid.astype(np.int64, copy=False), text_id.astype(np.int64, copy=False), counts, pos)
 
 
 def per_text_unique(table: NgramTable, n_texts: int) -> tuple[np.ndarray, np.ndarray]:

@@ -40,10 +40,13 @@ def personalization(pairs: pd.DataFrame, *, seed: str, max_items: int = 2000, pe
     df = df[df["item_id"].isin(set(eligible))].drop_duplicates()
     df = df.sort_values(["item_id", "segment", "text"], kind="stable")
     df = df[df.groupby(["item_id", "segment"], sort=False).cumcount() < per_segment]
+    item_ids = df["item_id"].to_numpy()
+    segments, texts = df["segment"].tolist(), df["text"].tolist()
+    bounds = np.flatnonzero(np.r_[True, item_ids[1:] != item_ids[:-1], True]).tolist()  # rows sorted by item
     scores = []
-    for _item, grp in df.groupby("item_id", sort=True):
-        segs = grp["segment"].tolist()
-        grams = [_grams(t) for t in grp["text"].tolist()]
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        segs = segments[lo:hi]
+        grams = [_grams(t) for t in texts[lo:hi]]
         sims = [len(grams[i] & grams[j]) / len(grams[i] | grams[j])
                 for i, j in combinations(range(len(segs)), 2) if segs[i] != segs[j]]
         scores.append(1.0 - float(np.mean(sims)))

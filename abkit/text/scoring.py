@@ -26,6 +26,7 @@ from abkit.text.faithfulness import Claim, FaithfulnessChecker, FaithResult
 from abkit.text.items import ItemFacts, as_item
 from abkit.text.normalize import normalize_both_many
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
+from abkit.text.sharedwork import start_shared
 from abkit.text.verdicts import claim_table, judge_pairs
 
 PROMO_CLAIM_KINDS = DISCOUNT_KINDS | {PRICE_KIND, "promo_word", "free_ship_over"}
@@ -43,6 +44,7 @@ class PairScores:
     mentions_promo: np.ndarray  # bool
     subjective: np.ndarray | None = None  # float 0/1: the text makes a style / opinion claim, NaN when unknown
     matches: dict[int, list[Match]] = field(default_factory=dict)
+    # claim lists of pairs with a contradicted / unsupported claim (with ``claim_lists=k``: at least the first k of each)
     contradicted: dict[int, list[Claim]] = field(default_factory=dict)
     unsupported_claims: dict[int, list[Claim]] = field(default_factory=dict)
     supported_claims: dict[int, list[Claim]] | None = None
@@ -75,7 +77,6 @@ class TextChecker:
 
 
 PARALLEL_MIN = 100_000  # below this many pairs a second process costs more than it saves
-_JOB: tuple | None = None  # work shared with forked workers (no pickling of checkers)
 
 
 def default_jobs(n: int) -> int:
@@ -91,10 +92,15 @@ def score_pairs(
     faithfulness: FaithfulnessChecker | None = None,
     keep_supported: bool = False,
     jobs: int = 1,
+    claim_lists: int | None = None,
 ) -> PairScores:
-    """Compliance + faithfulness of each (text, item_id); ``jobs`` > 1 forks worker processes."""
+    """Compliance + faithfulness of each (text, item_id); ``jobs`` > 1: that many processes score, the
+    caller and ``jobs`` - 1 forked workers.
+
+    ``claim_lists=k``: the contradicted / unsupported claim lists are only wanted for the first k
+    such pairs (examples), so the other flagged pairs skip the per-pair judge; None: every pair's."""
     return start_scoring(texts, item_ids, items, compliance=compliance, faithfulness=faithfulness,
-                         keep_supported=keep_supported, jobs=jobs)()
+                         keep_supported=keep_supported, jobs=jobs, claim_lists=claim_lists)()
 
 
 def start_scoring(
@@ -106,6 +112,7 @@ def start_scoring(
     faithfulness: FaithfulnessChecker | None = None,
     keep_supported: bool = False,
     jobs: int = 1,
+    claim_lists: int | None = None,
 ) -> Callable[[], PairScores]:
     """Like score_pairs, but with ``jobs`` > 1 the workers start now and the returned callable
     collects their result, so the caller can compute something else meanwhile."""
@@ -113,49 +120,39 @@ def start_scoring(
     faith = faithfulness or FaithfulnessChecker(items.values())
     n = len(texts)
     if jobs > 1 and n >= 2 * jobs and "fork" in mp.get_all_start_methods():
-        return _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs)
-    return lambda: _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported)
+        return _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs, claim_lists)
+    return lambda: _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported, claim_lists)
 
 
-def _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported) -> PairScores:
+def _score_serial_nogc(texts, item_ids, items, comp, faith, keep_supported, claim_lists,
+                       rank: np.ndarray | None = None) -> PairScores:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small claim tuples: cyclic GC passes would dominate
     try:
-        return _score_serial(texts, item_ids, items, comp, faith, keep_supported)
+        return _score_serial(texts, item_ids, items, comp, faith, keep_supported, claim_lists, rank)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _score_chunk(rows: np.ndarray) -> PairScores:
-    texts, item_ids, items, comp, faith, keep_supported = _JOB  # type: ignore[misc]
-    gc.disable()
-    return _score_serial([texts[i] for i in rows.tolist()], [item_ids[i] for i in rows.tolist()], items, comp, faith,
-                         keep_supported)
+CHUNKS_PER_JOB = 4  # small enough that the caller, once free, takes a fair share
 
 
-def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs) -> Callable[[], PairScores]:
-    """Workers score chunks of pairs grouped by item, so each item's profile is built in one process."""
-    global _JOB
+def _start_parallel(texts, item_ids, items, comp, faith, keep_supported, jobs, claim_lists) -> Callable[[], PairScores]:
+    """Chunks of pairs grouped by item (each item's profile is built in one process), scored by ``jobs`` - 1
+    forked workers and by the caller once it asks for the result (abkit.text.sharedwork)."""
     n = len(texts)
     codes, _ = pd.factorize(pd.Series(list(item_ids), dtype=object), sort=False)
-    chunks = np.array_split(np.argsort(codes, kind="stable"), jobs * 2)
-    _JOB = (list(texts), list(item_ids), items, comp, faith, keep_supported)
-    try:
-        pool = mp.get_context("fork").Pool(jobs)  # workers fork now and keep their copy of _JOB
-    finally:
-        _JOB = None
-    pending = pool.map_async(_score_chunk, chunks)
+    chunks = np.array_split(np.argsort(codes, kind="stable"), jobs * CHUNKS_PER_JOB)
+    texts, item_ids = list(texts), list(item_ids)
 
-    def finish() -> PairScores:
-        try:
-            parts = pending.get()
-        finally:
-            pool.terminate()
-            pool.join()
-        return _merge(parts, chunks, n, keep_supported)
+    def score_chunk(k: int) -> PairScores:
+        rows = chunks[k].tolist()
+        return _score_serial_nogc([texts[i] for i in rows], [item_ids[i] for i in rows], items, comp, faith,
+                                  keep_supported, claim_lists, rank=chunks[k])
 
-    return finish
+    finish_chunks = start_shared(score_chunk, len(chunks), jobs - 1)
+    return lambda: _merge(finish_chunks(), chunks, n, keep_supported)
 
 
 def _merge(parts: list[PairScores], chunks: list[np.ndarray], n: int, keep_supported: bool) -> PairScores:
@@ -181,9 +178,11 @@ def _merge(parts: list[PairScores], chunks: list[np.ndarray], n: int, keep_suppo
     return out
 
 
-def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairScores:
+def _score_serial(texts, item_ids, items, comp, faith, keep_supported, claim_lists: int | None = None,
+                  rank: np.ndarray | None = None) -> PairScores:
     """Pairs walked item by item over their distinct texts (abkit.text.batch): results as if each
-    pair went through ComplianceChecker.check and FaithfulnessChecker.check on its own."""
+    pair went through ComplianceChecker.check and FaithfulnessChecker.check on its own.
+    ``rank``: each pair's position in the caller's order (which pairs come first for ``claim_lists``)."""
     n = len(texts)
     violation = np.zeros(n, dtype=bool)
     cat_index = {c: i for i, c in enumerate(CATEGORIES)}
@@ -209,11 +208,9 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
                 cats[cat_index[m.category], i] = True
     out.categories = {c: cats[j] for c, j in cat_index.items()}
 
-    known = np.fromiter((item_id is not None and item_id in items for item_id in item_ids), bool, n)
-    if not known.any():
+    rows, item_codes, item_list = _known_items(item_ids, items)
+    if rows.size == 0:
         return out
-    rows = np.flatnonzero(known)
-    item_codes, item_list = pd.factorize(pd.Series([item_ids[i] for i in rows.tolist()], dtype=object), sort=False)
     order = np.argsort(item_codes, kind="stable")  # item by item
     rows, item_codes = rows[order], item_codes[order]
     if keep_supported:  # every pair's claim lists are wanted: judge pair by pair
@@ -228,12 +225,34 @@ def _score_serial(texts, item_ids, items, comp, faith, keep_supported) -> PairSc
         promo[rows] = flags.promo
         with_attrs = flags.n_attributes > 0
         coverage[rows[with_attrs]] = flags.n_covered[with_attrs] / flags.n_attributes[with_attrs]
-        per_pair = rows[flags.contradicted | flags.unsupported]  # claim lists wanted
+        per_pair = rows[_claim_lists_wanted(flags.contradicted, flags.unsupported, claim_lists,
+                                            rows if rank is None else rank[rows])]
     _judge_each(per_pair, text_ids, normalized, item_ids, items, faith, keep_supported, out)
     out.contradicted = dict(sorted(out.contradicted.items()))  # pair order, as the callers expect
     out.unsupported_claims = dict(sorted(out.unsupported_claims.items()))
     if keep_supported:
         out.supported_claims = dict(sorted(out.supported_claims.items()))  # type: ignore[union-attr]
+    return out
+
+
+def _known_items(item_ids: Sequence[str | None], items: Mapping[str, ItemFacts]) -> tuple[np.ndarray, np.ndarray, list]:
+    """(rows whose item is in the catalog, their item codes, the item id of each code), codes by first appearance."""
+    codes, uniq = pd.factorize(pd.Series(list(item_ids), dtype=object), sort=False)  # None / NaN: -1
+    in_catalog = np.fromiter((k in items for k in uniq), bool, len(uniq))
+    rows = np.flatnonzero(in_catalog[codes] & (codes >= 0)) if len(uniq) else np.zeros(0, np.int64)
+    remap = np.cumsum(in_catalog) - 1
+    return rows, remap[codes[rows]], [k for k, ok in zip(uniq, in_catalog.tolist(), strict=True) if ok]
+
+
+def _claim_lists_wanted(contradicted: np.ndarray, unsupported: np.ndarray, k: int | None,
+                        rank: np.ndarray) -> np.ndarray:
+    """Mask of the pairs whose claim lists are kept: all flagged ones, or the first ``k`` (by rank) of each flag."""
+    if k is None:
+        return contradicted | unsupported
+    out = np.zeros(contradicted.shape, bool)
+    for flag in (contradicted, unsupported):
+        at = np.flatnonzero(flag)
+        out[at[np.argsort(rank[at], kind="stable")[:k]]] = True
     return out
 
 

@@ -26,9 +26,10 @@ import ahocorasick
 import numpy as np
 import pandas as pd
 
+from abkit.text.clauses import Clauses, clause_of, cut, expand, joined_offsets, ranges, separators_outside
 from abkit.text.faithfulness import PROMO_WORD_KEYS, FaithfulnessChecker, _Profile
 from abkit.text.items import ItemFacts
-from abkit.text.lexicon import PROMO_ATTRIBUTE, range_dash
+from abkit.text.lexicon import PROMO_ATTRIBUTE, ValueLexicon, range_dash
 from abkit.text.numeric import _CLAIM_RE_LINES, NumClaim, _claim, extract_numeric_many
 
 SUPPORTED, CONTRADICTED, UNSUPPORTED, SUBJECTIVE = 0, 1, 2, 3
@@ -41,7 +42,9 @@ MentionKey = tuple[str, tuple[str, ...], str]  # (key, attrs, cased surface)
 class ClaimTable:
     """The claims of many texts: rows ptr[t]:ptr[t+1] of ``claim`` belong to text t."""
 
-    lowered: list[str]  # per text: the case-folded string mentions and attribute values are matched in
+    clauses: Clauses  # the texts' distinct clauses, as the scans saw them
+    lowered: str  # the texts as mentions and attribute values are matched in (case-folded), joined by NUL
+    offsets: np.ndarray  # int64, n_texts + 1: where each text starts in ``lowered``
     ptr: np.ndarray  # int64, n_texts + 1
     claim: np.ndarray  # int64 claim id per row (numbers first, then mentions, as check_cased walks them)
     inside: np.ndarray  # bool per row: a number inside a lexicon value that names attributes
@@ -76,68 +79,89 @@ def _numbers(matches: Iterator[re.Match[str]], ids: dict[object, int], reps: lis
     return out
 
 
-def prepared_many(faith: FaithfulnessChecker, cased: Sequence[str]) -> tuple[list[str], list[str]]:
-    """``faith.prepared`` of every string: digit ranges dashed and case folded in one pass over them
-    joined by NUL (neither the range pattern nor case mapping looks across a NUL)."""
+def prepared_joined(faith: FaithfulnessChecker, cased: Sequence[str]) -> tuple[str, str, np.ndarray, np.ndarray | None]:
+    """``faith.prepared`` of every string, joined by NUL: (cased, lowered, offsets, texts scanned cased or None).
+    Digit ranges are dashed and case folded in one pass over the joined string (neither the range pattern
+    nor case mapping looks across a NUL); a text that lowering would lengthen is scanned cased."""
     joined = "\0".join(cased)
-    if joined.count("\0") != len(cased) - 1:
+    if joined.count("\0") != len(cased) - 1:  # a text holds NUL: prepare text by text
         pairs = [faith.prepared(c) for c in cased]
-        return [c for c, _ in pairs], [low for _, low in pairs]
+        pcased = [c for c, _ in pairs]
+        scanned_cased = np.fromiter((c == low and c != c.lower() for c, low in pairs), bool, len(pairs))
+        return "\0".join(pcased), "\0".join(low for _, low in pairs), joined_offsets(pcased), scanned_cased
     dashed = range_dash(joined)
+    texts = dashed.split("\0") if len(dashed) != len(joined) else cased
+    offsets = joined_offsets(list(texts))
     lowered = dashed.lower()
-    out_cased = dashed.split("\0")
     if len(lowered) == len(dashed):  # str.lower never shortens: every text kept its length
-        return out_cased, lowered.split("\0")
-    out_lowered = lowered.split("\0")
-    return out_cased, [low if len(low) == len(c) else c for c, low in zip(out_cased, out_lowered, strict=True)]
+        return dashed, lowered, offsets, None
+    pairs = [faith.prepared(c) for c in texts]
+    scanned_cased = np.fromiter((c == low and c != c.lower() for c, low in pairs), bool, len(pairs))
+    return dashed, "\0".join(low for _, low in pairs), offsets, scanned_cased
 
 
-def claim_table(faith: FaithfulnessChecker, cased: Sequence[str]) -> ClaimTable:
-    """ClaimTable of normalize(text, casefold=False, keep_spaces=True) strings: batch.text_claims as arrays,
-    from one regex scan and one lexicon scan over all texts."""
-    n_texts = len(cased)
-    pcased, lowered = prepared_many(faith, cased)
-    offsets = np.zeros(n_texts + 1, np.int64)
-    np.cumsum(np.fromiter(map(len, pcased), np.int64, n_texts) + 1, out=offsets[1:])
-    ids: dict[object, int] = {}
-    reps: list[NumClaim | MentionKey] = []
-
-    # numbers: (text, start, end, claim id), offsets in the joined string
-    if any("\n" in c for c in pcased):
-        claims = [c._replace(start=c.start + int(o), end=c.end + int(o))
-                  for found, o in zip(extract_numeric_many(pcased), offsets.tolist(), strict=False) for c in found]
-        spans = [(c.start, c.end, _intern(ids, reps, (c.kind, c.value), c)) for c in claims]
+def _clause_numbers(clauses: Clauses, ids: dict[object, int], reps: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, claim id) of every numeric claim of every text, offsets in the joined texts: one regex
+    scan over the distinct clauses, spread to their occurrences."""
+    starts = joined_offsets(clauses.cased)
+    joined = "\n".join(clauses.cased)
+    if joined.count("\n") != len(clauses.cased) - 1:  # a clause holds a newline: scan clause by clause
+        found = [(c.start + int(o), c.end + int(o), _intern(ids, reps, (c.kind, c.value), c))
+                 for cs, o in zip(extract_numeric_many(clauses.cased), starts.tolist(), strict=False) for c in cs]
     else:
-        spans = _numbers(_CLAIM_RE_LINES.finditer("\n".join(pcased)), ids, reps)
-    flat = np.fromiter(chain.from_iterable(spans), np.int64, 3 * len(spans)).reshape(-1, 3)
-    n_start, n_end, n_claim = flat[:, 0], flat[:, 1], flat[:, 2]
-    n_text = np.searchsorted(offsets, n_start, side="right") - 1
+        found = _numbers(_CLAIM_RE_LINES.finditer(joined), ids, reps)
+    flat = np.fromiter(chain.from_iterable(found), np.int64, 3 * len(found)).reshape(-1, 3)
+    clause, offset = clause_of(starts, flat[:, 0])
+    hit, occurrence = clauses.occurrences(clause)
+    start = clauses.start[occurrence] + offset[hit]
+    return start, start + (flat[hit, 1] - flat[hit, 0]), flat[hit, 2]
 
-    # lexicon mentions: the surface is the entry's own spelling unless the text was case-folded there
-    lex = faith.lexicon
-    m_end, m_entry = lex.mention_arrays("\0".join(lowered))
+
+def _clause_mentions(lex: ValueLexicon, clauses: Clauses, ids: dict[object, int],
+                     reps: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, entry, claim id) of every lexicon mention of every text: one leftmost-longest scan over
+    the distinct clauses. A mention is keyed by its surface: the entry's own spelling unless the clause
+    was case-folded there."""
+    starts = joined_offsets(clauses.lowered)
+    m_end, m_entry = lex.mention_arrays("\0".join(clauses.lowered))
     m_start = m_end - lex._entry_length[m_entry] if m_end.size else m_end
-    m_text = np.searchsorted(offsets, m_start, side="right") - 1
-    folded = np.fromiter((c != low for c, low in zip(pcased, lowered, strict=True)), bool, n_texts)
+    clause, offset = clause_of(starts, m_start)
     m_claim = np.empty(m_end.shape[0], np.int64)
     entry_claim: dict[int, int] = {}
-    for k, (e, t, s0, s1) in enumerate(zip(m_entry.tolist(), m_text.tolist(), m_start.tolist(), m_end.tolist(),
-                                          strict=True)):
-        if not folded[t]:
+    for k, (e, c, s0) in enumerate(zip(m_entry.tolist(), clause.tolist(), offset.tolist(), strict=True)):
+        entry = lex.entries[e]
+        folded = clauses.cased[c] != clauses.lowered[c]
+        if not folded:
             cid = entry_claim.get(e)
             if cid is not None:
                 m_claim[k] = cid
                 continue
-        entry = lex.entries[e]
-        o = int(offsets[t])
-        key = (entry[0], entry[1], pcased[t][s0 - o:s1 - o] if folded[t] else entry[4])
+        key = (entry[0], entry[1], clauses.cased[c][s0:s0 + entry[2]] if folded else entry[4])
         cid = ids.get(key)
         if cid is None:
             cid = ids[key] = len(reps)
             reps.append(key)
-        if not folded[t]:
+        if not folded:
             entry_claim[e] = cid
         m_claim[k] = cid
+    hit, occurrence = clauses.occurrences(clause)
+    start = clauses.start[occurrence] + offset[hit]
+    return start, start + lex._entry_length[m_entry[hit]], m_entry[hit], m_claim[hit]
+
+
+def claim_table(faith: FaithfulnessChecker, cased: Sequence[str]) -> ClaimTable:
+    """ClaimTable of normalize(text, casefold=False, keep_spaces=True) strings: batch.text_claims as arrays,
+    from one regex scan and one lexicon scan over the texts' distinct clauses (abkit.text.clauses)."""
+    n_texts = len(cased)
+    pcased, lowered, offsets, scanned_cased = prepared_joined(faith, cased)
+    lex = faith.lexicon
+    clauses = cut(pcased, offsets, separators_outside(e[4] for e in lex.entries), scanned_cased)
+    ids: dict[object, int] = {}
+    reps: list[NumClaim | MentionKey] = []
+    n_start, n_end, n_claim = _clause_numbers(clauses, ids, reps)
+    n_text = np.searchsorted(offsets, n_start, side="right") - 1
+    m_start, m_end, m_entry, m_claim = _clause_mentions(lex, clauses, ids, reps)
+    m_text = np.searchsorted(offsets, m_start, side="right") - 1
 
     # rows: per text its numbers, then its mentions (check_cased's order)
     n_nums, n_mentions = n_claim.shape[0], m_end.shape[0]
@@ -151,7 +175,7 @@ def claim_table(faith: FaithfulnessChecker, cased: Sequence[str]) -> ClaimTable:
     # every (number, mention) of one text: inside (a number within a value that names attributes), overlap
     m_ptr = np.zeros(n_texts + 1, np.int64)
     np.cumsum(np.bincount(m_text, minlength=n_texts), out=m_ptr[1:])
-    num, men = _expand(m_ptr, n_text)
+    num, men = expand(m_ptr, n_text)
     overlap = (n_start[num] < m_end[men]) & (m_start[men] < n_end[num])
     has_attrs = np.array([bool(e[1]) for e in lex.entries], bool)[m_entry[men]] if men.size else overlap
     within = has_attrs & (m_start[men] <= n_start[num]) & (n_end[num] <= m_end[men])
@@ -161,8 +185,8 @@ def claim_table(faith: FaithfulnessChecker, cased: Sequence[str]) -> ClaimTable:
     edge_ptr = np.zeros(n_texts + 1, np.int64)
     np.cumsum(np.bincount(n_text[num[overlap]], minlength=n_texts), out=edge_ptr[1:])
     item_free = np.fromiter((not isinstance(r, NumClaim) and not r[1] for r in reps), bool, len(reps))
-    return ClaimTable(lowered, ptr, np.concatenate([n_claim, m_claim])[order], inside, edge_ptr, edge_mention,
-                      edge_number, reps, item_free)
+    return ClaimTable(clauses, lowered, offsets, ptr, np.concatenate([n_claim, m_claim])[order], inside, edge_ptr,
+                      edge_mention, edge_number, reps, item_free)
 
 
 @dataclass(frozen=True)
@@ -177,24 +201,11 @@ class PairFlags:
     n_attributes: np.ndarray  # int64: the item's attributes
 
 
-def _expand(ptr: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index into ``owner``, row of the CSR table) for every row of every owner's segment."""
-    return _ranges(ptr[owner], ptr[owner + 1])
-
-
-def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(i, j) for every j in range(lo[i], hi[i])."""
-    counts = hi - lo
-    which = np.repeat(np.arange(lo.shape[0]), counts)
-    return which, lo[which] + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-
-
 def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_code: np.ndarray,
                 text_code: np.ndarray, table: ClaimTable, promo_kinds: frozenset[str]) -> PairFlags:
     """Verdict summaries of pairs (items[item_code[i]], table text text_code[i]); see the module doc."""
     n = item_code.shape[0]
     n_claims = max(len(table.reps), 1)
-    attr_ids: dict[str, int] = {}
     profiles: dict[int, _Profile] = {}
 
     def profile(code: int) -> _Profile:
@@ -203,7 +214,8 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
             p = profiles[code] = faith.profile(items[code])
         return p
 
-    # item attributes: their ids and normalized values, per item code (CSR)
+    # item attributes, each named by its position in the item's attributes (what a pair covers is
+    # counted per position), and their normalized values, per item code (CSR)
     n_items = len(items)
     value_ids: dict[str, int] = {}
     attr_ptr = np.zeros(n_items + 1, np.int64)
@@ -211,21 +223,22 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     attr_value: list[int] = []
     n_attributes = np.zeros(n_items, np.int64)
     key_ids: dict[str, int] = {}
-    canon: list[tuple[int, int, int]] = []  # (item code, canonical value id, attribute id): profile.canon_attr
+    canon: list[tuple[int, int, int]] = []  # (item code, canonical value id, attribute position): canon_attr
+    positions: dict[int, dict[str, int]] = {}
     for code in np.unique(item_code).tolist():
         p = profile(code)
-        n_attributes[code] = len(p.item.attributes)
+        position = positions[code] = _positions(p)
+        n_attributes[code] = len(position)
         for attr, value in p.attr_lower.items():
             if value:
-                attr_attr.append(attr_ids.setdefault(attr, len(attr_ids)))
+                attr_attr.append(position[attr])
                 attr_value.append(value_ids.setdefault(value, len(value_ids)))
         attr_ptr[code + 1] = len(attr_attr)
-        canon.extend((code, key_ids.setdefault(v, len(key_ids)), attr_ids.setdefault(a, len(attr_ids)))
-                     for v, a in p.canon_attr.items())
+        canon.extend((code, key_ids.setdefault(v, len(key_ids)), position[a]) for v, a in p.canon_attr.items())
     attr_ptr = np.maximum.accumulate(attr_ptr)  # items not in this batch: empty segments
 
     # (pair, claim) rows and one verdict per distinct (item, claim)
-    row_pair, row = _expand(table.ptr, text_code)
+    row_pair, row = expand(table.ptr, text_code)
     pair_claim = item_code[row_pair].astype(np.int64) * n_claims + table.claim[row]
     inv, uniq = pd.factorize(pair_claim, sort=True)
     u_item = (uniq // n_claims).tolist()
@@ -265,12 +278,12 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
         verdict[j] = _CODE[v]
         held = claim.attribute
         if v == "supported" and held is not None and held in p.item.attributes:
-            covers[j] = attr_ids.setdefault(held, len(attr_ids))
+            covers[j] = positions[u_item[j]][held]
     rv = verdict[inv]
     # check_cased drops a number the item has no kind for inside a known value, and a mention that
     # overlaps a number it keeps
     active = ~(table.inside[row] & (rv == UNSUPPORTED))
-    edge_pair, edge = _expand(table.edge_ptr, text_code)
+    edge_pair, edge = expand(table.edge_ptr, text_code)
     if edge.size:
         first_row = np.zeros(n, np.int64)
         np.cumsum(np.diff(table.ptr)[text_code][:-1], out=first_row[1:])
@@ -282,18 +295,18 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
     def any_of(mask: np.ndarray) -> np.ndarray:
         return np.bincount(row_pair[mask], minlength=n) > 0
 
-    n_attr_ids = max(len(attr_ids), 1)
-    # attributes covered by supported claims, and by their value named in the text
+    # attributes covered by supported claims, and by their value named in the text: (pair, position) marks
     row_covers = covers[inv]
     by_claim = (rv == SUPPORTED) & (row_covers >= 0)
-    covered = [row_pair[by_claim] * n_attr_ids + row_covers[by_claim]]
-    found = _values_in_texts(value_ids, table.lowered)
+    covered = [(row_pair[by_claim], row_covers[by_claim])]
+    found = _values_in_texts(value_ids, table)
     if found.size:  # (text, value) hits -> the pairs of that text whose item has that value
         n_values = len(value_ids)
         by_text = np.argsort(text_code, kind="stable")
-        text_ptr = np.zeros(len(table.lowered) + 1, np.int64)
-        np.cumsum(np.bincount(text_code, minlength=len(table.lowered)), out=text_ptr[1:])
-        hit, at = _expand(text_ptr, found // n_values)
+        n_texts = table.offsets.shape[0] - 1
+        text_ptr = np.zeros(n_texts + 1, np.int64)
+        np.cumsum(np.bincount(text_code, minlength=n_texts), out=text_ptr[1:])
+        hit, at = expand(text_ptr, found // n_values)
         pair = by_text[at]
         owner = np.repeat(np.arange(n_items), np.diff(attr_ptr))  # item code of each item attribute
         item_value = owner * n_values + np.asarray(attr_value, np.int64)
@@ -302,32 +315,71 @@ def judge_pairs(faith: FaithfulnessChecker, items: Sequence[ItemFacts], item_cod
         key = item_code[pair].astype(np.int64) * n_values + found[hit] % n_values
         lo = np.searchsorted(item_value, key, "left")
         hi = np.searchsorted(item_value, key, "right")
-        which, k = _ranges(lo, hi)
-        covered.append(pair[which] * n_attr_ids + attr_sorted[k])
-    cov = np.unique(np.concatenate(covered))
+        which, k = ranges(lo, hi)
+        covered.append((pair[which], attr_sorted[k]))
+    n_covered = _distinct_per_pair(covered, n, int(n_attributes.max(initial=0)))
     return PairFlags(
         contradicted=any_of(rv == CONTRADICTED), unsupported=any_of(rv == UNSUPPORTED),
         subjective=any_of(rv == SUBJECTIVE), promo=any_of(promo[inv]),
-        n_covered=np.bincount(cov // n_attr_ids, minlength=n), n_attributes=n_attributes[item_code])
+        n_covered=n_covered, n_attributes=n_attributes[item_code])
 
 
-def _values_in_texts(value_ids: dict[str, int], lowered: list[str]) -> np.ndarray:
-    """Sorted distinct text * len(value_ids) + value id of every value occurring in every text."""
-    if not value_ids or not lowered:
-        return np.zeros(0, np.int64)
+def _positions(p: _Profile) -> dict[str, int]:
+    """Attribute -> its position in the item's attributes."""
+    return {a: k for k, a in enumerate(p.item.attributes)}
+
+
+DENSE_MARKS = 1 << 26  # (pair, attribute position) cells up to which distinct marks are counted in a dense grid
+
+
+def _distinct_per_pair(marks: list[tuple[np.ndarray, np.ndarray]], n: int, width: int) -> np.ndarray:
+    """Per pair: how many distinct positions (< width) the (pair, position) marks name (duplicates allowed)."""
+    pair = np.concatenate([p for p, _ in marks])
+    pos = np.concatenate([q for _, q in marks])
+    if pair.size == 0:
+        return np.zeros(n, np.int64)
+    if n * width <= DENSE_MARKS:  # scatter into a grid: no hashing or sorting of the marks
+        grid = np.zeros((n, width), bool)
+        grid[pair, pos] = True
+        return grid.sum(axis=1, dtype=np.int64)
+    keys = np.unique(pair * width + pos)
+    return np.bincount(keys // width, minlength=n)
+
+
+def _values_in_texts(value_ids: dict[str, int], table: ClaimTable) -> np.ndarray:
+    """text * len(value_ids) + value id of every occurrence of a value in a text (a value may repeat): values
+    without a cut character found once per distinct clause, any other in the whole texts."""
+    n_values = len(value_ids)
+    cuts = "\0" + table.clauses.separators
+    crossing = {v for v in value_ids if any(c in v for c in cuts)}
+    out = [np.zeros(0, np.int64)]
+    clauses = table.clauses
+    if len(crossing) < n_values:
+        plain = {v: k for v, k in value_ids.items() if v not in crossing}
+        clause, vid = _occurrences(plain, clauses.lowered, joined_offsets(clauses.lowered))
+        hit, occurrence = clauses.occurrences(clause)
+        out.append(clauses.text[occurrence] * n_values + vid[hit])
+    if crossing:
+        text, vid = _occurrences({v: value_ids[v] for v in crossing}, table.lowered, table.offsets)
+        out.append(text * n_values + vid)
+    return np.concatenate(out)
+
+
+def _occurrences(values: dict[str, int], strings: list[str] | str, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(string, value id) of every occurrence of every value in strings joined by NUL (starting at ``starts``)."""
+    joined = strings if isinstance(strings, str) else "\0".join(strings)
+    empty = np.zeros(0, np.int64)
+    if not values or not joined:
+        return empty, empty
     auto = ahocorasick.Automaton()
-    for value, k in value_ids.items():
-        auto.add_word(value, k)
+    for value, k in values.items():
+        auto.add_word(value, (k, len(value)))
     auto.make_automaton()
-    value_length = np.fromiter(map(len, value_ids), np.int64, len(value_ids))  # insertion order = id order
-    joined = "\0".join(lowered)
     hits = list(auto.iter(joined))
     if not hits:
-        return np.zeros(0, np.int64)
-    flat = np.fromiter(chain.from_iterable(hits), np.int64, 2 * len(hits)).reshape(-1, 2)
-    ends, vid = flat[:, 0], flat[:, 1]
-    starts = np.zeros(len(lowered), np.int64)
-    np.cumsum(np.fromiter(map(len, lowered[:-1]), np.int64, len(lowered) - 1) + 1, out=starts[1:])
+        return empty, empty
+    flat = np.fromiter(chain.from_iterable((end, k, n) for end, (k, n) in hits), np.int64, 3 * len(hits)).reshape(-1, 3)
+    ends, vid, length = flat[:, 0], flat[:, 1], flat[:, 2]
     owner = np.searchsorted(starts, ends, side="right") - 1
-    inside = ends - value_length[vid] + 1 >= starts[owner]  # a value with a NUL of its own must not span two texts
-    return np.unique(owner[inside] * len(value_ids) + vid[inside])
+    inside = ends - length + 1 >= starts[owner]  # a value with a NUL of its own must not span two strings
+    return owner[inside], vid[inside]

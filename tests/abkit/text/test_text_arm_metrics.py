@@ -104,3 +104,23 @@ def test_parallel_scoring_matches_serial(pairs, items):
     one = arm_text_metrics(many, pd.DataFrame(items), seed="p", jobs=1, self_bleu_sample=0)
     two = arm_text_metrics(many, pd.DataFrame(items), seed="p", jobs=2, self_bleu_sample=0)
     assert one == two and one["ad_law_violation_rate"] > 0 and one["unfaithful_rate"] > 0
+
+
+def test_texts_sorted_in_str_order_by_arrow_and_by_the_python_fallback():
+    """Arrow sorts UTF-8 bytes: code point order as str does (U+FFFF before U+10000, unlike UTF-16); a lone
+    surrogate is no UTF-8 and the Python sort takes over."""
+    import random
+
+    from abkit.text.arm_metrics import _sorted_texts
+
+    rng = random.Random(1)
+    pool = ["a", "B", "é", "e\u0301", "\U0001F525x", "\uffff", "中", "", "ab", "a\x00", "Z", "\U00010000"]
+    for surrogate in (False, True):
+        for _ in range(100):
+            picks = pool + ["\ud800z"] if surrogate else pool
+            distinct = list(dict.fromkeys("".join(rng.choice(picks) for _ in range(rng.randint(0, 3)))
+                                          for _ in range(rng.randint(1, 12))))
+            code = np.array([rng.randrange(len(distinct)) for _ in range(20)])
+            texts, rank = _sorted_texts(distinct, code)
+            assert texts == sorted(distinct)
+            assert [texts[r] for r in rank] == [distinct[c] for c in code]

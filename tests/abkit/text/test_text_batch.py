@@ -261,3 +261,76 @@ def test_array_path_on_fuzzed_texts_with_overlapping_claims(items):
             bool(res.contradicted), bool(res.unsupported), bool(res.subjective),
             any(c.kind in PROMO_CLAIM_KINDS for c in claims)), (text, item_id)
         assert (flags.n_covered[i], flags.n_attributes[i]) == (len(res.covered), res.n_attributes), (text, item_id)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_distinct_marks_per_pair_against_python_sets(monkeypatch, dense):
+    """Coverage counts distinct (pair, attribute) marks, repeated marks (a value named twice, or named
+    and also claimed) once, in the dense grid and in the sorted fallback for very many cells."""
+    from abkit.text import verdicts
+
+    if not dense:
+        monkeypatch.setattr(verdicts, "DENSE_MARKS", 0)
+    rng = np.random.default_rng(3)
+    n, width = 50, 7
+    parts = [(rng.integers(0, n, 80), rng.integers(0, width, 80)) for _ in range(3)]
+    want = [len({(int(p), int(q)) for pp, qq in parts for p, q in zip(pp, qq, strict=True) if p == i}) for i in range(n)]
+    assert verdicts._distinct_per_pair(parts, n, width).tolist() == want
+    assert verdicts._distinct_per_pair([(np.zeros(0, np.int64), np.zeros(0, np.int64))], 3, 0).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_claim_lists_for_the_first_pairs_only(independent, jobs):
+    """claim_lists=k skips the per-pair judge for later flagged pairs: every flag is unchanged and the first k
+    contradicted / unsupported pairs (in the caller's order, also across item-sorted worker chunks) keep their lists."""
+    catalog, pairs, checker = independent
+    rng = random.Random(8)
+    texts = pairs["text"].tolist() * 2
+    ids = pairs["item_id"].tolist() + [rng.choice(list(catalog)) for _ in range(len(pairs))]
+    kw = dict(compliance=checker.compliance, faithfulness=checker.faithfulness, jobs=jobs)
+    full = score_pairs(texts, ids, catalog, **kw)
+    some = score_pairs(texts, ids, catalog, claim_lists=3, **kw)
+    for name in ("violation", "unfaithful", "unsupported", "coverage", "mentions_promo", "subjective"):
+        np.testing.assert_array_equal(getattr(some, name), getattr(full, name), err_msg=name)
+    assert some.matches == full.matches
+    for got, want in ((some.contradicted, full.contradicted), (some.unsupported_claims, full.unsupported_claims)):
+        assert len(want) > 10 and 3 <= len(got) < len(want)
+        assert list(got.items())[:3] == list(want.items())[:3]
+        assert all(got[i] == want[i] for i in got)
+
+
+def test_clause_scans_on_words_and_values_holding_separators():
+    """Claims found once per distinct clause (abkit.text.clauses) equal the one-text checker's: a subjective word
+    holding a separator (绝了!) takes that character out of the cut set, an attribute value holding one (黑,白)
+    is looked for in the whole text, a text that lowering lengthens (İ) is scanned cased, and a NUL inside a
+    text cuts there without ending the text."""
+    from abkit.text.clauses import separators_outside
+    from abkit.text.extension import TextExtension
+    from abkit.text.lexicon import LexiconConfig
+
+    items = [{"item_id": "duo", "category": "服饰", "brand": "禾森", "title": "禾森 双色T恤", "price": 99.0,
+              "discount": 0.1, "attributes": {"颜色": "黑,白", "材质": "纯棉", "规格": "5支装"}},
+             {"item_id": "pb", "category": "数码", "brand": "澜屿", "title": "澜屿 充电宝", "price": 129.0,
+              "discount": 0.0, "attributes": {"规格": "10000mAh", "卖点": "轻薄"}}]
+    catalog = items_by_id(items)
+    checker = TextChecker.build(catalog, TextExtension(LexiconConfig(subjective={"绝了!"})))
+    assert "!" not in separators_outside(e[4] for e in checker.faithfulness.lexicon.entries)
+    pieces = ["绝了!", "黑,白", "纯棉", "İ", "10000mAh", "5块", "售价5块", "0~6个月", "满199减30", "8折", "轻薄", "5支装",
+              "36色", "Type-C", "简约", "iPhone15", "99元"]
+    seps = [",", "，", "。", "!", "！", "?", "；", ";", " ", ""]
+    rng = random.Random(21)
+    texts = ["".join(rng.choice(pieces) + rng.choice(seps) for _ in range(rng.randint(1, 5))) for _ in range(400)]
+    ids = [rng.choice(list(catalog)) for _ in texts]
+    plain = [k for k, t in enumerate(texts) if "İ" not in t]  # every text keeps its length when lowered
+    batches = [(texts, ids), ([texts[k] for k in plain], [ids[k] for k in plain]),
+               (texts + ["黑\x00白,5块", "A\x00B绝了!"], ids + ["duo", "pb"])]
+    for batch, batch_ids in batches:
+        assert_same_as_one_by_one(checker, batch, batch_ids, catalog, jobs=1)
+
+
+def test_char_encoding_drops_whitespace_and_nul_as_before():
+    """encode_chars drops whitespace below U+3001 (U+3000 included, U+FEFF kept) and a NUL inside a text."""
+    enc = encode_chars(["a\x00b c\u3000d", "e\ufeff\u2003f", "\t"])
+    ref = encode_chars(["abcd", "e\ufefff", ""])
+    assert enc.lengths.tolist() == [4, 3, 0]
+    np.testing.assert_array_equal(enc.codepoints, ref.codepoints)
