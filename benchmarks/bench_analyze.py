@@ -168,7 +168,19 @@ def generate(db: Path, scale: float, slice_exposures: int) -> None:
                 con.execute(stmt, {"k": k})
     con.execute("CREATE TABLE bench_meta AS SELECT $scale AS scale, $k AS slice_k", {"scale": scale, "k": k})
     con.close()
-    connect(db).close()  # add the remaining warehouse tables (reasons, users, results, ...)
+    con = connect(db, memory_limit="6GB")  # add the remaining warehouse tables (reasons, users, results, ...)
+    add_user_keys(con)
+    con.close()
+
+
+def add_user_keys(con: Any) -> None:
+    """Key the generated user ids as ingest would (abkit.warehouse.assign_user_keys), so that the
+    analysis runs on the integer keys; the floor query reads the string ids, as before."""
+    from abkit.schema import KEYED_TABLES
+    from abkit.warehouse import assign_user_keys
+
+    for table in KEYED_TABLES:
+        assign_user_keys(con, table)
 
 
 # --- the phases ---------------------------------------------------------------------------
@@ -391,6 +403,12 @@ def main() -> None:
         print(f"  generated in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     import duckdb
 
+    from abkit.warehouse import connect
+
+    t = time.perf_counter()
+    connect(db, memory_limit="6GB", temp_dir=str(args.tmp)).close()  # migrates a file of an older abkit once
+    if time.perf_counter() - t > 1:
+        print(f"  migrated {db} in {time.perf_counter() - t:.0f} s", file=sys.stderr)
     con = duckdb.connect(str(db), read_only=True)
     n_x, n_e = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("exposures", "events"))
     kinds = dict(con.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall())
