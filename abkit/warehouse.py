@@ -177,7 +177,8 @@ def user_keys_complete(con: duckdb.DuckDBPyConnection) -> bool:
                           "AND column_name = 'user_key'", [table]).fetchone()
         if not row or not row[0]:
             return False
-        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE user_key IS NULL LIMIT 1)").fetchone()[0]:
+        unkeyed = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE user_key IS NULL LIMIT 1)").fetchone()
+        if not unkeyed or unkeyed[0]:
             return False
     return True
 
