@@ -179,9 +179,10 @@ def exposure_as_of(p: QueryParams) -> str:
     return as_of + ("\n      AND ingested_at <= $as_of" if p.as_of is not None and p.as_of_ingested else "")
 
 
-def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> str:
+def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool, name: str = "window_exposures") -> str:
     as_of = exposure_as_of(p)
     return render(load_sql("window_exposures"), {
+        "cte_name": name,
         "exposures": rel.exposures,
         "arm_column": "'all' AS arm" if p.pool_arms else "arm",
         "exposure_columns": ", extra" if with_extra else "",
@@ -200,10 +201,20 @@ def _event_as_of(alias: str, p: QueryParams) -> str:
 
 
 def seen_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    dims = "".join(f",\n    min_by(extra[$dim_{i}], ts) AS dim_{i}" for i in range(len(p.dimensions)))
+    n = len(p.dimensions)
+    firsts = select = join = ""
+    if n:  # a second read of the window (a CTE read twice would be materialized): the rows with extras
+        picks = "".join(f", min_by(extra[$dim_{i}], ts) AS dim_{i}" for i in range(n))
+        firsts = (",\n" + _window_exposures(p, rel, with_extra=True, name="extra_exposures")
+                  + f",\nfirst_values AS (\n    SELECT user_id, arm{picks}\n    FROM extra_exposures\n"
+                  "    WHERE extra IS NOT NULL\n    GROUP BY user_id, arm\n)")
+        select = "".join(f", d.dim_{i}" for i in range(n))
+        join = "\nLEFT JOIN first_values d ON d.user_id = s.user_id AND d.arm = s.arm"
     sql = render(load_sql("seen_users"), {
-        "window_exposures": _window_exposures(p, rel, with_extra=bool(p.dimensions)),
-        "dimension_first_values": dims,
+        "window_exposures": _window_exposures(p, rel, with_extra=False),
+        "dimension_first_values": firsts,
+        "dimension_select": select,
+        "dimension_join": join,
     })
     return _bind("seen_users", sql, p.values())
 
