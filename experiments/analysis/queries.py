@@ -257,6 +257,26 @@ _INLINE_CANDIDATES = """attribution_candidates AS (
 """
 
 
+def user_dimensions(dimensions: Sequence[str], users: str) -> tuple[str, str]:
+    """(select, joins) of the per-user query's dimension columns: the value from the exposures
+    (``u.dim_<i>``), else the users table's — its ``segment`` column for ``segment``, else the key
+    of its ``extra`` map. The map keys are read only from the users rows that carry a map (min
+    skips NULLs), in a grouping of their own: a string state per user in the one over every user
+    costs more than the join."""
+    select = "".join(
+        f",\n    COALESCE(u.dim_{i}, {'ua.segment' if name == 'segment' else f'ux.dim_{i}'}) AS dim_{i}"
+        for i, name in enumerate(dimensions))
+    joins = ""
+    if "segment" in dimensions:
+        joins += (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment\n"
+                  f"    FROM {users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+    attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i, name in enumerate(dimensions) if name != "segment")
+    if attrs:
+        joins += (f"\nLEFT JOIN (\n    SELECT user_id{attrs}\n    FROM {users}\n    WHERE extra IS NOT NULL\n"
+                  f"    GROUP BY user_id\n) ux ON ux.user_id = u.user_id")
+    return select, joins
+
+
 def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool = False) -> Query:
     """Stage 2; ``staged``: read the attributed events of ``rel.attributed`` (stage 2a) instead of
     attributing inline (what callers that materialize only seen + per_user use)."""
@@ -269,15 +289,7 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool
         users = render(load_sql("analysis_users_grouped"), {
             "seen": rel.seen, "bot_filter": _bot_filter(p, "AND"),
             "dimension_pick": "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))})
-    select = "".join(
-        f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
-        for i, name in enumerate(p.dimensions)
-    )
-    joins = ""
-    if n:
-        attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i in range(n))
-        joins = (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment{attrs}\n"
-                 f"    FROM {rel.users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+    select, joins = user_dimensions(p.dimensions, rel.users)
     sql = render(load_sql("per_user"), {
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,
