@@ -119,6 +119,10 @@ LOG_BOOKKEEPING: tuple[Column, ...] = (
     Column("source_file", "text"),
     Column("ingested_at", "ts", True),
 )
+# The integer key of ``user_id`` (table ``user_keys``), stored after the bookkeeping columns of the
+# tables with a user_id. Filled at ingest (abkit.warehouse.assign_user_keys); the analysis groups
+# and joins on it where every row has one. NULL for rows written by other means.
+USER_KEY = Column("user_key", "int")
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ class LogTable:
     warnings: tuple[Check, ...] = ()
     fixes: dict[str, str] = field(default_factory=dict)
     copy_order: tuple[str, ...] = ()
+    keyed: bool = False  # stores USER_KEY, the integer key of its user_id
+
 
     @property
     def required(self) -> list[str]:
@@ -152,7 +158,7 @@ class LogTable:
 
     @property
     def table(self) -> Table:
-        return Table(self.name, self.fields + LOG_BOOKKEEPING)
+        return Table(self.name, self.fields + LOG_BOOKKEEPING + ((USER_KEY,) if self.keyed else ()))
 
     def arrow_schema(self, *extra: tuple[str, pa.DataType]) -> pa.Schema:
         """The fields as an Arrow schema (+ ``extra`` columns a writer adds, e.g. platform)."""
@@ -176,6 +182,7 @@ LOG_TABLES: dict[str, LogTable] = {
                 Column("fallback", "bool"),
             ),
             copy_order=("ts", "user_id", "item_id", "experiment", "arm", "reason_id"),
+            keyed=True,
         ),
         LogTable(
             "events",
@@ -193,6 +200,7 @@ LOG_TABLES: dict[str, LogTable] = {
             warnings=(Check("type = 'order' AND revenue IS NULL", "order without revenue (stored as 0)"),),
             fixes={"revenue": "CASE WHEN type = 'order' AND revenue IS NULL THEN CAST(0 AS DOUBLE) ELSE revenue END"},
             copy_order=("ts", "user_id", "item_id", "type", "revenue", "order_id"),
+            keyed=True,
         ),
         LogTable(
             "reasons",
@@ -226,7 +234,7 @@ LOG_TABLES: dict[str, LogTable] = {
                 Check("discount < 0 OR discount >= 1", "discount outside [0, 1)"),
             ),
         ),
-        LogTable("users", "user_id", (Column("user_id", "id", True), Column("segment", "text"))),
+        LogTable("users", "user_id", (Column("user_id", "id", True), Column("segment", "text")), keyed=True),
     )
 }
 
@@ -289,6 +297,11 @@ OWN_TABLES: dict[str, Table] = {
             Column("labeled_at", "ts"),
             Column("note", "text"),
         )),
+        # Dictionary of user ids: one integer key per distinct user_id of the keyed log tables.
+        Table("user_keys", (
+            Column("user_id", "id", True),
+            Column("user_key", "int", True),
+        )),
         Table("schema_version", (
             Column("version", "int", True),
             Column("applied_at", "ts", True),
@@ -297,6 +310,7 @@ OWN_TABLES: dict[str, Table] = {
 }
 
 TABLES: dict[str, Table] = {**{t.name: t.table for t in LOG_TABLES.values()}, **OWN_TABLES}
+KEYED_TABLES: tuple[str, ...] = tuple(t.name for t in LOG_TABLES.values() if t.keyed)
 
 # Reason wording of a present-but-unusable value, by kind.
 _BAD_VALUE = {"ts": "unparseable {}", "double": "{} is not a number", "bool": "{} is not a boolean",

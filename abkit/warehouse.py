@@ -29,16 +29,38 @@ from typing import Any
 import duckdb
 
 from abkit.errors import AbkitError
-from abkit.schema import EXPERIMENT_STATES, LOG_TABLES, TABLES
+from abkit.schema import EXPERIMENT_STATES, KEYED_TABLES, LOG_TABLES, TABLES
 
 DEFAULT_DB = "abkit.duckdb"
 
 __all__ = [
     "DEFAULT_DB", "EXPERIMENT_STATES", "LOG_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "WarehouseError",
-    "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema", "experiment_state",
-    "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version", "set_experiment_state",
-    "shipped_at", "transaction",
+    "assign_user_keys", "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema",
+    "experiment_state", "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version",
+    "set_experiment_state", "shipped_at", "transaction", "user_keys_complete",
 ]
+
+# Integer user keys (table user_keys): every user_id of the keyed log tables (abkit/schema.py,
+# KEYED_TABLES) gets the next free key the first time it is stored, and its rows' user_key is
+# filled from the dictionary. Both statements touch only rows whose user_key is still NULL, so they
+# are idempotent and cheap after an append (assign_user_keys); migration 7 runs them over old files.
+_NEW_USER_KEYS = """
+INSERT INTO user_keys (user_id, user_key)
+SELECT n.user_id, CAST(b.base + row_number() OVER (ORDER BY n.user_id) AS INTEGER)
+FROM (SELECT DISTINCT user_id FROM {table} WHERE user_key IS NULL) n
+CROSS JOIN (SELECT COALESCE(max(user_key), 0) AS base FROM user_keys) b
+WHERE NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = n.user_id)"""
+_FILL_USER_KEYS = """
+UPDATE {table} SET user_key = k.user_key
+FROM user_keys k
+WHERE {table}.user_key IS NULL AND k.user_id = {table}.user_id"""
+
+
+def _user_key_statements(table: str) -> tuple[str, ...]:
+    return (f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS user_key INTEGER",
+            _NEW_USER_KEYS.format(table=table), _FILL_USER_KEYS.format(table=table))
+
+
 
 # Migrations: version -> the statements that bring a version-1 database to version. Version 1 is
 # the schema of the first release. History is frozen: never edit a migration, add the next one
@@ -65,6 +87,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     6: (  # a ship is a coverage phase that serves one arm to everyone it covers
         "ALTER TABLE coverage_steps ADD COLUMN IF NOT EXISTS shipped_arm VARCHAR",
+    ),
+    7: (  # integer user keys: the dictionary, a user_key column on the keyed log tables, backfilled
+        "CREATE TABLE IF NOT EXISTS user_keys (user_id VARCHAR NOT NULL, user_key INTEGER NOT NULL)",
+        *_user_key_statements("exposures"),
+        *_user_key_statements("events"),
+        *_user_key_statements("users"),
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS, default=1)
@@ -127,6 +155,32 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
             con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+
+
+def assign_user_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Give ``table``'s rows without a user_key theirs: new user ids get the next free keys in
+    ``user_keys``. The one way keys are assigned (ingest after every append, migration 7, the
+    benchmarks' writers); a no-op for tables without a user_id."""
+    if table not in KEYED_TABLES:
+        return
+    for statement in _user_key_statements(check_identifier(table)):
+        con.execute(statement)
+
+
+def user_keys_complete(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when every row of the keyed log tables carries its user_key, so an analysis may group
+    and join on the keys instead of the strings (rows written around ingest have none)."""
+    if not has_table(con, "user_keys"):
+        return False
+    for table in KEYED_TABLES:
+        row = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                          "AND column_name = 'user_key'", [table]).fetchone()
+        if not row or not row[0]:
+            return False
+        unkeyed = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE user_key IS NULL LIMIT 1)").fetchone()
+        if not unkeyed or unkeyed[0]:
+            return False
+    return True
 
 
 def _configure(con: duckdb.DuckDBPyConnection, memory_limit: str | None, temp_dir: str | None) -> None:

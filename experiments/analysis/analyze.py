@@ -41,6 +41,7 @@ from experiments.analysis.for_whom import explorer_blocks, interaction_block, re
 from experiments.analysis.guardrails import metric_guardrails, text_guardrail_checks, text_guardrail_rows
 from experiments.analysis.health import health_block
 from experiments.analysis.incremental import Refresh, State, StateMode, per_user_tables
+from experiments.analysis.keyed import drop_keyed_views, keyed_relations
 from experiments.analysis.planning import ExperimentPlan, days_to_go, experiment_plan, planning_block
 from experiments.analysis.rows import CrossSums, Row, empty_stats, metric_rows, stats_by_key
 from experiments.analysis.stages import (
@@ -166,7 +167,8 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
             rel: q.Relations = q.DEFAULT_RELATIONS, keep_tables: bool = False,
             query_log: QueryLog | None = None, as_of_ingested: bool = True,
             plan: ExperimentPlan | None = None, timings: dict[str, float] | None = None,
-            state: StateMode = "off", state_log: list[Refresh] | None = None) -> AnalysisResult:
+            state: StateMode = "off", state_log: list[Refresh] | None = None,
+            user_keys: bool = True) -> AnalysisResult:
     """Run the whole analysis of docs/interface.md (Metrics, Analysis JSON) on one warehouse connection
     (which also fills the ``health`` block) or any Engine (e.g. experiments.analysis.engines.SparkEngine,
     with ``rel`` naming its relations). ``query_log`` receives (query, seconds) of every statement.
@@ -176,7 +178,9 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
     seconds of each block (per_user, arm_sums, text_metrics, daily, ...; `abkit analyze --timings`).
     ``state="auto"`` keeps the per-user state in the DuckDB warehouse and refreshes it from the rows
     ingested since the last analysis (experiments/analysis/incremental.py; same result); ``state_log``
-    receives what it did."""
+    receives what it did. ``user_keys``: group and join on the warehouse's integer user keys where
+    every row has one (experiments/analysis/keyed.py; same result, faster); the stage tables then hold
+    keys, so ``keep_tables`` and ``state`` analyses stay on the string ids."""
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
@@ -191,6 +195,11 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
                      "exposures after it show the shipped arm to everyone covered and are not analysed.")
     timed = engine.block
     stored: State | None = None
+    keyed: q.Relations | None = None
+    if user_keys and state == "off" and not keep_tables and isinstance(con, duckdb.DuckDBPyConnection):
+        with timed("user_keys"):
+            keyed = keyed_relations(con, rel)
+    rel = keyed or rel
     try:
         with timed("per_user"):
             stored = per_user_tables(spec, con, engine, params, rel, texts=text_metrics, state=state, log=state_log)
@@ -216,6 +225,8 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
             drop_per_user(engine, rel)
         if stored is not None:
             stored.drop_views(engine)
+        if keyed is not None:
+            drop_keyed_views(con)  # type: ignore[arg-type]  # keyed only on a DuckDB connection
     with timed("stats"):
         data = _result_data(spec, frames, diversity, blocks, notes, as_of, params.window_end, plan, cross)
     if isinstance(con, duckdb.DuckDBPyConnection):

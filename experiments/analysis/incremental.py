@@ -335,16 +335,10 @@ class State:
                                                      f"FROM {USERS} WHERE kept = 0"), rel.excluded)
         attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "users": USERS})
         engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
-        joins = ""
-        if self.dims:
-            attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i in self.dims)
-            joins = (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment{attrs}\n"
-                     f"    FROM {rel.users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+        select, joins = q.user_dimensions(p.dimensions, rel.users)
         sql = _sql("incremental_per_user", {
             "users": USERS, "attributed": rel.attributed, "refunds_state": self.t["refunds"],
-            "dimension_select": "".join(
-                f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
-                for i, name in enumerate(p.dimensions)),
+            "dimension_select": select,
             "dimension_joins": joins,
         })
         engine.materialize(q._bind("per_user_state", sql, self.values), rel.per_user)

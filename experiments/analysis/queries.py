@@ -179,9 +179,10 @@ def exposure_as_of(p: QueryParams) -> str:
     return as_of + ("\n      AND ingested_at <= $as_of" if p.as_of is not None and p.as_of_ingested else "")
 
 
-def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool) -> str:
+def _window_exposures(p: QueryParams, rel: Relations, *, with_extra: bool, name: str = "window_exposures") -> str:
     as_of = exposure_as_of(p)
     return render(load_sql("window_exposures"), {
+        "cte_name": name,
         "exposures": rel.exposures,
         "arm_column": "'all' AS arm" if p.pool_arms else "arm",
         "exposure_columns": ", extra" if with_extra else "",
@@ -200,10 +201,20 @@ def _event_as_of(alias: str, p: QueryParams) -> str:
 
 
 def seen_users(p: QueryParams, rel: Relations = DEFAULT_RELATIONS) -> Query:
-    dims = "".join(f",\n    min_by(extra[$dim_{i}], ts) AS dim_{i}" for i in range(len(p.dimensions)))
+    n = len(p.dimensions)
+    firsts = select = join = ""
+    if n:  # a second read of the window (a CTE read twice would be materialized): the rows with extras
+        picks = "".join(f", min_by(extra[$dim_{i}], ts) AS dim_{i}" for i in range(n))
+        firsts = (",\n" + _window_exposures(p, rel, with_extra=True, name="extra_exposures")
+                  + f",\nfirst_values AS (\n    SELECT user_id, arm{picks}\n    FROM extra_exposures\n"
+                  "    WHERE extra IS NOT NULL\n    GROUP BY user_id, arm\n)")
+        select = "".join(f", d.dim_{i}" for i in range(n))
+        join = "\nLEFT JOIN first_values d ON d.user_id = s.user_id AND d.arm = s.arm"
     sql = render(load_sql("seen_users"), {
-        "window_exposures": _window_exposures(p, rel, with_extra=bool(p.dimensions)),
-        "dimension_first_values": dims,
+        "window_exposures": _window_exposures(p, rel, with_extra=False),
+        "dimension_first_values": firsts,
+        "dimension_select": select,
+        "dimension_join": join,
     })
     return _bind("seen_users", sql, p.values())
 
@@ -246,6 +257,26 @@ _INLINE_CANDIDATES = """attribution_candidates AS (
 """
 
 
+def user_dimensions(dimensions: Sequence[str], users: str) -> tuple[str, str]:
+    """(select, joins) of the per-user query's dimension columns: the value from the exposures
+    (``u.dim_<i>``), else the users table's — its ``segment`` column for ``segment``, else the key
+    of its ``extra`` map. The map keys are read only from the users rows that carry a map (min
+    skips NULLs), in a grouping of their own: a string state per user in the one over every user
+    costs more than the join."""
+    select = "".join(
+        f",\n    COALESCE(u.dim_{i}, {'ua.segment' if name == 'segment' else f'ux.dim_{i}'}) AS dim_{i}"
+        for i, name in enumerate(dimensions))
+    joins = ""
+    if "segment" in dimensions:
+        joins += (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment\n"
+                  f"    FROM {users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+    attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i, name in enumerate(dimensions) if name != "segment")
+    if attrs:
+        joins += (f"\nLEFT JOIN (\n    SELECT user_id{attrs}\n    FROM {users}\n    WHERE extra IS NOT NULL\n"
+                  f"    GROUP BY user_id\n) ux ON ux.user_id = u.user_id")
+    return select, joins
+
+
 def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool = False) -> Query:
     """Stage 2; ``staged``: read the attributed events of ``rel.attributed`` (stage 2a) instead of
     attributing inline (what callers that materialize only seen + per_user use)."""
@@ -258,15 +289,7 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool
         users = render(load_sql("analysis_users_grouped"), {
             "seen": rel.seen, "bot_filter": _bot_filter(p, "AND"),
             "dimension_pick": "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))})
-    select = "".join(
-        f",\n    COALESCE(u.dim_{i}, ua.{'segment' if name == 'segment' else f'dim_{i}'}) AS dim_{i}"
-        for i, name in enumerate(p.dimensions)
-    )
-    joins = ""
-    if n:
-        attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i in range(n))
-        joins = (f"\nLEFT JOIN (\n    SELECT user_id, min(segment) AS segment{attrs}\n"
-                 f"    FROM {rel.users}\n    GROUP BY user_id\n) ua ON ua.user_id = u.user_id")
+    select, joins = user_dimensions(p.dimensions, rel.users)
     sql = render(load_sql("per_user"), {
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,

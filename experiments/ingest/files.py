@@ -48,7 +48,7 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.schema import LOG_TABLES, PLAUSIBLE, LogTable, Plausible
-from abkit.warehouse import check_identifier, ensure_schema, transaction
+from abkit.warehouse import assign_user_keys, check_identifier, ensure_schema, transaction
 from experiments.ingest.sql import TypeProblem, as_text, is_nested, stage_select
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
@@ -308,6 +308,9 @@ def _append_new_rows(
             WHERE s.reason IS NULL""",
         {"file": file, "now": now},
     ).fetchone()[0]
+    if accepted:
+        clock.start("user keys")
+        assign_user_keys(con, table)
     clock.stop()
     return int(accepted)
 

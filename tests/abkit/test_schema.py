@@ -34,8 +34,9 @@ def test_warehouse_tables_are_the_schema_modules() -> None:
     for name, table in TABLES.items():
         expected = [(c.name, c.duckdb_type, not c.required and c.name != table.primary_key) for c in table.columns]
         assert _columns(con, name) == expected, name
-    # log tables: the fields, then extra, source_file, ingested_at
-    assert TABLES["events"].names[-3:] == ["extra", "source_file", "ingested_at"]
+    # log tables: the fields, then extra, source_file, ingested_at (and user_key where they hold a user_id)
+    assert TABLES["events"].names[-4:] == ["extra", "source_file", "ingested_at", "user_key"]
+    assert TABLES["items"].names[-3:] == ["extra", "source_file", "ingested_at"]
     assert set(LOG_TABLES) == {"exposures", "events", "reasons", "items", "users"}
     assert not set(LOG_TABLES) & set(OWN_TABLES)
 

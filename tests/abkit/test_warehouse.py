@@ -109,7 +109,7 @@ def test_transaction_rolls_back(tmp_path: Path) -> None:
     con = connect(tmp_path / "w.duckdb")
     with pytest.raises(RuntimeError):
         with transaction(con):
-            con.execute("INSERT INTO users VALUES ('u1', 'seg', NULL, 'f', now())")
+            con.execute("INSERT INTO users (user_id, segment, extra, source_file, ingested_at) VALUES ('u1', 'seg', NULL, 'f', now())")
             raise RuntimeError("boom")
     assert con.execute("SELECT count(*) FROM users").fetchone() == (0,)
 
@@ -244,9 +244,9 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, monkeyp
     monkeypatch.undo()
     con = duckdb.connect(str(db))
     assert warehouse.schema_version(con) == SCHEMA_VERSION - 1
-    shipped_arm = "SELECT count(*) FROM information_schema.columns WHERE table_name = 'coverage_steps' " \
-                  "AND column_name = 'shipped_arm'"
-    assert con.execute(shipped_arm).fetchone() == (0,)  # the failed step's other statements rolled back
+    user_key = "SELECT count(*) FROM information_schema.columns WHERE column_name = 'user_key'"
+    assert con.execute(user_key).fetchone() == (0,)  # the failed step's other statements rolled back
+    assert not warehouse.has_table(con, "user_keys")
     con.close()
     con = connect(db)  # fixed code finishes the job
     assert warehouse.schema_version(con) == SCHEMA_VERSION
@@ -286,3 +286,14 @@ def test_coverage_history_latest_step_wins(tmp_path: Path) -> None:
     for at in (first, first + dt.timedelta(days=1)):
         record_coverage(con, "exp", 0.5, phase=4, hash_seed="exp", actor="ana", reason="ship", shipped_arm="b", at=at)
     assert warehouse.shipped_at(con, "exp") == first and warehouse.shipped_at(con, "other") is None
+
+
+def test_migration_7_keys_every_stored_user(tmp_path: Path) -> None:
+    con = connect(_v1_copy(tmp_path))
+    keys = dict(con.execute("SELECT user_id, user_key FROM user_keys").fetchall())
+    assert len(set(keys.values())) == len(keys) > 0  # one distinct key per id
+    for table in ("exposures", "events", "users"):
+        rows = con.execute(f"SELECT user_id, user_key FROM {table}").fetchall()
+        assert rows and all(key is not None and key == keys[user] for user, key in rows), table
+    assert warehouse.user_keys_complete(con)
+    con.close()

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from abkit.spec import Spec, parse_spec
-from abkit.warehouse import connect
+from abkit.schema import KEYED_TABLES
+from abkit.warehouse import assign_user_keys, connect
 
 T = dt.datetime
 
@@ -27,7 +28,8 @@ def ts(s: str) -> dt.datetime:
 def write_logs(db: Path, *, exposures: pd.DataFrame, events: pd.DataFrame,
                users: pd.DataFrame | None = None, reasons: pd.DataFrame | None = None,
                items: pd.DataFrame | None = None) -> None:
-    """Insert rows straight into the warehouse tables (the ingest command is tested elsewhere).
+    """Insert rows straight into the warehouse tables (the ingest command is tested elsewhere) and
+    assign their user keys as ingest does.
 
     exposures: event_id, ts, experiment, user_id, item_id, arm, [reason_id], [platform], [ingested_at]
     events: event_id, ts, user_id, item_id, type, [revenue], [order_id], [ingested_at]
@@ -79,6 +81,8 @@ def write_logs(db: Path, *, exposures: pd.DataFrame, events: pd.DataFrame,
             con.execute("""
                 INSERT INTO items (item_id, category, brand, title, price, discount, attributes, ingested_at)
                 SELECT item_id, category, brand, title, price, discount, attributes, now() FROM i_df""")
+        for table in KEYED_TABLES:  # as ingest does: the analysis then runs on the integer user keys
+            assign_user_keys(con, table)
     finally:
         con.close()
 

@@ -7,7 +7,7 @@ WITH other_arms AS (
       AND ts >= $window_start
       AND ts < $window_end{as_of_filter}
     GROUP BY user_id, experiment
-    HAVING count(DISTINCT arm) = 1
+    HAVING min(arm) = max(arm)  -- one arm there (as count(DISTINCT arm) = 1, without a per-group set)
 )
 SELECT o.experiment, p.arm, o.other_arm, count(*) AS n,
     sum(p.y) AS sum_y, sum(p.y * p.y) AS sum_y2{ratio_sums}

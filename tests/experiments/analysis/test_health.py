@@ -15,7 +15,8 @@ def test_counts_and_latest_times(tmp_path):
     try:
         con.execute("INSERT INTO quarantine VALUES ('events', 'e.csv', 3, 'x', 'unknown type', now()),"
                     " ('events', 'e.csv', 4, 'y', 'negative revenue', now()), ('exposures', 'x.csv', 9, 'z', 'no ts', now())")
-        con.execute("""INSERT INTO exposures VALUES
+        con.execute("""INSERT INTO exposures (event_id, ts, experiment, user_id, item_id, arm, reason_id, fallback,
+                                              extra, source_file, ingested_at) VALUES
             ('e1', TIMESTAMP '2026-11-01 16:30:00', 'reason_three_arm', 'u1', 'i1', 'control', NULL, NULL, NULL, 'f',
              TIMESTAMP '2026-11-02 00:00:00'),
             ('e2', TIMESTAMP '2026-11-01 17:00:00', 'reason_three_arm', 'u1', 'i2', 'control', NULL, NULL, NULL, 'f',

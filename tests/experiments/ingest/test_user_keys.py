@@ -1,0 +1,43 @@
+"""Ingest gives every stored row its integer user key (abkit.warehouse.assign_user_keys)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from abkit.warehouse import connect, user_keys_complete
+from experiments.ingest.files import ingest_files
+
+
+def _csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def _keys(con, table: str) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for user, key in con.execute(f"SELECT user_id, user_key FROM {table}").fetchall():
+        out.setdefault(user, set()).add(key)
+    return out
+
+
+def test_ingest_keys_new_users_once_and_keeps_old_keys(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    x = _csv(tmp_path / "x.csv", "event_id,ts,experiment,user_id,item_id,arm",
+             ["x1,2026-11-01T10:00:00Z,e,u2,i1,a", "x2,2026-11-01T10:01:00Z,e,u1,i1,a",
+              "x3,2026-11-01T10:02:00Z,e,u2,i2,a", "x4,bad-time,e,u9,i2,a"])  # u9's row is quarantined
+    ingest_files(con, "exposures", [x])
+    first = dict(con.execute("SELECT user_id, user_key FROM user_keys").fetchall())
+    assert set(first) == {"u1", "u2"}  # a quarantined row's user gets no key
+    e = _csv(tmp_path / "e.csv", "event_id,ts,user_id,item_id,type",
+             ["c1,2026-11-01T10:05:00Z,u2,i1,click", "c2,2026-11-01T10:06:00Z,u3,i1,click"])
+    ingest_files(con, "events", [e])
+    ingest_files(con, "events", [e])  # a re-sent file: no new rows, no new keys
+    u = _csv(tmp_path / "u.csv", "user_id,segment", ["u3,s", "u4,s"])
+    ingest_files(con, "users", [u])
+    keys = dict(con.execute("SELECT user_id, user_key FROM user_keys").fetchall())
+    assert {k: keys[k] for k in first} == first  # old keys never change
+    assert set(keys) == {"u1", "u2", "u3", "u4"} and len(set(keys.values())) == 4  # one distinct key per id
+    for table in ("exposures", "events", "users"):
+        assert _keys(con, table) == {user: {keys[user]} for user in _keys(con, table)}  # every row: its id's key
+    assert user_keys_complete(con)
+    con.close()
