@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import getpass
+import logging
 import os
 import re
 import time
@@ -39,6 +40,8 @@ __all__ = [
     "experiment_state", "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version",
     "set_experiment_state", "shipped_at", "transaction", "user_keys_complete",
 ]
+
+_log = logging.getLogger("abkit.warehouse")
 
 # Integer user keys (table user_keys): every user_id of the keyed log tables (abkit/schema.py,
 # KEYED_TABLES) gets the next free key the first time it is stored, and its rows' user_key is
@@ -150,6 +153,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({table.ddl()})")
             con.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION])
         return
+    # A one-time step can take minutes on a large file (migration 7 keys every stored user id):
+    # say so on stderr (the logging module's last-resort handler) instead of hanging silently.
+    if current < SCHEMA_VERSION:
+        _log.warning("abkit: migrating the warehouse from schema version %d to %d (one-time)", current, SCHEMA_VERSION)
     for version in range(current + 1, SCHEMA_VERSION + 1):
         with atomic(con):
             for statement in MIGRATIONS[version]:

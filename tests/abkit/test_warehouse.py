@@ -288,8 +288,11 @@ def test_coverage_history_latest_step_wins(tmp_path: Path) -> None:
     assert warehouse.shipped_at(con, "exp") == first and warehouse.shipped_at(con, "other") is None
 
 
-def test_migration_7_keys_every_stored_user(tmp_path: Path) -> None:
+def test_migration_7_keys_every_stored_user(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     con = connect(_v1_copy(tmp_path))
+    # the one-time migration is announced (it takes minutes on a large file), once, with both versions
+    notices = [r.getMessage() for r in caplog.records if "migrating" in r.getMessage()]
+    assert notices == [f"abkit: migrating the warehouse from schema version 1 to {warehouse.SCHEMA_VERSION} (one-time)"]
     keys = dict(con.execute("SELECT user_id, user_key FROM user_keys").fetchall())
     assert len(set(keys.values())) == len(keys) > 0  # one distinct key per id
     for table in ("exposures", "events", "users"):
@@ -297,3 +300,6 @@ def test_migration_7_keys_every_stored_user(tmp_path: Path) -> None:
         assert rows and all(key is not None and key == keys[user] for user, key in rows), table
     assert warehouse.user_keys_complete(con)
     con.close()
+    caplog.clear()
+    connect(tmp_path / "v1.duckdb").close()  # at the current version: nothing to announce
+    assert not [r for r in caplog.records if "migrating" in r.getMessage()]
