@@ -120,7 +120,7 @@ LOG_BOOKKEEPING: tuple[Column, ...] = (
     Column("ingested_at", "ts", True),
 )
 # The integer key of ``user_id`` (table ``user_keys``), stored after the bookkeeping columns of the
-# tables with a user_id. Filled at ingest (abkit.warehouse.assign_user_keys); the analysis groups
+# tables with a user_id. Filled by ingest's INSERT (abkit.warehouse.add_user_keys first); the analysis groups
 # and joins on it where every row has one. NULL for rows written by other means.
 USER_KEY = Column("user_key", "int")
 

@@ -36,7 +36,7 @@ DEFAULT_DB = "abkit.duckdb"
 
 __all__ = [
     "DEFAULT_DB", "EXPERIMENT_STATES", "LOG_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "WarehouseError",
-    "assign_user_keys", "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema",
+    "add_user_keys", "assign_user_keys", "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema",
     "experiment_state", "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version",
     "set_experiment_state", "shipped_at", "transaction", "user_keys_complete",
 ]
@@ -44,15 +44,16 @@ __all__ = [
 _log = logging.getLogger("abkit.warehouse")
 
 # Integer user keys (table user_keys): every user_id of the keyed log tables (abkit/schema.py,
-# KEYED_TABLES) gets the next free key the first time it is stored, and its rows' user_key is
-# filled from the dictionary. Both statements touch only rows whose user_key is still NULL, so they
-# are idempotent and cheap after an append (assign_user_keys); migration 7 runs them over old files.
+# KEYED_TABLES) gets the next free key the first time it is stored. Ingest adds the keys of a
+# file's new ids before appending it, and the INSERT carries each row's key (add_user_keys);
+# assign_user_keys keys rows written without one after the fact (migration 7, tables written by
+# other means) and touches only rows whose user_key is still NULL, so it is idempotent.
 _NEW_USER_KEYS = """
 INSERT INTO user_keys (user_id, user_key)
 SELECT n.user_id, CAST(b.base + row_number() OVER (ORDER BY n.user_id) AS INTEGER)
-FROM (SELECT DISTINCT user_id FROM {table} WHERE user_key IS NULL) n
+FROM ({ids}) n
 CROSS JOIN (SELECT COALESCE(max(user_key), 0) AS base FROM user_keys) b
-WHERE NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = n.user_id)"""
+WHERE n.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM user_keys k WHERE k.user_id = n.user_id)"""
 _FILL_USER_KEYS = """
 UPDATE {table} SET user_key = k.user_key
 FROM user_keys k
@@ -61,7 +62,8 @@ WHERE {table}.user_key IS NULL AND k.user_id = {table}.user_id"""
 
 def _user_key_statements(table: str) -> tuple[str, ...]:
     return (f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS user_key INTEGER",
-            _NEW_USER_KEYS.format(table=table), _FILL_USER_KEYS.format(table=table))
+            _NEW_USER_KEYS.format(ids=f"SELECT DISTINCT user_id FROM {table} WHERE user_key IS NULL"),
+            _FILL_USER_KEYS.format(table=table))
 
 
 
@@ -166,12 +168,19 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def assign_user_keys(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Give ``table``'s rows without a user_key theirs: new user ids get the next free keys in
-    ``user_keys``. The one way keys are assigned (ingest after every append, migration 7, the
-    benchmarks' writers); a no-op for tables without a user_id."""
+    ``user_keys`` (migration 7, the benchmarks' and tests' writers, tables filled by other means than
+    ingest); a no-op for tables without a user_id."""
     if table not in KEYED_TABLES:
         return
     for statement in _user_key_statements(check_identifier(table)):
         con.execute(statement)
+
+
+def add_user_keys(con: duckdb.DuckDBPyConnection, ids_sql: str) -> None:
+    """Give the user ids that ``ids_sql`` (a SELECT of distinct ``user_id``) returns and that have no
+    key yet the next free keys. Ingest calls it before an append, so the INSERT itself carries each
+    row's key (an UPDATE of the appended rows afterwards costs about as much as the append)."""
+    con.execute(_NEW_USER_KEYS.format(ids=ids_sql))
 
 
 def user_keys_complete(con: duckdb.DuckDBPyConnection) -> bool:

@@ -47,8 +47,8 @@ from pathlib import Path
 import duckdb
 
 from abkit.errors import AbkitError
-from abkit.schema import LOG_TABLES, PLAUSIBLE, LogTable, Plausible
-from abkit.warehouse import assign_user_keys, check_identifier, ensure_schema, transaction
+from abkit.schema import KEYED_TABLES, LOG_TABLES, PLAUSIBLE, LogTable, Plausible
+from abkit.warehouse import add_user_keys, check_identifier, ensure_schema, transaction
 from experiments.ingest.sql import TypeProblem, as_text, is_nested, stage_select
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
@@ -300,17 +300,19 @@ def _append_new_rows(
     later_copies = "ANTI JOIN _abkit_dups d ON d.ord = s.ord" if has_dups else ""
     stored = f"ANTI JOIN {table} t ON t.{key} = s.{key}" if has_rows else ""  # nothing to join on an empty table
     cols = ", ".join(schema.names)
+    key_col, key_value, key_join = "", "", ""
+    if table in KEYED_TABLES:  # integer user keys: new ids first, then the rows carry theirs
+        clock.start("user keys")
+        add_user_keys(con, "SELECT DISTINCT user_id FROM _abkit_stage WHERE reason IS NULL")
+        key_col, key_value, key_join = ", user_key", ", k.user_key", "LEFT JOIN user_keys k ON k.user_id = s.user_id"
     clock.start("insert")
     accepted = con.execute(
-        f"""INSERT INTO {table} ({cols}, extra, source_file, ingested_at)
-            SELECT {", ".join(f"s.{c}" for c in schema.names)}, s.extra, $file, $now
-            FROM _abkit_stage s {later_copies} {stored}
+        f"""INSERT INTO {table} ({cols}, extra, source_file, ingested_at{key_col})
+            SELECT {", ".join(f"s.{c}" for c in schema.names)}, s.extra, $file, $now{key_value}
+            FROM _abkit_stage s {later_copies} {stored} {key_join}
             WHERE s.reason IS NULL""",
         {"file": file, "now": now},
     ).fetchone()[0]
-    if accepted:
-        clock.start("user keys")
-        assign_user_keys(con, table)
     clock.stop()
     return int(accepted)
 

@@ -1,4 +1,4 @@
-"""Ingest gives every stored row its integer user key (abkit.warehouse.assign_user_keys)."""
+"""Ingest gives every stored row its integer user key (abkit.warehouse.add_user_keys, then the INSERT carries it)."""
 
 from __future__ import annotations
 
