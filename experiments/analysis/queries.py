@@ -234,6 +234,7 @@ def _stage(name: str, p: QueryParams, rel: Relations) -> Query:
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,
         "excluded": rel.excluded,
+        "users": rel.users,
         "events": rel.events,
         "event_as_of_filter": _event_as_of("e", p),
         "attribution": load_sql(f"attribution_{p.attribution}").strip(),
