@@ -344,7 +344,9 @@ class State:
         engine.materialize(q._bind("per_user_state", sql, self.values), rel.per_user)
         if texts:
             engine.materialize(q.Query("user_texts_state", f"""
-                SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures FROM {self.t['texts']} t
+                SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, g.segment FROM {self.t['texts']} t
+                LEFT JOIN (SELECT user_id, min(segment) AS segment FROM {rel.users} GROUP BY user_id) g
+                  ON g.user_id = t.user_id
                 WHERE NOT EXISTS (SELECT 1 FROM {rel.excluded} ex WHERE ex.user_id = t.user_id)"""), rel.user_texts)
         engine.view(q.Query("other_arms", f"""
             SELECT user_id, experiment, min_arm AS arm, first_ts AS ts FROM {self.t['others']}

@@ -234,6 +234,7 @@ def _stage(name: str, p: QueryParams, rel: Relations) -> Query:
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,
         "excluded": rel.excluded,
+        "users": rel.users,
         "events": rel.events,
         "event_as_of_filter": _event_as_of("e", p),
         "attribution": load_sql(f"attribution_{p.attribution}").strip(),
@@ -290,6 +291,10 @@ def per_user(p: QueryParams, rel: Relations = DEFAULT_RELATIONS, *, staged: bool
             "seen": rel.seen, "bot_filter": _bot_filter(p, "AND"),
             "dimension_pick": "".join(f",\n           min(dim_{i}) AS dim_{i}" for i in range(n))})
     select, joins = user_dimensions(p.dimensions, rel.users)
+    if joins:  # the users-table values join the narrow analysis users, not the wide per-user rows (cheaper)
+        users = (f"    SELECT u.user_id, u.arm, u.exposures, u.first_exposure, u.last_exposure{select}\n"
+                 f"    FROM (\n{users.rstrip()}\n    ) u{joins}")
+        select, joins = "".join(f", u.dim_{i}" for i in range(n)), ""
     sql = render(load_sql("per_user"), {
         "window_exposures": _window_exposures(p, rel, with_extra=False),
         "seen": rel.seen,

@@ -58,7 +58,7 @@ def materialize_per_user(engine: Engine, params: q.QueryParams, rel: q.Relations
                          with the exposure that anchors it (latest same-item exposure at or before it)
     - ``rel.per_user``   one row per analysis user: arm, the PER_USER_COLUMNS of queries.py,
                          first_exposure, last_exposure, window_open, dim_<i>...
-    - ``rel.user_texts`` (user_id, arm, reason_id, item_id, exposures): analysis users' exposures
+    - ``rel.user_texts`` (user_id, arm, reason_id, item_id, exposures, segment): analysis users' exposures
                          showing a reason, per (user, reason, item); only with ``texts``
 
     Stage 3 (per-arm sums, counts) and every block read these; an incremental refresh that keeps

@@ -7,21 +7,20 @@
 -- Each exposure row and each event row meets its levels once; one aggregation with a grouping set
 -- per feature then sums them per (arm, user, level) without copying the rows once per feature.
 WITH
-user_segments AS (
-    SELECT user_id, min(segment) AS segment FROM {users} GROUP BY user_id
-),
 text_rows AS (
-    -- the user's exposures of a text, and the clicks and orders anchored on one
-    SELECT t.user_id, t.arm, g.segment, t.reason_id, t.item_id,
+    -- the user's exposures of a text, and the clicks and orders anchored on one; an event's viewer
+    -- segment comes from its anchoring exposure's row in {user_texts} (the same user, arm, reason and
+    -- item: exactly one row, since the anchor is one of the user's window exposures showing that reason)
+    SELECT t.user_id, t.arm, t.segment, t.reason_id, t.item_id,
            CAST(t.exposures AS DOUBLE) AS e, CAST(0 AS DOUBLE) AS c, CAST(0 AS DOUBLE) AS o
     FROM {user_texts} t
-    LEFT JOIN user_segments g ON g.user_id = t.user_id
     UNION ALL
-    SELECT a.user_id, a.arm, g.segment, a.anchor_reason_id AS reason_id, a.item_id, CAST(0 AS DOUBLE) AS e,
+    SELECT a.user_id, a.arm, t.segment, a.anchor_reason_id AS reason_id, a.item_id, CAST(0 AS DOUBLE) AS e,
            CAST(CASE WHEN a.type = 'click' THEN 1 ELSE 0 END AS DOUBLE) AS c,
            CAST(CASE WHEN a.type = 'order' THEN 1 ELSE 0 END AS DOUBLE) AS o
     FROM {attributed} a
-    LEFT JOIN user_segments g ON g.user_id = a.user_id
+    LEFT JOIN {user_texts} t
+      ON t.user_id = a.user_id AND t.arm = a.arm AND t.reason_id = a.anchor_reason_id AND t.item_id = a.item_id
     WHERE a.type IN ('click', 'order') AND a.anchor_reason_id IS NOT NULL
 ),
 per_user_level AS (

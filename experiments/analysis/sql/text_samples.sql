@@ -2,14 +2,10 @@
 -- $per_group distinct (item, text) per (arm, segment), ordered by md5 of the seed and the ids
 -- (deterministic, same on DuckDB and Spark), with the item's title and the exposure count.
 WITH
-user_segments AS (
-    SELECT user_id, min(segment) AS segment FROM {users} GROUP BY user_id
-),
 shown AS (
-    SELECT t.arm, g.segment, t.item_id, t.reason_id, CAST(sum(t.exposures) AS BIGINT) AS exposures
+    SELECT t.arm, t.segment, t.item_id, t.reason_id, CAST(sum(t.exposures) AS BIGINT) AS exposures
     FROM {user_texts} t
-    LEFT JOIN user_segments g ON g.user_id = t.user_id
-    GROUP BY t.arm, g.segment, t.item_id, t.reason_id
+    GROUP BY t.arm, t.segment, t.item_id, t.reason_id
 ),
 texts AS (
     SELECT s.arm, s.segment, s.item_id, s.reason_id, r.text, r.reason_segment, s.exposures,
