@@ -37,6 +37,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -104,7 +105,13 @@ def run(name: str, db: Path, args: argparse.Namespace) -> dict[str, Any]:
     opts = {"memory_limit": args.memory_limit, "tmp": str(args.tmp), "dimensions": args.dimension}
     p = ctx.Process(target=phase, args=(name, str(db), opts, queue))
     p.start()
-    r = queue.get()
+    while True:  # a phase that fails (its traceback is on stderr) must not leave us waiting forever
+        try:
+            r = queue.get(timeout=5)
+            break
+        except Empty:
+            if not p.is_alive():
+                sys.exit(f"bench_refresh: the {name} phase failed (exit code {p.exitcode}); see its error above")
     p.join()
     top = sorted(r["steps"].items(), key=lambda kv: -kv[1])[:args.show_steps]
     print(f"  {name:8s} {r['seconds']:8.2f} s ({r['cpu_seconds']:.2f} CPU s)  {r['peak_rss_bytes'] / 2**30:6.2f} GB  ({r['mode']}; "
