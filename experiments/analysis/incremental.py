@@ -60,9 +60,9 @@ from experiments.analysis.incremental_features import CachedFeatures, cache_colu
 from experiments.analysis.stages import AnalysisError, materialize_per_user
 
 StateMode = Literal["off", "auto"]
-STATE_VERSION = 2  # bump when the state tables' meaning changes: every stored state is rebuilt
-PARTS = ("seen", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features", "features_meta",
-         "meta")
+STATE_VERSION = 3  # bump when the state tables' meaning changes: every stored state is rebuilt
+PARTS = ("seen", "multi", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features",
+         "features_meta", "meta")
 NEW_X = "abkit_incr_new_exposures"
 CANDIDATES = "abkit_incr_candidates"
 ANCHORED = "abkit_incr_anchored"
@@ -127,6 +127,11 @@ class State:
         self.values = {**params.values(), "timezone": spec.timezone}
         self.dims = range(len(params.dimensions))
         self.timings: list[tuple[str, float]] = []
+        # the users' id type: VARCHAR, or the integer key where ``rel`` reads the keyed views
+        # (experiments/analysis/keyed.py; the relations are in the spec hash, so a switch rebuilds)
+        self.user_type = str(con.sql(f"SELECT user_id FROM {rel.exposures}").types[0])
+        if self.user_type not in ("VARCHAR", "INTEGER", "BIGINT"):
+            raise AnalysisError(f"user_id of {rel.exposures} is {self.user_type}, not a string id or an integer key")
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -180,18 +185,20 @@ class State:
         """Empty state tables (replacing any old ones)."""
         t = self.t
         dims = "".join(f", dim_{i} VARCHAR, dim_{i}_ts TIMESTAMP" for i in self.dims)
+        user = f"user_id {self.user_type}"
         for name, columns in (
-            ("seen", "user_id VARCHAR, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
-                     f"last_exposure TIMESTAMP{dims}"),
-            ("user_days", "user_id VARCHAR, arm VARCHAR, day DATE, n BIGINT"),
-            ("events", "event_id VARCHAR, user_id VARCHAR, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
+            ("seen", f"{user}, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
+                     f"last_exposure TIMESTAMP{dims}, is_new BOOLEAN"),
+            ("multi", user),
+            ("user_days", f"{user}, arm VARCHAR, day DATE, n BIGINT"),
+            ("events", f"event_id VARCHAR, {user}, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
                        "revenue DOUBLE, order_id VARCHAR, anchor_ts TIMESTAMP, anchor_reason_id VARCHAR"),
             ("refunds", "event_id VARCHAR, order_id VARCHAR, revenue DOUBLE"),
-            ("pre", "user_id VARCHAR, first_exposure TIMESTAMP, first_day DATE, pre_clicks BIGINT, "
+            ("pre", f"{user}, first_exposure TIMESTAMP, first_day DATE, pre_clicks BIGINT, "
                     "pre_carts BIGINT, pre_orders BIGINT, pre_revenue DOUBLE"),
             ("days", "arm VARCHAR, day DATE, exposures BIGINT"),
-            ("others", "user_id VARCHAR, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
-            ("texts", "user_id VARCHAR, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
+            ("others", f"{user}, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
+            ("texts", f"{user}, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
             ("features", cache_columns()),
             ("features_meta", "digest VARCHAR"),
             ("meta", "rows_at_watermark BIGINT"),
@@ -224,13 +231,19 @@ class State:
                                           "dimension_values": values, "ingested_filter": new}), marks)
         merged = _sql("incremental_seen_merge", {
             "seen_state": self.t["seen"], "new_exposures": NEW_X,
-            "dimension_columns": "".join(f", dim_{i}, dim_{i}_ts" for i in self.dims),
             "dimension_new": "".join(f", min_by(dim_{i}, ts) AS dim_{i}, min(CASE WHEN dim_{i} IS NOT NULL "
                                      f"THEN ts END) AS dim_{i}_ts" for i in self.dims),
-            "dimension_merge": "".join(f", min_by(dim_{i}, dim_{i}_ts) AS dim_{i}, min(dim_{i}_ts) AS dim_{i}_ts"
-                                       for i in self.dims),
+            "dimension_merge": "".join(f",\n       CASE WHEN s.dim_{i}_ts IS NULL OR n.dim_{i}_ts < s.dim_{i}_ts "
+                                       f"THEN n.dim_{i} ELSE s.dim_{i} END AS dim_{i}, "
+                                       f"least(s.dim_{i}_ts, n.dim_{i}_ts) AS dim_{i}_ts" for i in self.dims),
         })
         self.exec("seen_merge", f"CREATE OR REPLACE TABLE {self.t['seen']} AS {merged}")
+        # users seen in more than one arm: only a user with a new (user, arm) row can join them
+        seen = self.t["seen"]
+        self.exec("multi", f"""INSERT INTO {self.t['multi']}
+            SELECT user_id FROM {seen} SEMI JOIN (SELECT user_id FROM {seen} WHERE is_new) n USING (user_id)
+            GROUP BY user_id HAVING count(*) > 1
+            EXCEPT SELECT user_id FROM {self.t['multi']}""")
         self.exec("user_days", f"INSERT INTO {self.t['user_days']} "
                   f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
         self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
@@ -326,9 +339,10 @@ class State:
         engine.view(q.Query("seen_state", f"SELECT user_id, arm, exposures, first_exposure, last_exposure{dims} "
                                           f"FROM {self.t['seen']}"), rel.seen)
         users = _sql("incremental_users", {
-            "seen": rel.seen, "pre_state": self.t["pre"],
-            "bot_filter": " AND sum(exposures) <= $max_exposures" if p.max_exposures is not None else "",
-            "dimension_pick": "".join(f",\n       min(dim_{i}) AS dim_{i}" for i in self.dims),
+            "seen": rel.seen, "multi_state": self.t["multi"], "pre_state": self.t["pre"],
+            "bot_filter": " AND exposures <= $max_exposures" if p.max_exposures is not None else "",
+            "dimension_columns": "".join(f", dim_{i}" for i in self.dims),
+            "dimension_pick": "".join(f", min(dim_{i}) AS dim_{i}" for i in self.dims),
         })
         engine.materialize(q._bind("users_state", users, self.values), USERS)
         engine.materialize(q.Query("excluded_state", f"SELECT user_id, n_arms, exposures AS total_exposures "
