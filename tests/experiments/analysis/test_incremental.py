@@ -446,3 +446,22 @@ def test_text_features_computed_only_for_new_keys_and_again_after_a_catalog_chan
     assert computed == [4, 1, 5]  # another catalog: every key again
     assert_same(inc, full)
     assert any(r["feature"] == "unfaithful" and r["level"] == "no" for r in inc["text_features"])
+
+
+def test_state_on_user_keys_is_rebuilt_on_string_ids_when_a_row_lacks_its_key(tmp_path, spec4):
+    # the relations read are part of the spec hash: a state on the keys is never read as string ids
+    db = tmp_path / "k.duckdb"
+    write_logs(db, exposures=pd.DataFrame(BASE_X), events=pd.DataFrame(BASE_E))
+    assert refresh_and_full(db, spec4, keyed=True, text_metrics=False)[2].mode == "built"
+    con = connect(db)
+    con.execute("INSERT INTO exposures (event_id, ts, experiment, user_id, item_id, arm, ingested_at) "
+                "VALUES ('x9', TIMESTAMP '2026-11-03 09:00', 'exp1', 'u9', 'A', 'treat', TIMESTAMP '2026-11-03 09:01')")
+    log: list[Refresh] = []
+    inc = analyze(spec4, con, state="auto", state_log=log, text_metrics=False)  # unkeyed row: string ids
+    full = analyze(spec4, con, text_metrics=False)
+    kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+                       "AND column_name = 'user_id'", [state_tables(spec4.key)["seen"]]).fetchall()
+    con.close()
+    assert (log[-1].mode, log[-1].reason) == ("built", "the spec changed since the state was stored")
+    assert kind == [("VARCHAR",)]
+    assert_same(inc.to_json(), full.to_json())
