@@ -70,6 +70,7 @@ NEW_ORDERS = "abkit_incr_new_orders"
 MOVED = "abkit_incr_moved_users"
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
 USERS = "abkit_incr_users"  # one row per seen user (incremental_users.sql)
+SEGMENTS = "abkit_incr_segments"  # the users table's segment per user, for the per-user and text tables
 # the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
 # tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
 ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
@@ -349,7 +350,12 @@ class State:
                                                      f"FROM {USERS} WHERE kept = 0"), rel.excluded)
         attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "users": USERS})
         engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
-        select, joins = q.user_dimensions(p.dimensions, rel.users)
+        segments = None
+        if texts or "segment" in p.dimensions:  # the users table grouped once for both readers
+            segments = SEGMENTS
+            engine.materialize(q.Query("segments_state", f"SELECT user_id, min(segment) AS segment "
+                                                         f"FROM {rel.users} GROUP BY user_id"), SEGMENTS)
+        select, joins = q.user_dimensions(p.dimensions, rel.users, segments)
         sql = _sql("incremental_per_user", {
             "users": USERS, "attributed": rel.attributed, "refunds_state": self.t["refunds"],
             "dimension_select": select,
@@ -359,8 +365,7 @@ class State:
         if texts:
             engine.materialize(q.Query("user_texts_state", f"""
                 SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, g.segment FROM {self.t['texts']} t
-                LEFT JOIN (SELECT user_id, min(segment) AS segment FROM {rel.users} GROUP BY user_id) g
-                  ON g.user_id = t.user_id
+                LEFT JOIN {SEGMENTS} g ON g.user_id = t.user_id
                 WHERE NOT EXISTS (SELECT 1 FROM {rel.excluded} ex WHERE ex.user_id = t.user_id)"""), rel.user_texts)
         engine.view(q.Query("other_arms", f"""
             SELECT user_id, experiment, min_arm AS arm, first_ts AS ts FROM {self.t['others']}
@@ -390,6 +395,7 @@ class State:
         """The helper relations :meth:`materialize` made besides the stage tables."""
         engine.drop(OTHER_ARMS)
         engine.drop(USERS)
+        engine.drop(SEGMENTS)
 
     def interaction_relations(self) -> q.Relations:
         """Relations for interaction_stats.sql: the other experiments' arms from the state, not the exposures."""
