@@ -4,7 +4,10 @@ update it from the rows ingested since the last analysis (DuckDB warehouse only)
 The state (tables ``abkit_state_<experiment>_*``, recorded in ``analysis_state`` with a hash of the
 spec and a watermark on ``ingested_at``):
 
-- ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns);
+- ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns),
+  and whether the row is new in the last refresh;
+- ``multi``   the users seen in more than one arm (only a user with a new (user, arm) row can join
+  them), so the users of one arm are read as their one row instead of regrouping every user;
 - ``user_days`` exposures per (user, arm, local day), appended (the daily block reads it only for the
   few users the analysis excludes);
 - ``events``  every click, cart and order with its anchor: the latest exposure of the same (user,
@@ -31,6 +34,13 @@ stage tables of stages.materialize_per_user (``rel.seen``, ``rel.excluded``, ``r
 The daily block, the text-feature levels and the interaction check read the state instead of the
 exposures. The first analysis builds the state (the refresh of an empty one). Cost: the new rows,
 the events near them, and passes over the per-user state (users, not exposures).
+
+Where every row of the warehouse carries its integer user key (experiments/analysis/keyed.py) the
+state holds the keys, as the full path's stage tables do; the relations read are part of the spec
+hash, so a state on the keys is rebuilt on the string ids when some row lacks its key, and back.
+``seen`` merges by an outer join of the stored rows with the new rows' groups (a day touches about
+half the users); ``texts`` and ``others``, most of whose rows a day leaves alone, are updated in
+place (the stored keys updated, the new ones inserted).
 
 The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
 change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
@@ -68,13 +78,14 @@ CANDIDATES = "abkit_incr_candidates"
 ANCHORED = "abkit_incr_anchored"
 NEW_ORDERS = "abkit_incr_new_orders"
 MOVED = "abkit_incr_moved_users"
+NEW_GROUPS = "abkit_incr_new_groups"  # the new rows' groups of one state table (State.upsert)
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
 USERS = "abkit_incr_users"  # one row per seen user (incremental_users.sql)
 SEGMENTS = "abkit_incr_segments"  # the users table's segment per user, for the per-user and text tables
 # the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
 # tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
 ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
-_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED)
+_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED, NEW_GROUPS)
 _EVENT_TYPES = "type IN ('click', 'cart', 'order')"
 
 
@@ -225,7 +236,8 @@ class State:
         return new_rows
 
     def _exposures(self, new: str, marks: dict[str, Any]) -> None:
-        """New window exposures → seen (merged), days (added); other experiments' → others (merged)."""
+        """New window exposures → seen (merged), days (added), texts (added in place); other
+        experiments' → others (merged in place)."""
         values = "".join(f", extra[$dim_{i}] AS dim_{i}" for i in self.dims)
         self.run("new_exposures", f"CREATE OR REPLACE TEMP TABLE {NEW_X} AS " + _sql(
             "incremental_new_exposures", {"exposures": self.rel.exposures, "local_minute": local_ts("m.minute", "duckdb"),
@@ -248,11 +260,22 @@ class State:
         self.exec("user_days", f"INSERT INTO {self.t['user_days']} "
                   f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
         self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
-        texts = _sql("incremental_texts_merge", {"texts_state": self.t["texts"], "new_exposures": NEW_X})
-        self.exec("texts_merge", f"CREATE OR REPLACE TABLE {self.t['texts']} AS {texts}")
-        others = _sql("incremental_other_merge", {"others_state": self.t["others"], "exposures": self.rel.exposures,
-                                                  "ingested_filter": new})
-        self.run("others_merge", f"CREATE OR REPLACE TABLE {self.t['others']} AS {others}", marks)
+        self.exec("texts_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS "
+                  + _sql("incremental_texts_new", {"new_exposures": NEW_X}))
+        self.upsert("texts", ("user_id", "arm", "reason_id", "item_id"), "exposures = s.exposures + n.exposures")
+        self.run("others_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS " + _sql(
+            "incremental_other_new", {"exposures": self.rel.exposures, "ingested_filter": new}), marks)
+        self.upsert("others", ("user_id", "experiment"), "min_arm = least(s.min_arm, n.min_arm), "
+                    "max_arm = greatest(s.max_arm, n.max_arm), first_ts = least(s.first_ts, n.first_ts)")
+
+    def upsert(self, part: str, keys: tuple[str, ...], merge: str) -> None:
+        """Merge the new groups (``NEW_GROUPS``, one row per key) into a state table in place: the
+        stored keys updated by ``merge`` (``s`` the stored row, ``n`` the new one), the others
+        inserted. Most stored rows are untouched by a day, so they are not rewritten."""
+        table, on = self.t[part], " AND ".join(f"n.{k} = s.{k}" for k in keys)
+        self.exec(f"{part}_update", f"UPDATE {table} s SET {merge} FROM {NEW_GROUPS} n WHERE {on}")
+        self.exec(f"{part}_insert", f"INSERT INTO {table} SELECT n.* FROM {NEW_GROUPS} n "
+                                    f"ANTI JOIN {table} s ON {on}")
 
     def _events(self, new: str, marks: dict[str, Any], watermark: dt.datetime | None) -> None:
         """Candidate events → their anchors → replace them in the event state."""

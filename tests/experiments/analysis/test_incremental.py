@@ -465,3 +465,15 @@ def test_state_on_user_keys_is_rebuilt_on_string_ids_when_a_row_lacks_its_key(tm
     assert (log[-1].mode, log[-1].reason) == ("built", "the spec changed since the state was stored")
     assert kind == [("VARCHAR",)]
     assert_same(inc.to_json(), full.to_json())
+
+
+def test_user_who_gets_a_second_arm_in_another_experiment_leaves_the_interaction_check(tmp_path, spec4):
+    # the stored (user, other experiment) rows are updated in place: u1 and u2 were in arm a of the
+    # other experiment; a later day shows them arm b there, so they no longer count for (other, a)
+    other = [{**xrow(f"o{i}", f"2026-11-01 0{i}:00", u, "A", "a"), "experiment": "other"}
+             for i, u in enumerate(["u1", "u2", "u3", "u4"], start=1)]
+    late = [{**xrow(f"o{i}b", "2026-11-03 09:00", u, "A", "b"), "experiment": "other"} for i, u in enumerate(["u1", "u2"])]
+    _, _, result = scenario(tmp_path, spec4, late, [], base_x=[*BASE_X, *other])
+    rows = result["health"]["interactions"]
+    assert rows, "the comparison must cover the interaction check"
+    assert [r["users_in_both"] for r in rows] == [2]  # u3 and u4
