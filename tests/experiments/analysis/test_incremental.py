@@ -54,8 +54,8 @@ def refresh_and_full(db: Path, spec: Any, *, keyed: bool = False, **kw: Any
             inc = analyze_keyed(spec, con, log, **kw)
             per_user = con.execute("SELECT * FROM test_per_user ORDER BY user_id").df()
             con.execute("DROP TABLE test_per_user")
-            kind = con.execute(f"SELECT data_type FROM information_schema.columns WHERE table_name = ? "
-                               f"AND column_name = 'user_id'", [state_tables(spec.key)["seen"]]).fetchall()
+            kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+                               "AND column_name = 'user_id'", [state_tables(spec.key)["seen"]]).fetchall()
             assert kind == [("INTEGER",)], "the state must be on the user keys"
         else:
             inc = analyze(spec, con, state="auto", state_log=log, keep_tables=True, **kw)
