@@ -179,8 +179,8 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
     ``state="auto"`` keeps the per-user state in the DuckDB warehouse and refreshes it from the rows
     ingested since the last analysis (experiments/analysis/incremental.py; same result); ``state_log``
     receives what it did. ``user_keys``: group and join on the warehouse's integer user keys where
-    every row has one (experiments/analysis/keyed.py; same result, faster); the stage tables then hold
-    keys, so ``keep_tables`` and ``state`` analyses stay on the string ids."""
+    every row has one (experiments/analysis/keyed.py; same result, faster; the incremental state then
+    holds keys too); the stage tables then hold keys, so ``keep_tables`` analyses stay on the string ids."""
     if as_of is not None and as_of.tzinfo is not None:
         as_of = as_of.astimezone(dt.UTC).replace(tzinfo=None)
     notes: list[str] = []
@@ -196,7 +196,7 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
     timed = engine.block
     stored: State | None = None
     keyed: q.Relations | None = None
-    if user_keys and state == "off" and not keep_tables and isinstance(con, duckdb.DuckDBPyConnection):
+    if user_keys and not keep_tables and isinstance(con, duckdb.DuckDBPyConnection):
         with timed("user_keys"):
             keyed = keyed_relations(con, rel)
     rel = keyed or rel

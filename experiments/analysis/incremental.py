@@ -4,7 +4,10 @@ update it from the rows ingested since the last analysis (DuckDB warehouse only)
 The state (tables ``abkit_state_<experiment>_*``, recorded in ``analysis_state`` with a hash of the
 spec and a watermark on ``ingested_at``):
 
-- ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns);
+- ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns),
+  and whether the row is new in the last refresh;
+- ``multi``   the users seen in more than one arm (only a user with a new (user, arm) row can join
+  them), so the users of one arm are read as their one row instead of regrouping every user;
 - ``user_days`` exposures per (user, arm, local day), appended (the daily block reads it only for the
   few users the analysis excludes);
 - ``events``  every click, cart and order with its anchor: the latest exposure of the same (user,
@@ -31,6 +34,13 @@ stage tables of stages.materialize_per_user (``rel.seen``, ``rel.excluded``, ``r
 The daily block, the text-feature levels and the interaction check read the state instead of the
 exposures. The first analysis builds the state (the refresh of an empty one). Cost: the new rows,
 the events near them, and passes over the per-user state (users, not exposures).
+
+Where every row of the warehouse carries its integer user key (experiments/analysis/keyed.py) the
+state holds the keys, as the full path's stage tables do; the relations read are part of the spec
+hash, so a state on the keys is rebuilt on the string ids when some row lacks its key, and back.
+``seen`` merges by an outer join of the stored rows with the new rows' groups (a day touches about
+half the users); ``texts`` and ``others``, most of whose rows a day leaves alone, are updated in
+place (the stored keys updated, the new ones inserted).
 
 The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
 change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
@@ -60,20 +70,22 @@ from experiments.analysis.incremental_features import CachedFeatures, cache_colu
 from experiments.analysis.stages import AnalysisError, materialize_per_user
 
 StateMode = Literal["off", "auto"]
-STATE_VERSION = 2  # bump when the state tables' meaning changes: every stored state is rebuilt
-PARTS = ("seen", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features", "features_meta",
-         "meta")
+STATE_VERSION = 3  # bump when the state tables' meaning changes: every stored state is rebuilt
+PARTS = ("seen", "multi", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features",
+         "features_meta", "meta")
 NEW_X = "abkit_incr_new_exposures"
 CANDIDATES = "abkit_incr_candidates"
 ANCHORED = "abkit_incr_anchored"
 NEW_ORDERS = "abkit_incr_new_orders"
 MOVED = "abkit_incr_moved_users"
+NEW_GROUPS = "abkit_incr_new_groups"  # the new rows' groups of one state table (State.upsert)
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
 USERS = "abkit_incr_users"  # one row per seen user (incremental_users.sql)
+SEGMENTS = "abkit_incr_segments"  # the users table's segment per user, for the per-user and text tables
 # the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
 # tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
 ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
-_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED)
+_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED, NEW_GROUPS)
 _EVENT_TYPES = "type IN ('click', 'cart', 'order')"
 
 
@@ -127,6 +139,11 @@ class State:
         self.values = {**params.values(), "timezone": spec.timezone}
         self.dims = range(len(params.dimensions))
         self.timings: list[tuple[str, float]] = []
+        # the users' id type: VARCHAR, or the integer key where ``rel`` reads the keyed views
+        # (experiments/analysis/keyed.py; the relations are in the spec hash, so a switch rebuilds)
+        self.user_type = str(con.sql(f"SELECT user_id FROM {rel.exposures}").types[0])
+        if self.user_type not in ("VARCHAR", "INTEGER", "BIGINT"):
+            raise AnalysisError(f"user_id of {rel.exposures} is {self.user_type}, not a string id or an integer key")
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -180,18 +197,20 @@ class State:
         """Empty state tables (replacing any old ones)."""
         t = self.t
         dims = "".join(f", dim_{i} VARCHAR, dim_{i}_ts TIMESTAMP" for i in self.dims)
+        user = f"user_id {self.user_type}"
         for name, columns in (
-            ("seen", "user_id VARCHAR, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
-                     f"last_exposure TIMESTAMP{dims}"),
-            ("user_days", "user_id VARCHAR, arm VARCHAR, day DATE, n BIGINT"),
-            ("events", "event_id VARCHAR, user_id VARCHAR, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
+            ("seen", f"{user}, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
+                     f"last_exposure TIMESTAMP{dims}, is_new BOOLEAN"),
+            ("multi", user),
+            ("user_days", f"{user}, arm VARCHAR, day DATE, n BIGINT"),
+            ("events", f"event_id VARCHAR, {user}, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
                        "revenue DOUBLE, order_id VARCHAR, anchor_ts TIMESTAMP, anchor_reason_id VARCHAR"),
             ("refunds", "event_id VARCHAR, order_id VARCHAR, revenue DOUBLE"),
-            ("pre", "user_id VARCHAR, first_exposure TIMESTAMP, first_day DATE, pre_clicks BIGINT, "
+            ("pre", f"{user}, first_exposure TIMESTAMP, first_day DATE, pre_clicks BIGINT, "
                     "pre_carts BIGINT, pre_orders BIGINT, pre_revenue DOUBLE"),
             ("days", "arm VARCHAR, day DATE, exposures BIGINT"),
-            ("others", "user_id VARCHAR, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
-            ("texts", "user_id VARCHAR, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
+            ("others", f"{user}, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
+            ("texts", f"{user}, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
             ("features", cache_columns()),
             ("features_meta", "digest VARCHAR"),
             ("meta", "rows_at_watermark BIGINT"),
@@ -217,28 +236,46 @@ class State:
         return new_rows
 
     def _exposures(self, new: str, marks: dict[str, Any]) -> None:
-        """New window exposures → seen (merged), days (added); other experiments' → others (merged)."""
+        """New window exposures → seen (merged), days (added), texts (added in place); other
+        experiments' → others (merged in place)."""
         values = "".join(f", extra[$dim_{i}] AS dim_{i}" for i in self.dims)
         self.run("new_exposures", f"CREATE OR REPLACE TEMP TABLE {NEW_X} AS " + _sql(
             "incremental_new_exposures", {"exposures": self.rel.exposures, "local_minute": local_ts("m.minute", "duckdb"),
                                           "dimension_values": values, "ingested_filter": new}), marks)
         merged = _sql("incremental_seen_merge", {
             "seen_state": self.t["seen"], "new_exposures": NEW_X,
-            "dimension_columns": "".join(f", dim_{i}, dim_{i}_ts" for i in self.dims),
             "dimension_new": "".join(f", min_by(dim_{i}, ts) AS dim_{i}, min(CASE WHEN dim_{i} IS NOT NULL "
                                      f"THEN ts END) AS dim_{i}_ts" for i in self.dims),
-            "dimension_merge": "".join(f", min_by(dim_{i}, dim_{i}_ts) AS dim_{i}, min(dim_{i}_ts) AS dim_{i}_ts"
-                                       for i in self.dims),
+            "dimension_merge": "".join(f",\n       CASE WHEN s.dim_{i}_ts IS NULL OR n.dim_{i}_ts < s.dim_{i}_ts "
+                                       f"THEN n.dim_{i} ELSE s.dim_{i} END AS dim_{i}, "
+                                       f"least(s.dim_{i}_ts, n.dim_{i}_ts) AS dim_{i}_ts" for i in self.dims),
         })
         self.exec("seen_merge", f"CREATE OR REPLACE TABLE {self.t['seen']} AS {merged}")
+        # users seen in more than one arm: only a user with a new (user, arm) row can join them
+        seen = self.t["seen"]
+        self.exec("multi", f"""INSERT INTO {self.t['multi']}
+            SELECT user_id FROM {seen} SEMI JOIN (SELECT user_id FROM {seen} WHERE is_new) n USING (user_id)
+            GROUP BY user_id HAVING count(*) > 1
+            EXCEPT SELECT user_id FROM {self.t['multi']}""")
         self.exec("user_days", f"INSERT INTO {self.t['user_days']} "
                   f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
         self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
-        texts = _sql("incremental_texts_merge", {"texts_state": self.t["texts"], "new_exposures": NEW_X})
-        self.exec("texts_merge", f"CREATE OR REPLACE TABLE {self.t['texts']} AS {texts}")
-        others = _sql("incremental_other_merge", {"others_state": self.t["others"], "exposures": self.rel.exposures,
-                                                  "ingested_filter": new})
-        self.run("others_merge", f"CREATE OR REPLACE TABLE {self.t['others']} AS {others}", marks)
+        self.exec("texts_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS "
+                  + _sql("incremental_texts_new", {"new_exposures": NEW_X}))
+        self.upsert("texts", ("user_id", "arm", "reason_id", "item_id"), "exposures = s.exposures + n.exposures")
+        self.run("others_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS " + _sql(
+            "incremental_other_new", {"exposures": self.rel.exposures, "ingested_filter": new}), marks)
+        self.upsert("others", ("user_id", "experiment"), "min_arm = least(s.min_arm, n.min_arm), "
+                    "max_arm = greatest(s.max_arm, n.max_arm), first_ts = least(s.first_ts, n.first_ts)")
+
+    def upsert(self, part: str, keys: tuple[str, ...], merge: str) -> None:
+        """Merge the new groups (``NEW_GROUPS``, one row per key) into a state table in place: the
+        stored keys updated by ``merge`` (``s`` the stored row, ``n`` the new one), the others
+        inserted. Most stored rows are untouched by a day, so they are not rewritten."""
+        table, on = self.t[part], " AND ".join(f"n.{k} = s.{k}" for k in keys)
+        self.exec(f"{part}_update", f"UPDATE {table} s SET {merge} FROM {NEW_GROUPS} n WHERE {on}")
+        self.exec(f"{part}_insert", f"INSERT INTO {table} SELECT n.* FROM {NEW_GROUPS} n "
+                                    f"ANTI JOIN {table} s ON {on}")
 
     def _events(self, new: str, marks: dict[str, Any], watermark: dt.datetime | None) -> None:
         """Candidate events → their anchors → replace them in the event state."""
@@ -326,16 +363,22 @@ class State:
         engine.view(q.Query("seen_state", f"SELECT user_id, arm, exposures, first_exposure, last_exposure{dims} "
                                           f"FROM {self.t['seen']}"), rel.seen)
         users = _sql("incremental_users", {
-            "seen": rel.seen, "pre_state": self.t["pre"],
-            "bot_filter": " AND sum(exposures) <= $max_exposures" if p.max_exposures is not None else "",
-            "dimension_pick": "".join(f",\n       min(dim_{i}) AS dim_{i}" for i in self.dims),
+            "seen": rel.seen, "multi_state": self.t["multi"], "pre_state": self.t["pre"],
+            "bot_filter": " AND exposures <= $max_exposures" if p.max_exposures is not None else "",
+            "dimension_columns": "".join(f", dim_{i}" for i in self.dims),
+            "dimension_pick": "".join(f", min(dim_{i}) AS dim_{i}" for i in self.dims),
         })
         engine.materialize(q._bind("users_state", users, self.values), USERS)
         engine.materialize(q.Query("excluded_state", f"SELECT user_id, n_arms, exposures AS total_exposures "
                                                      f"FROM {USERS} WHERE kept = 0"), rel.excluded)
         attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "users": USERS})
         engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
-        select, joins = q.user_dimensions(p.dimensions, rel.users)
+        segments = None
+        if texts or "segment" in p.dimensions:  # the users table grouped once for both readers
+            segments = SEGMENTS
+            engine.materialize(q.Query("segments_state", f"SELECT user_id, min(segment) AS segment "
+                                                         f"FROM {rel.users} GROUP BY user_id"), SEGMENTS)
+        select, joins = q.user_dimensions(p.dimensions, rel.users, segments)
         sql = _sql("incremental_per_user", {
             "users": USERS, "attributed": rel.attributed, "refunds_state": self.t["refunds"],
             "dimension_select": select,
@@ -345,8 +388,7 @@ class State:
         if texts:
             engine.materialize(q.Query("user_texts_state", f"""
                 SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, g.segment FROM {self.t['texts']} t
-                LEFT JOIN (SELECT user_id, min(segment) AS segment FROM {rel.users} GROUP BY user_id) g
-                  ON g.user_id = t.user_id
+                LEFT JOIN {SEGMENTS} g ON g.user_id = t.user_id
                 WHERE NOT EXISTS (SELECT 1 FROM {rel.excluded} ex WHERE ex.user_id = t.user_id)"""), rel.user_texts)
         engine.view(q.Query("other_arms", f"""
             SELECT user_id, experiment, min_arm AS arm, first_ts AS ts FROM {self.t['others']}
@@ -376,6 +418,7 @@ class State:
         """The helper relations :meth:`materialize` made besides the stage tables."""
         engine.drop(OTHER_ARMS)
         engine.drop(USERS)
+        engine.drop(SEGMENTS)
 
     def interaction_relations(self) -> q.Relations:
         """Relations for interaction_stats.sql: the other experiments' arms from the state, not the exposures."""

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from abkit.warehouse import connect
+from experiments.analysis import analyze as analyze_module
 from experiments.analysis.analyze import analyze
 from experiments.analysis.engines.duckdb_engine import DuckDBEngine
 from experiments.analysis.incremental import Refresh, drop_state, state_tables
@@ -41,19 +42,44 @@ def assert_same(a: Any, b: Any, path: str = "") -> None:
         assert a == b, f"{path}: {a!r} != {b!r}"
 
 
-def refresh_and_full(db: Path, spec: Any, **kw: Any) -> tuple[dict[str, Any], dict[str, Any], Refresh, pd.DataFrame]:
-    """(state-backed result, full result, what the state did, the state-derived per-user table)."""
+def refresh_and_full(db: Path, spec: Any, *, keyed: bool = False, **kw: Any
+                     ) -> tuple[dict[str, Any], dict[str, Any], Refresh, pd.DataFrame]:
+    """(state-backed result, full result, what the state did, the state-derived per-user table).
+    ``keyed``: the state on the integer user keys (what analyze does without keep_tables; the
+    per-user table is copied, with the string ids, before analyze drops it)."""
     con = connect(db)
     try:
         log: list[Refresh] = []
-        inc = analyze(spec, con, state="auto", state_log=log, keep_tables=True, **kw)
-        per_user = con.execute("SELECT * FROM abkit_per_user ORDER BY user_id").df()
-        con.execute("DROP TABLE abkit_per_user")
-        con.execute("DROP VIEW abkit_seen_users")  # the state's view (kept by keep_tables)
+        if keyed:
+            inc = analyze_keyed(spec, con, log, **kw)
+            per_user = con.execute("SELECT * FROM test_per_user ORDER BY user_id").df()
+            con.execute("DROP TABLE test_per_user")
+            kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+                               "AND column_name = 'user_id'", [state_tables(spec.key)["seen"]]).fetchall()
+            assert kind == [("INTEGER",)], "the state must be on the user keys"
+        else:
+            inc = analyze(spec, con, state="auto", state_log=log, keep_tables=True, **kw)
+            per_user = con.execute("SELECT * FROM abkit_per_user ORDER BY user_id").df()
+            con.execute("DROP TABLE abkit_per_user")
+            con.execute("DROP VIEW abkit_seen_users")  # the state's view (kept by keep_tables)
         full = analyze(spec, con, **kw)
         return inc.to_json(), full.to_json(), log[-1], per_user
     finally:
         con.close()
+
+
+def analyze_keyed(spec: Any, con: duckdb.DuckDBPyConnection, log: list[Refresh], **kw: Any) -> Any:
+    """analyze(state="auto") on the user keys, its per-user table kept as ``test_per_user`` (string ids)."""
+    real = analyze_module.drop_per_user
+
+    def keep_then_drop(engine: Any, rel: Any) -> None:
+        con.execute(f"CREATE TABLE test_per_user AS SELECT k.user_id, p.* EXCLUDE (user_id) "
+                    f"FROM {rel.per_user} p JOIN user_keys k ON k.user_key = p.user_id")
+        real(engine, rel)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(analyze_module, "drop_per_user", keep_then_drop)
+        return analyze(spec, con, state="auto", state_log=log, **kw)
 
 
 def add_rows(db: Path, exposures: pd.DataFrame, events: pd.DataFrame) -> None:
@@ -87,15 +113,19 @@ def random_batches(seed: int, n_batches: int = 3) -> list[tuple[pd.DataFrame, pd
 @pytest.mark.parametrize("seed", [3, 11])
 def test_refreshes_equal_full_recompute_on_every_number(tmp_path, spec_from, seed):
     spec = spec_from(end="2026-11-05", dimensions=["platform"], max_exposures_per_user=12)
-    db = tmp_path / "w.duckdb"
+    db, keyed_db = tmp_path / "w.duckdb", tmp_path / "k.duckdb"  # the state on string ids, on user keys
     modes = []
     for x, e in random_batches(seed):
         add_rows(db, x, e)
+        add_rows(keyed_db, x, e)
         inc, full, refresh, _ = refresh_and_full(db, spec, text_metrics=False)
         assert_same(inc, full)
         modes.append(refresh.mode)
+        inc, full, refresh, _ = refresh_and_full(keyed_db, spec, keyed=True, text_metrics=False)
+        assert_same(inc, full)
+        modes.append(refresh.mode)
         assert full["daily"] and full["breakdowns"], "the comparison must cover the daily block and a breakdown"
-    assert modes == ["built", "refreshed", "refreshed"]
+    assert modes == ["built", "built", "refreshed", "refreshed", "refreshed", "refreshed"]
 
 
 def test_refresh_reads_only_rows_after_the_watermark(tmp_path, spec_from):
@@ -135,20 +165,29 @@ def scenario(tmp_path: Path, spec: Any, later_x: list[dict[str, Any]], later_e: 
              base_x: list[dict[str, Any]] = BASE_X, base_e: list[dict[str, Any]] = BASE_E, name: str = "s"
              ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Analyze the base rows (building the state), add the later rows, refresh; checks the refresh
-    equals the full recompute and returns the per-user tables before and after, and the result."""
-    db = tmp_path / f"{name}.duckdb"
+    equals the full recompute and returns the per-user tables before and after, and the result.
+    The same runs on a second warehouse with the state on the user keys: the same tables and result."""
     frame = pd.DataFrame
-    write_logs(db, exposures=frame(base_x), events=frame(base_e, columns=list(erow("e", "2026-11-01", "u", "i", "click"))))
-    _, _, built, before = refresh_and_full(db, spec, text_metrics=False)
-    assert built.mode == "built"
-    if later_x:
-        write_logs(db, exposures=frame(later_x), events=frame(columns=list(BASE_E[0])))
-    if later_e:
-        write_logs(db, exposures=frame(columns=list(BASE_X[0])), events=frame(later_e))
-    inc, full, refresh, after = refresh_and_full(db, spec, text_metrics=False)
-    assert refresh.mode == "refreshed"
-    assert_same(inc, full)
-    return before.set_index("user_id"), after.set_index("user_id"), inc
+    out = []
+    for keyed in (False, True):
+        db = tmp_path / f"{name}{'_keyed' if keyed else ''}.duckdb"
+        write_logs(db, exposures=frame(base_x),
+                   events=frame(base_e, columns=list(erow("e", "2026-11-01", "u", "i", "click"))))
+        _, _, built, before = refresh_and_full(db, spec, keyed=keyed, text_metrics=False)
+        assert built.mode == "built"
+        if later_x:
+            write_logs(db, exposures=frame(later_x), events=frame(columns=list(BASE_E[0])))
+        if later_e:
+            write_logs(db, exposures=frame(columns=list(BASE_X[0])), events=frame(later_e))
+        inc, full, refresh, after = refresh_and_full(db, spec, keyed=keyed, text_metrics=False)
+        assert refresh.mode == "refreshed"
+        assert_same(inc, full)
+        out.append((before.set_index("user_id"), after.set_index("user_id"), inc))
+    (before, after, inc), (before_k, after_k, inc_k) = out
+    pd.testing.assert_frame_equal(before_k, before, check_dtype=False)
+    pd.testing.assert_frame_equal(after_k, after, check_dtype=False)
+    assert_same(inc_k, inc)
+    return before, after, inc
 
 
 @pytest.fixture
@@ -407,3 +446,34 @@ def test_text_features_computed_only_for_new_keys_and_again_after_a_catalog_chan
     assert computed == [4, 1, 5]  # another catalog: every key again
     assert_same(inc, full)
     assert any(r["feature"] == "unfaithful" and r["level"] == "no" for r in inc["text_features"])
+
+
+def test_state_on_user_keys_is_rebuilt_on_string_ids_when_a_row_lacks_its_key(tmp_path, spec4):
+    # the relations read are part of the spec hash: a state on the keys is never read as string ids
+    db = tmp_path / "k.duckdb"
+    write_logs(db, exposures=pd.DataFrame(BASE_X), events=pd.DataFrame(BASE_E))
+    assert refresh_and_full(db, spec4, keyed=True, text_metrics=False)[2].mode == "built"
+    con = connect(db)
+    con.execute("INSERT INTO exposures (event_id, ts, experiment, user_id, item_id, arm, ingested_at) "
+                "VALUES ('x9', TIMESTAMP '2026-11-03 09:00', 'exp1', 'u9', 'A', 'treat', TIMESTAMP '2026-11-03 09:01')")
+    log: list[Refresh] = []
+    inc = analyze(spec4, con, state="auto", state_log=log, text_metrics=False)  # unkeyed row: string ids
+    full = analyze(spec4, con, text_metrics=False)
+    kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = ? "
+                       "AND column_name = 'user_id'", [state_tables(spec4.key)["seen"]]).fetchall()
+    con.close()
+    assert (log[-1].mode, log[-1].reason) == ("built", "the spec changed since the state was stored")
+    assert kind == [("VARCHAR",)]
+    assert_same(inc.to_json(), full.to_json())
+
+
+def test_user_who_gets_a_second_arm_in_another_experiment_leaves_the_interaction_check(tmp_path, spec4):
+    # the stored (user, other experiment) rows are updated in place: u1 and u2 were in arm a of the
+    # other experiment; a later day shows them arm b there, so they no longer count for (other, a)
+    other = [{**xrow(f"o{i}", f"2026-11-01 0{i}:00", u, "A", "a"), "experiment": "other"}
+             for i, u in enumerate(["u1", "u2", "u3", "u4"], start=1)]
+    late = [{**xrow(f"o{i}b", "2026-11-03 09:00", u, "A", "b"), "experiment": "other"} for i, u in enumerate(["u1", "u2"])]
+    _, _, result = scenario(tmp_path, spec4, late, [], base_x=[*BASE_X, *other])
+    rows = result["health"]["interactions"]
+    assert rows, "the comparison must cover the interaction check"
+    assert [r["users_in_both"] for r in rows] == [2]  # u3 and u4
