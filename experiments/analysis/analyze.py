@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ from abkit.stats.srm import srm_test
 from abkit.warehouse import shipped_at
 from experiments.analysis import queries as q
 from experiments.analysis.balance import balance_block
-from experiments.analysis.blocks import analysis_blocks
+from experiments.analysis.blocks import Block, analysis_blocks
 from experiments.analysis.breakdowns import breakdowns
 from experiments.analysis.cumulative import cumulative_block
 from experiments.analysis.engines.base import Engine
@@ -52,6 +53,7 @@ from experiments.analysis.stages import (
     stage_frames,
 )
 from experiments.analysis.text_metrics import diversity as text_diversity
+from experiments.analysis.text_work import TextWork, start_text_work
 
 __all__ = ["AnalysisError", "analysis_sql", "analyze", "clean_json"]
 
@@ -200,27 +202,42 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
         with timed("user_keys"):
             keyed = keyed_relations(con, rel)
     rel = keyed or rel
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abkit-text")
+    texts: TextWork | None = None
     try:
         with timed("per_user"):
             stored = per_user_tables(spec, con, engine, params, rel, texts=text_metrics, state=state, log=state_log)
+        if text_metrics and stored is None:  # the text blocks' Python runs beside the SQL below (text_work.py)
+            with timed("text_metrics"):
+                texts = start_text_work(spec, engine, params, rel, pool)
         with timed("arm_sums"):
             frames = stage_frames(spec, engine, params, rel)
-        with timed("text_metrics"):
-            diversity = text_diversity(spec, engine, params, rel) if text_metrics else {}
         with timed("plan"):
             plan = plan or experiment_plan(spec, engine, rel)
-        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics,
-                                 overrides=stored.block_overrides() if stored else None)
         with timed("cumulative"):
-            blocks["cumulative"] = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
+            cumulative = cumulative_block(spec, engine, params, rel, tuning_n(spec, plan.planned))
+        later: list[str] = []  # these blocks' notes come after analysis_blocks' (the order of the result)
         with timed("regression"):
-            cross = regression_sums(spec, engine, rel, frames.caps, notes)
+            cross = regression_sums(spec, engine, rel, frames.caps, later)
         with timed("explorer"):
-            blocks.update(explorer_blocks(spec, engine, rel, notes))
+            explorer = explorer_blocks(spec, engine, rel, later)
         with timed("interactions"):
             concurrent = interaction_block(spec, engine, params, stored.interaction_relations() if stored else rel,
-                                           notes)
+                                           later)
+        with timed("text_metrics"):
+            diversity = (texts.diversity.result() if texts else
+                         text_diversity(spec, engine, params, rel) if text_metrics else {})
+        overrides: dict[str, Block] | None = (
+            stored.block_overrides() if stored else
+            {"text_features": texts.features_block, "samples": texts.samples_block} if texts else None)
+        blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics, overrides=overrides)
+        blocks["cumulative"] = cumulative
+        blocks.update(explorer)
+        notes += later
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if texts is not None:
+            texts.drop(engine)
         if not keep_tables:
             drop_per_user(engine, rel)
         if stored is not None:

@@ -79,19 +79,31 @@ def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
 Levels = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
 
 
+def feature_inputs(engine: Engine, params: q.QueryParams, rel: q.Relations) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(the distinct (reason, item, segment) keys with their text, the catalog rows of their items), or None
+    where the analysis users saw no text: the engine's part before the levels."""
+    keys = engine.frame(block_query("text_feature_keys", params, rel, engine=engine.name))
+    if keys.empty:
+        return None
+    return keys, _catalog(engine, keys["item_id"], rel)
+
+
+def level_stats(engine: Engine, params: q.QueryParams, rel: q.Relations, table: pd.DataFrame) -> pd.DataFrame:
+    """text_feature_stats.sql over the levels ``table`` (registered in the engine for the statement)."""
+    engine.register(FEATURES_TABLE, table)
+    try:
+        return engine.frame(block_query("text_feature_stats", params, rel, engine=engine.name))
+    finally:
+        engine.drop(FEATURES_TABLE)
+
+
 def feature_stats(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations = q.DEFAULT_RELATIONS,
                   levels: Levels = feature_table) -> pd.DataFrame:
     """Per (arm, feature, level): n users and the sums of text_feature_stats.sql.
 
     Needs the per-user table ``rel.per_user`` (experiments/analysis/stages.py)."""
-    keys = engine.frame(block_query("text_feature_keys", params, rel, engine=engine.name))
-    if keys.empty:
-        return pd.DataFrame()
-    engine.register(FEATURES_TABLE, levels(keys, _catalog(engine, keys["item_id"], rel)))
-    try:
-        return engine.frame(block_query("text_feature_stats", params, rel, engine=engine.name))
-    finally:
-        engine.drop(FEATURES_TABLE)
+    inputs = feature_inputs(engine, params, rel)
+    return pd.DataFrame() if inputs is None else level_stats(engine, params, rel, levels(*inputs))
 
 
 def _level_order(feature: str, level: str) -> tuple[int, str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from abkit.spec import Spec
 from abkit.text.arm_metrics import arm_text_metrics
 from abkit.text.faithfulness import FaithfulnessChecker
@@ -12,12 +14,12 @@ from experiments.analysis import queries as q
 from experiments.analysis.engines.base import Engine
 
 
-def diversity(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations) -> dict[str, dict[str, Any]]:
-    """{arm: metrics}; arms that showed no joined text are left out. Every arm is measured at the
-    same sample size (the smallest arm's distinct texts) so ``*_at_n`` values compare."""
+def exposed_inputs(engine: Engine, params: q.QueryParams, rel: q.Relations) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(the exposed (arm, item, text, segment) pairs with exposures, their items' catalog rows), or None
+    where no exposed text joined a reason: the engine's part of the block."""
     pairs = engine.frame(q.exposed_texts(params, rel))
     if pairs.empty:
-        return {}
+        return None
     engine.register("abkit_exposed_items", pairs[["item_id"]].drop_duplicates().reset_index(drop=True))
     try:
         items = engine.frame(q.Query("exposed_items", f"""
@@ -27,6 +29,12 @@ def diversity(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relation
             GROUP BY i.item_id"""))
     finally:
         engine.drop("abkit_exposed_items")
+    return pairs, items
+
+
+def diversity_of(spec: Spec, pairs: pd.DataFrame, items: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The block from :func:`exposed_inputs`' frames (Python only: experiments/analysis/text_work.py runs it
+    beside the engine's other work)."""
     counts = pairs.groupby("arm")["text"].nunique()
     sample_n = int(counts.min()) if len(counts) else None
     catalog = items_by_id(items)  # parsed, and its lexicon built, once for all arms
@@ -39,3 +47,10 @@ def diversity(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relation
         out[arm] = dict(arm_text_metrics(arm_pairs[["item_id", "text", "segment", "exposures"]].reset_index(drop=True),
                                          catalog, seed=spec.key, sample_n=sample_n, faithfulness=faithfulness))
     return out
+
+
+def diversity(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations) -> dict[str, dict[str, Any]]:
+    """{arm: metrics}; arms that showed no joined text are left out. Every arm is measured at the
+    same sample size (the smallest arm's distinct texts) so ``*_at_n`` values compare."""
+    inputs = exposed_inputs(engine, params, rel)
+    return {} if inputs is None else diversity_of(spec, *inputs)

@@ -4,8 +4,9 @@
 -- whose anchoring exposure (the latest one of the same item before the event, {attributed}) has
 -- that level. Exposures without a joinable text are left out (no row in the features table).
 -- The features table: (reason_id, item_id, segment, <one VARCHAR level column per feature>, never NULL).
--- Each exposure row and each event row meets its levels once; one aggregation with a grouping set
--- per feature then sums them per (arm, user, level) without copying the rows once per feature.
+-- Each exposure row and each event row meets its levels once and is summed per (arm, user, combination of
+-- the four levels); one aggregation with a grouping set per feature then sums those per (arm, user, level)
+-- without copying the rows once per feature.
 WITH
 text_rows AS (
     -- the user's exposures of a text, and the clicks and orders anchored on one; an event's viewer
@@ -23,24 +24,40 @@ text_rows AS (
       ON t.user_id = a.user_id AND t.arm = a.arm AND t.reason_id = a.anchor_reason_id AND t.item_id = a.item_id
     WHERE a.type IN ('click', 'order') AND a.anchor_reason_id IS NOT NULL
 ),
-per_user_level AS (
-    SELECT r.arm, r.user_id,
-           CASE WHEN grouping(f.mentions_promo) = 0 THEN 'mentions_promo'
-                WHEN grouping(f.mentions_priority_aspect) = 0 THEN 'mentions_priority_aspect'
-                WHEN grouping(f.length_bucket) = 0 THEN 'length_bucket'
-                ELSE 'unfaithful' END AS feature,
-           COALESCE(f.mentions_promo, f.mentions_priority_aspect, f.length_bucket, f.unfaithful) AS level,
-           sum(r.e) AS e, sum(r.c) AS c, sum(r.o) AS o
+combos AS (
+    -- each distinct combination of the four levels, numbered: the per-user sums are taken per (user,
+    -- combination) first, on an integer instead of four strings, then per level of each feature
+    SELECT f.*, dense_rank() OVER (
+               ORDER BY f.mentions_promo, f.mentions_priority_aspect, f.length_bucket, f.unfaithful) AS combo
+    FROM {features} f
+),
+per_user_combo AS (
+    SELECT r.arm, r.user_id, k.combo, sum(r.e) AS e, sum(r.c) AS c, sum(r.o) AS o
     FROM text_rows r
-    JOIN {features} f
-      ON f.reason_id = r.reason_id
-     AND f.item_id = r.item_id
-     AND f.segment IS NOT DISTINCT FROM r.segment
+    JOIN combos k
+      ON k.reason_id = r.reason_id
+     AND k.item_id = r.item_id
+     AND k.segment IS NOT DISTINCT FROM r.segment
+    GROUP BY r.arm, r.user_id, k.combo
+),
+combo_levels AS (
+    SELECT DISTINCT combo, mentions_promo, mentions_priority_aspect, length_bucket, unfaithful FROM combos
+),
+per_user_level AS (
+    SELECT p.arm, p.user_id,
+           CASE WHEN grouping(l.mentions_promo) = 0 THEN 'mentions_promo'
+                WHEN grouping(l.mentions_priority_aspect) = 0 THEN 'mentions_priority_aspect'
+                WHEN grouping(l.length_bucket) = 0 THEN 'length_bucket'
+                ELSE 'unfaithful' END AS feature,
+           COALESCE(l.mentions_promo, l.mentions_priority_aspect, l.length_bucket, l.unfaithful) AS level,
+           sum(p.e) AS e, sum(p.c) AS c, sum(p.o) AS o
+    FROM per_user_combo p
+    JOIN combo_levels l ON l.combo = p.combo
     GROUP BY GROUPING SETS (
-        (r.arm, r.user_id, f.mentions_promo),
-        (r.arm, r.user_id, f.mentions_priority_aspect),
-        (r.arm, r.user_id, f.length_bucket),
-        (r.arm, r.user_id, f.unfaithful)
+        (p.arm, p.user_id, l.mentions_promo),
+        (p.arm, p.user_id, l.mentions_priority_aspect),
+        (p.arm, p.user_id, l.length_bucket),
+        (p.arm, p.user_id, l.unfaithful)
     )
 )
 SELECT arm, feature, level,

@@ -1,0 +1,102 @@
+"""The text blocks' Python beside the engine's SQL.
+
+Scoring the exposed texts (the ``diversity`` block) and the text features' levels are pure Python
+(abkit.text) over small frames, seconds of one core while the engine sits idle. Here their inputs
+are fetched (SQL, on the calling thread) right after the stage tables and the Python runs in one
+worker thread, while the analysis runs the other blocks' SQL (a DuckDB statement releases the GIL).
+The same functions run on the same frames, so the results are the same; only the order of the work
+changes. The engine is only ever used from the calling thread.
+
+The blocks that need no per-user rows (the text metrics' pairs, the feature keys, the samples) read
+the user texts summed over users (text_shown.sql, a small table) instead of each grouping the
+per-user rows again.
+
+Where the text metrics would fork scoring processes (abkit.text.scoring.PARALLEL_MIN pairs and
+more), everything runs on the calling thread instead: a fork beside a running engine's threads is
+asking for a deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import dataclasses
+
+import pandas as pd
+
+from abkit.spec import Spec
+from abkit.text.scoring import PARALLEL_MIN
+from experiments.analysis import queries as q
+from experiments.analysis.block_sql import block_query
+from experiments.analysis.engines.base import Engine
+from experiments.analysis.text_behaviour import feature_inputs, feature_rows, feature_table, level_stats
+from experiments.analysis.samples import sample_block
+from experiments.analysis.text_metrics import diversity_of, exposed_inputs
+
+T = TypeVar("T")
+
+
+def _now(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``fn(*args)`` run here, as a finished Future (its exception kept for ``result()``)."""
+    out: Future[T] = Future()
+    try:
+        out.set_result(fn(*args))
+    except Exception as exc:  # raised again where the caller asks for the result, as a worker's would be
+        out.set_exception(exc)
+    return out
+
+
+@dataclass(frozen=True)
+class TextWork:
+    """The two blocks' Python, running or done, and the summed user texts (``shown.user_texts``)."""
+
+    diversity: Future[dict[str, dict[str, Any]]]
+    levels: Future[pd.DataFrame | None]  # the features' levels; None: the users saw no text
+    shown: q.Relations  # the analysis' relations with user_texts naming the summed table
+
+    def samples_block(self, spec: Spec, engine: Engine, params: q.QueryParams,
+                      rel: q.Relations) -> list[dict[str, Any]]:
+        """The ``samples`` block (blocks.analysis_blocks' signature) over the summed user texts."""
+        return sample_block(spec, engine, params, self.shown)
+
+    def drop(self, engine: Engine) -> None:
+        engine.drop(self.shown.user_texts)
+
+    def features_block(self, spec: Spec, engine: Engine, params: q.QueryParams,
+                       rel: q.Relations) -> list[dict[str, Any]]:
+        """The ``text_features`` block (blocks.analysis_blocks' signature) from the worker's levels."""
+        table = self.levels.result()
+        frame = pd.DataFrame() if table is None else level_stats(engine, params, rel, table)
+        return feature_rows(frame, spec.arm_names, spec.alpha)
+
+
+def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations,
+                    pool: ThreadPoolExecutor) -> TextWork:
+    """Fetch both blocks' inputs now and start their Python in ``pool`` (one worker). The diversity
+    block's failures raise from ``diversity.result()``; the features' (their SQL included) from the
+    text_features block, which blocks.analysis_blocks turns into a note, as before. The caller drops
+    the summed user texts (:meth:`TextWork.drop`)."""
+    shown = dataclasses.replace(rel, user_texts=f"{rel.user_texts}_shown")
+    engine.materialize(block_query("text_shown", params, rel, engine=engine.name), shown.user_texts)
+    try:
+        exposed = exposed_inputs(engine, params, shown)
+    except Exception:
+        engine.drop(shown.user_texts)
+        raise
+    run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
+    diversity: Future[dict[str, dict[str, Any]]] = (
+        _now(dict) if exposed is None else run(diversity_of, spec, *exposed))
+    levels: Future[pd.DataFrame | None] = Future()
+    try:
+        features = feature_inputs(engine, params, shown)
+    except Exception as exc:  # the text_features block raises it (a note there), as when it ran this SQL itself
+        levels.set_exception(exc)
+    else:
+        if features is None:
+            levels.set_result(None)
+        else:
+            levels = run(feature_table, *features)
+    return TextWork(diversity, levels, shown)
