@@ -24,15 +24,25 @@ _UPPER_Z = r"'z(\s*)$'"
 _BAD_OFFSET = r"'[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*[+-](2[4-9]|[3-9][0-9]):?[0-9]{2}\s*$'"
 
 
+def utc_naive(tstz: str) -> str:
+    """SQL: a TIMESTAMPTZ -> its naive UTC TIMESTAMP (``tstz`` is evaluated once per row, twice
+    only where it is NULL or infinite).
+
+    A finite instant's microseconds since the epoch are its UTC wall clock, so ``make_timestamp``
+    of them is the value; the ICU cast TIMESTAMPTZ -> TIMESTAMP (in the session TimeZone, UTC
+    during ingest) gives the same but costs ~0.1 s per million rows, a third of the parse.
+    Infinities, for which ``epoch_us`` is NULL, fall back to the cast."""
+    return f"coalesce(make_timestamp(epoch_us({tstz})), CAST({tstz} AS TIMESTAMP))"
+
+
 def parse_ts_text(col: str) -> str:
     """SQL: ISO 8601 / RFC 3339 text -> naive UTC TIMESTAMP (NULL when it does not parse).
 
-    The ingest session runs with TimeZone = UTC: no offset means UTC, and the cast
-    TIMESTAMPTZ -> TIMESTAMP gives naive UTC (much cheaper than timezone('UTC', ...))."""
+    No offset means UTC: the ingest session runs with TimeZone = UTC."""
     upper = (f"CASE WHEN contains({col}, 't') OR contains({col}, 'z') "
              f"THEN regexp_replace(regexp_replace({col}, {_UPPER_T}, '\\1T'), {_UPPER_Z}, 'Z\\1') ELSE {col} END")
     return (f"CASE WHEN NOT regexp_matches({col}, {_BAD_OFFSET}) "
-            f"THEN CAST(TRY_CAST({upper} AS TIMESTAMPTZ) AS TIMESTAMP) END")
+            f"THEN {utc_naive(f'TRY_CAST({upper} AS TIMESTAMPTZ)')} END")
 
 
 def is_nested(duck_type: str) -> bool:
@@ -73,7 +83,7 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
         if duck_type in _TEXT_TYPES:
             expr = parse_ts_text(col)
         elif duck_type == "TIMESTAMP WITH TIME ZONE":
-            expr = f"CAST({col} AS TIMESTAMP)"  # session TimeZone is UTC
+            expr = utc_naive(col)
         elif duck_type in _TIMESTAMP_TYPES:
             expr = f"CAST({col} AS TIMESTAMP)"
         else:

@@ -7,12 +7,16 @@
   parses stays, one that does not is quarantined, across all parsed kinds.
 * CSV rows go from DuckDB's reader straight into the stage: in-file duplicates keep the first
   record of the file and quarantine lines stay exact when the file is read in several chunks.
+* Timestamps become naive UTC from their epoch microseconds, not by the ICU cast: checked against
+  Python's own ISO 8601 parsing (text with offsets) and against the cast (every range, infinities).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+import random
 from pathlib import Path
 
 import duckdb
@@ -21,6 +25,7 @@ import pytest
 from abkit.schema import blank_condition
 from abkit.warehouse import connect
 from experiments.ingest.files import ingest_files
+from experiments.ingest.sql import parse_ts_text, utc_naive
 
 # Below, at and above the '!' cut; the four blank characters; a NUL; a multi-byte character.
 ALPHABET = ["", " ", "\t", "\n", "\r", "\x00", "\x1f", "!", "a", "中", "\x0b"]
@@ -40,6 +45,49 @@ def test_blank_condition_matches_its_definition() -> None:
     for i, s in enumerate(values):
         assert got[i] == (s.strip(" \t\n\r") == ""), repr(s)
     assert got[len(values)] is None  # NULL stays NULL (missing_condition tests IS NULL first)
+
+
+def _utc_con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # as during ingest
+    return con
+
+
+def test_iso_text_with_offsets_becomes_the_utc_wall_clock_python_computes() -> None:
+    rnd = random.Random(18)
+    texts = []
+    for _ in range(3000):
+        t = dt.datetime(1, 1, 1) + dt.timedelta(seconds=rnd.randrange(0, 3_155_000_000 * 100),
+                                                microseconds=rnd.randrange(0, 1_000_000))
+        minutes = rnd.randrange(-23 * 60 - 59, 23 * 60 + 60)
+        zone = "Z" if minutes == 0 else f"{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        texts.append(t.isoformat() + rnd.choice(["", zone, zone]))
+    con = _utc_con()
+    con.execute("CREATE TABLE v (i INTEGER, s VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?, ?)", list(enumerate(texts)))
+    got = dict(con.execute(f"SELECT i, {parse_ts_text('s')} FROM v").fetchall())
+    for i, text in enumerate(texts):
+        want = dt.datetime.fromisoformat(text)
+        if want.tzinfo is not None:
+            want = (want - want.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
+        if dt.datetime(1, 1, 2) <= want <= dt.datetime(9999, 12, 30):  # Python cannot shift past its range
+            assert got[i] == want, text
+
+
+def test_utc_naive_equals_the_cast_over_the_whole_range() -> None:
+    rnd = random.Random(15)
+    lo, hi = -9_223_372_022_400_000_000, 9_223_372_036_854_775_806  # TIMESTAMP's microsecond range
+    micros = [lo, hi, -1, 0, 1] + [rnd.randrange(lo, hi) for _ in range(20_000)]
+    con = _utc_con()
+    con.execute("CREATE TABLE v (m BIGINT)")
+    con.executemany("INSERT INTO v VALUES (?)", [(m,) for m in micros])
+    con.execute("""CREATE TABLE z AS SELECT CAST(make_timestamp(m) AS TIMESTAMPTZ) AS x FROM v
+                   UNION ALL SELECT * FROM (VALUES (CAST('infinity' AS TIMESTAMPTZ)),
+                                                   (CAST('-infinity' AS TIMESTAMPTZ)), (NULL))""")
+    differ = con.execute(f"SELECT count(*), count(x) FROM z WHERE {utc_naive('x')} IS DISTINCT FROM CAST(x AS TIMESTAMP)"
+                         ).fetchone()
+    assert differ == (0, 0)
+    assert con.execute("SELECT count(*) FROM z").fetchone() == (len(micros) + 3,)
 
 
 def test_each_value_is_judged_by_its_typed_column(tmp_path: Path) -> None:
