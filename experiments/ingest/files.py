@@ -283,14 +283,18 @@ def _append_new_rows(
     table = check_identifier(schema.name)
     key = check_identifier(schema.key)
     clock.start("find duplicates")
-    # In-file duplicates (rare): the later copies of a key. Grouping on the key's 64-bit hash is
-    # several times cheaper than on the string; the copies are then picked by the key itself among
-    # the few candidate rows, so two keys whose hashes collide are still told apart.
+    # In-file duplicates (rare): the later copies of a key. Candidates are the key hashes that
+    # occur twice, found by sorting the 64-bit hashes and comparing neighbours (at 10M rows ~1/3
+    # less CPU than grouping: a hash table of 10M groups); the copies are then picked by the key
+    # itself among the few candidate rows, so two keys whose hashes collide are still told apart.
     h = _KEY_HASH.format(key=key)
     con.execute(
         f"""CREATE TEMP TABLE _abkit_dups AS
             WITH candidates AS (
-                SELECT {h} AS h FROM _abkit_stage WHERE reason IS NULL GROUP BY h HAVING count(*) > 1)
+                SELECT DISTINCT h FROM (
+                    SELECT h, lag(h) OVER (ORDER BY h) AS prev FROM (
+                        SELECT {h} AS h FROM _abkit_stage WHERE reason IS NULL))
+                WHERE h = prev)
             SELECT ord FROM (
                 SELECT ord, row_number() OVER (PARTITION BY {key} ORDER BY ord) AS copy
                 FROM _abkit_stage WHERE reason IS NULL AND {h} IN (SELECT h FROM candidates))
