@@ -12,7 +12,7 @@ appear in data (the ``extra`` map, the quarantined raw row), are bound parameter
 
 from __future__ import annotations
 
-from abkit.schema import PLAUSIBLE, Column, LogTable, Plausible, row_checks
+from abkit.schema import PLAUSIBLE, Column, LogTable, Plausible, row_checks, sql_list
 from abkit.warehouse import check_identifier
 
 _TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE", "TIMESTAMP_US")
@@ -41,7 +41,8 @@ def parse_ts_text(col: str) -> str:
     No offset means UTC: the ingest session runs with TimeZone = UTC."""
     upper = (f"CASE WHEN contains({col}, 't') OR contains({col}, 'z') "
              f"THEN regexp_replace(regexp_replace({col}, {_UPPER_T}, '\\1T'), {_UPPER_Z}, 'Z\\1') ELSE {col} END")
-    return (f"CASE WHEN NOT regexp_matches({col}, {_BAD_OFFSET}) "
+    # Text ending in Z cannot end in an offset: the common form skips the regex.
+    return (f"CASE WHEN suffix({col}, 'Z') OR NOT regexp_matches({col}, {_BAD_OFFSET}) "
             f"THEN {utc_naive(f'TRY_CAST({upper} AS TIMESTAMPTZ)')} END")
 
 
@@ -77,7 +78,10 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
     if f.kind == "text":
         return text, None
     if f.kind == "enum":
-        return f"lower(trim({text}))", None
+        if not f.values:
+            return f"lower(trim({text}))", None
+        # a value already in its stored form skips lower/trim (half the CPU of the field)
+        return f"CASE WHEN {text} IN ({sql_list(f.values)}) THEN {text} ELSE lower(trim({text})) END", None
     present = f"NULLIF(trim({text}), '') IS NOT NULL" if duck_type in _TEXT_TYPES else f"{col} IS NOT NULL"
     if f.kind == "ts":
         if duck_type in _TEXT_TYPES:

@@ -7,6 +7,8 @@
   parses stays, one that does not is quarantined, across all parsed kinds.
 * CSV rows go from DuckDB's reader straight into the stage: in-file duplicates keep the first
   record of the file and quarantine lines stay exact when the file is read in several chunks.
+* An enum value already in its stored form skips lower/trim: every case and spacing of the values
+  types as lower(trim()) does.
 * Timestamps become naive UTC from their epoch microseconds, not by the ICU cast: checked against
   Python's own ISO 8601 parsing (text with offsets) and against the cast (every range, infinities).
 """
@@ -22,10 +24,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from abkit.schema import blank_condition
+from abkit.schema import LOG_TABLES, blank_condition
 from abkit.warehouse import connect
 from experiments.ingest.files import ingest_files
-from experiments.ingest.sql import parse_ts_text, utc_naive
+from experiments.ingest.sql import parse_ts_text, typed_expr, utc_naive
 
 # Below, at and above the '!' cut; the four blank characters; a NUL; a multi-byte character.
 ALPHABET = ["", " ", "\t", "\n", "\r", "\x00", "\x1f", "!", "a", "中", "\x0b"]
@@ -45,6 +47,18 @@ def test_blank_condition_matches_its_definition() -> None:
     for i, s in enumerate(values):
         assert got[i] == (s.strip(" \t\n\r") == ""), repr(s)
     assert got[len(values)] is None  # NULL stays NULL (missing_condition tests IS NULL first)
+
+
+def test_enum_fast_path_types_every_spelling_as_lower_trim() -> None:
+    field = LOG_TABLES["events"].field("type")
+    spellings = {f"{pad}{case(v)}{pad2}" for v in field.values + ("view", "")
+                 for case in (str, str.upper, str.title) for pad in ("", " ") for pad2 in ("", " ", "\t")}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v (s VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?)", [(x,) for x in sorted(spellings)] + [(None,)])
+    expr, _ = typed_expr(field, "s", "VARCHAR")
+    differ = con.execute(f"SELECT s FROM v WHERE ({expr}) IS DISTINCT FROM lower(trim(s))").fetchall()
+    assert differ == [] and len(spellings) > 50
 
 
 def _utc_con() -> duckdb.DuckDBPyConnection:
