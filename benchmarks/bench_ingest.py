@@ -18,8 +18,8 @@ runs in its own process (so its peak RSS is its own); the methods alternate, bes
 * before (with --before-tree): `ingest_files` of another checkout, e.g. the commit before a change.
 
 Reports wall seconds, CPU seconds (all threads), peak RSS and the load average; ratio = baseline
-wall / abkit wall; abkit's wall seconds per step (read+validate, quarantine, find duplicates, insert,
-commit, close = checkpoint) come from `ingest_files(..., timings=)`. The machine is shared: compare
+wall / abkit wall; abkit's wall and CPU seconds per step (read+validate, quarantine, find duplicates,
+user keys, insert, commit, close = checkpoint) come from `ingest_files(..., timings=, cpu_timings=)`. The machine is shared: compare
 within a run. Ends with one JSON line.
 """
 
@@ -126,12 +126,14 @@ def _abkit(db: Path, path: Path) -> dict:
 
     def run(con) -> dict:
         steps: dict[str, float] = {}
-        tot = ingest_files(con, "events", [path], timings=steps).total
-        t = time.perf_counter()
+        cpu: dict[str, float] = {}
+        tot = ingest_files(con, "events", [path], timings=steps, cpu_timings=cpu).total
+        t, c = time.perf_counter(), _cpu()
         con.close()
-        steps["close"] = time.perf_counter() - t
+        steps["close"], cpu["close"] = time.perf_counter() - t, _cpu() - c
         return {"read": tot.read, "accepted": tot.accepted, "quarantined": tot.quarantined,
-                "duplicates": tot.duplicates, "steps": {k: round(v, 2) for k, v in steps.items()}}
+                "duplicates": tot.duplicates, "steps": {k: round(v, 2) for k, v in steps.items()},
+                "steps_cpu": {k: round(v, 2) for k, v in cpu.items()}}
 
     first = _timed(lambda: run(_open(db)))
     again = _timed(lambda: run(_open(db)))
@@ -215,6 +217,7 @@ def main() -> None:
                 "cpu_ratio_vs_baseline": round(best["baseline"]["cpu_s"] / best["abkit"]["cpu_s"], 2),
                 "floor_ratio_vs_baseline": round(base / best["floor"]["wall_s"], 2),
                 "abkit_steps_s": best["abkit"]["steps"],
+                "abkit_steps_cpu_s": best["abkit"]["steps_cpu"],
             })
     print(f"\n{'format':8} {'method':9} {'wall s':>8} {'cpu s':>8} {'rows/s':>11} {'peak MB':>8} {'load':>5} "
           f"{'vs baseline':>12}")
@@ -224,8 +227,8 @@ def main() -> None:
             print(f"{r['format']:8} {m:9} {wall:8.2f} {r[f'{m}_cpu_s']:8.2f} {round(r['rows'] / wall):>11,} "
                   f"{r[f'{m}_peak_rss_mb']:>8,} {r[f'{m}_load']:>5.1f} {r['baseline_wall_s'] / wall:>11.2f}x")
         print(f"{r['format']:8} re-ingest {r['abkit_reingest_s']:8.2f}   (abkit, same file again: all duplicates)")
-        print(f"{r['format']:8} abkit steps (wall s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in r["abkit_steps_s"].items()))
+        print(f"{r['format']:8} abkit steps (wall / cpu s): "
+              + ", ".join(f"{k} {v:.2f}/{r['abkit_steps_cpu_s'][k]:.2f}" for k, v in r["abkit_steps_s"].items()))
     print(f"abkit validates, quarantines and dedupes ({results[0]['accepted']:,} accepted, "
           f"{results[0]['quarantined']:,} quarantined, {results[0]['duplicates']:,} duplicates); "
           "baseline and floor only insert.")

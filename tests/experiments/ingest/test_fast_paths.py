@@ -190,6 +190,8 @@ def test_timings_name_every_step_and_sum_over_files(tmp_path: Path) -> None:
         files.append(tmp_path / f"e{i}.csv")
         files[-1].write_text(f"event_id,ts,user_id,item_id,type\ne{i},2026-11-01,u,i,click\n", encoding="utf-8")
     steps: dict[str, float] = {"insert": 100.0}  # added to, not replaced
-    ingest_files(connect(tmp_path / "w.duckdb"), "events", files, timings=steps)
-    assert set(steps) == {"read+validate", "quarantine", "find duplicates", "insert", "user keys", "commit"}
-    assert all(v >= 0 for v in steps.values()) and steps["insert"] > 100.0
+    cpu: dict[str, float] = {}
+    ingest_files(connect(tmp_path / "w.duckdb"), "events", files, timings=steps, cpu_timings=cpu)
+    assert set(steps) == set(cpu) == {"read+validate", "quarantine", "find duplicates", "insert", "user keys", "commit"}
+    assert all(v >= 0 for v in steps.values()) and steps["insert"] > 100.0 and all(v >= 0 for v in cpu.values())
+    assert sum(cpu.values()) > 0
