@@ -227,8 +227,8 @@ def main() -> None:
             path = Path(tmp) / f"events.{fmt}"
             make_events(path, args.rows, fmt)
             best: dict[str, dict] = {}
-            for r in range(args.repeat):
-                order = methods[r % len(methods):] + methods[:r % len(methods)]  # alternate who goes first
+            for rep in range(args.repeat):
+                order = methods[rep % len(methods):] + methods[:rep % len(methods)]  # alternate who goes first
                 for m in order:
                     res = run_child(m, Path(tmp) / f"{m}.duckdb", path, args.before_tree)
                     print(f"  {fmt:8} {m:9} {res['wall_s']:8.2f} s  cpu {res['cpu_s']:7.2f} s  "
