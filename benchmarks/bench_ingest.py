@@ -172,6 +172,7 @@ def column_costs(path: Path, work: Path) -> list[dict]:
             db.unlink(missing_ok=True)
             con = duckdb.connect(str(db))
             con.execute("SET enable_progress_bar = false")
+            con.execute("SET preserve_insertion_order = false")  # as the warehouse's connect() (and the floor)
             con.execute("SET disabled_compression_methods = ?", [disabled])
             params = {k: v for k, v in {"path": str(path), "file": str(path), "columns": CSV_COLUMNS}.items()
                       if f"${k}" in expr + reader}
