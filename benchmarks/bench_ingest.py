@@ -13,13 +13,15 @@ runs in its own process (so its peak RSS is its own); the methods alternate, bes
   SELECT ... FROM df` (`platform` kept in `extra` as abkit does); no validation, no quarantine, no dedupe.
 * floor: the same INSERT straight from DuckDB's reader — no checks at all; what storing the rows costs.
 * floor_raw (with --write-costs): the floor with DuckDB's string compression off (`disabled_compression_methods
-  = 'dict_fsst,fsst'`): how much of storing is compressing strings. Not what abkit does (the file is ~4x larger).
+  = 'dict_fsst,fsst'`): how much of storing is compressing strings. Not what abkit does (10M rows: a ~5x larger file).
+  --write-costs also stores each column of the floor alone (a one-column table, compressed and not) and
+  prints its CPU seconds (reading that column included) and file size: which columns storing costs.
 * abkit: `ingest_files`; "re-ingest" loads the same file again (every row a duplicate or quarantined).
 * before (with --before-tree): `ingest_files` of another checkout, e.g. the commit before a change.
 
 Reports wall seconds, CPU seconds (all threads), peak RSS and the load average; ratio = baseline
-wall / abkit wall; abkit's wall seconds per step (read+validate, quarantine, find duplicates, insert,
-commit, close = checkpoint) come from `ingest_files(..., timings=)`. The machine is shared: compare
+wall / abkit wall; abkit's wall and CPU seconds per step (read+validate, quarantine, find duplicates,
+user keys, insert, commit, close = checkpoint) come from `ingest_files(..., timings=, cpu_timings=)`. The machine is shared: compare
 within a run. Ends with one JSON line.
 """
 
@@ -38,8 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = "event_id, ts, user_id, item_id, type, revenue, order_id, extra, source_file, ingested_at"
 # What both the baseline and the floor insert: the file's columns, `platform` kept in `extra`.
-PLAIN_SELECT = ("SELECT event_id, CAST(ts AS TIMESTAMP), user_id, item_id, type, CAST(revenue AS DOUBLE), order_id, "
-                "CAST({'platform': platform} AS MAP(VARCHAR, VARCHAR)), $file, now() FROM ")
+PLAIN_EXPRS = ("event_id", "CAST(ts AS TIMESTAMP)", "user_id", "item_id", "type", "CAST(revenue AS DOUBLE)", "order_id",
+               "CAST({'platform': platform} AS MAP(VARCHAR, VARCHAR))", "$file", "now()")
+PLAIN_SELECT = f"SELECT {', '.join(PLAIN_EXPRS)} FROM "
 CSV_COLUMNS = dict.fromkeys(["event_id", "ts", "user_id", "item_id", "type", "revenue", "order_id", "platform"],
                             "VARCHAR")
 
@@ -126,12 +129,14 @@ def _abkit(db: Path, path: Path) -> dict:
 
     def run(con) -> dict:
         steps: dict[str, float] = {}
-        tot = ingest_files(con, "events", [path], timings=steps).total
-        t = time.perf_counter()
+        cpu: dict[str, float] = {}
+        tot = ingest_files(con, "events", [path], timings=steps, cpu_timings=cpu).total
+        t, c = time.perf_counter(), _cpu()
         con.close()
-        steps["close"] = time.perf_counter() - t
+        steps["close"], cpu["close"] = time.perf_counter() - t, _cpu() - c
         return {"read": tot.read, "accepted": tot.accepted, "quarantined": tot.quarantined,
-                "duplicates": tot.duplicates, "steps": {k: round(v, 2) for k, v in steps.items()}}
+                "duplicates": tot.duplicates, "steps": {k: round(v, 2) for k, v in steps.items()},
+                "steps_cpu": {k: round(v, 2) for k, v in cpu.items()}}
 
     first = _timed(lambda: run(_open(db)))
     again = _timed(lambda: run(_open(db)))
@@ -151,6 +156,34 @@ def _before(db: Path, path: Path) -> dict:
     first = _timed(lambda: run(_open(db)))
     again = _timed(lambda: run(_open(db)))
     return {**first, "reingest_s": again["wall_s"]}
+
+
+def column_costs(path: Path, work: Path) -> list[dict]:
+    """CPU seconds and database MB of storing each of the floor's columns alone, compressed or not."""
+    import duckdb
+
+    reader = ("read_parquet($path)" if path.suffix == ".parquet" else
+              "read_csv($path, header = true, auto_detect = false, columns = $columns)")
+    out = []
+    for name, expr in zip(COLUMNS.split(", "), PLAIN_EXPRS, strict=True):
+        row: dict = {"column": name}
+        for label, disabled in (("", ""), ("raw_", "dict_fsst,fsst")):
+            db = work / "column.duckdb"
+            db.unlink(missing_ok=True)
+            con = duckdb.connect(str(db))
+            con.execute("SET enable_progress_bar = false")
+            con.execute("SET preserve_insertion_order = false")  # as the warehouse's connect() (and the floor)
+            con.execute("SET disabled_compression_methods = ?", [disabled])
+            params = {k: v for k, v in {"path": str(path), "file": str(path), "columns": CSV_COLUMNS}.items()
+                      if f"${k}" in expr + reader}
+            cpu = _cpu()
+            con.execute(f"CREATE TABLE t AS SELECT {expr} AS x FROM {reader}", params)
+            con.close()
+            row[f"{label}cpu_s"] = round(_cpu() - cpu, 2)
+            row[f"{label}mb"] = round(db.stat().st_size / 1e6, 1)
+            db.unlink()
+        out.append(row)
+    return out
 
 
 METHODS = {"baseline": _baseline, "floor": _floor, "floor_raw": lambda db, path: _floor(db, path, compress=False),
@@ -195,8 +228,8 @@ def main() -> None:
             path = Path(tmp) / f"events.{fmt}"
             make_events(path, args.rows, fmt)
             best: dict[str, dict] = {}
-            for r in range(args.repeat):
-                order = methods[r % len(methods):] + methods[:r % len(methods)]  # alternate who goes first
+            for rep in range(args.repeat):
+                order = methods[rep % len(methods):] + methods[:rep % len(methods)]  # alternate who goes first
                 for m in order:
                     res = run_child(m, Path(tmp) / f"{m}.duckdb", path, args.before_tree)
                     print(f"  {fmt:8} {m:9} {res['wall_s']:8.2f} s  cpu {res['cpu_s']:7.2f} s  "
@@ -215,6 +248,8 @@ def main() -> None:
                 "cpu_ratio_vs_baseline": round(best["baseline"]["cpu_s"] / best["abkit"]["cpu_s"], 2),
                 "floor_ratio_vs_baseline": round(base / best["floor"]["wall_s"], 2),
                 "abkit_steps_s": best["abkit"]["steps"],
+                "abkit_steps_cpu_s": best["abkit"]["steps_cpu"],
+                **({"column_costs": column_costs(path, Path(tmp))} if args.write_costs else {}),
             })
     print(f"\n{'format':8} {'method':9} {'wall s':>8} {'cpu s':>8} {'rows/s':>11} {'peak MB':>8} {'load':>5} "
           f"{'vs baseline':>12}")
@@ -224,8 +259,11 @@ def main() -> None:
             print(f"{r['format']:8} {m:9} {wall:8.2f} {r[f'{m}_cpu_s']:8.2f} {round(r['rows'] / wall):>11,} "
                   f"{r[f'{m}_peak_rss_mb']:>8,} {r[f'{m}_load']:>5.1f} {r['baseline_wall_s'] / wall:>11.2f}x")
         print(f"{r['format']:8} re-ingest {r['abkit_reingest_s']:8.2f}   (abkit, same file again: all duplicates)")
-        print(f"{r['format']:8} abkit steps (wall s): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in r["abkit_steps_s"].items()))
+        print(f"{r['format']:8} abkit steps (wall / cpu s): "
+              + ", ".join(f"{k} {v:.2f}/{r['abkit_steps_cpu_s'][k]:.2f}" for k, v in r["abkit_steps_s"].items()))
+        for c in r.get("column_costs", []):
+            print(f"{r['format']:8} store {c['column']:12} cpu {c['cpu_s']:6.2f} s {c['mb']:8.1f} MB   "
+                  f"uncompressed strings: cpu {c['raw_cpu_s']:6.2f} s {c['raw_mb']:8.1f} MB")
     print(f"abkit validates, quarantines and dedupes ({results[0]['accepted']:,} accepted, "
           f"{results[0]['quarantined']:,} quarantined, {results[0]['duplicates']:,} duplicates); "
           "baseline and floor only insert.")

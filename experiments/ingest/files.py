@@ -107,13 +107,15 @@ class IngestReport:
 def ingest_files(
     con: duckdb.DuckDBPyConnection, table: str, files: Iterable[str | Path], *, atomic: bool = True,
     plausible: Plausible = PLAUSIBLE, timings: dict[str, float] | None = None,
+    cpu_timings: dict[str, float] | None = None,
 ) -> IngestReport:
     """Ingest ``files`` into ``table`` (exposures, events, reasons, items or users).
 
     ``atomic``: run all files in one transaction (set False when the caller holds one).
     ``plausible``: timestamps and revenue outside these ranges are quarantined.
     ``timings``: if given, wall seconds per step are added to it (read and validate, quarantine,
-    find duplicates, insert, commit), summed over the files.
+    find duplicates, insert, commit), summed over the files; ``cpu_timings`` likewise gets the
+    process's CPU seconds (all threads), which a busy machine distorts less than wall time.
     Raises IngestError for a file-level problem; the transaction is then rolled back.
     """
     if table not in LOG_TABLES:
@@ -131,7 +133,7 @@ def ingest_files(
     ).fetchone()
     con.execute("SET TimeZone = 'UTC'")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    clock = _Clock(timings)
+    clock = _Clock(timings, cpu_timings)
     try:
         if atomic:
             with transaction(con):
@@ -147,21 +149,24 @@ def ingest_files(
 
 
 class _Clock:
-    """Wall seconds per step into ``timings`` (nothing when it is None)."""
+    """Wall seconds per step into ``timings``, CPU seconds into ``cpu`` (each skipped when None)."""
 
-    def __init__(self, timings: dict[str, float] | None) -> None:
+    def __init__(self, timings: dict[str, float] | None, cpu: dict[str, float] | None = None) -> None:
         self.timings = timings
-        self._step: tuple[str, float] | None = None
+        self.cpu = cpu
+        self._step: tuple[str, float, float] | None = None
 
     def start(self, step: str) -> None:
         self.stop()
-        if self.timings is not None:
-            self._step = (step, time.perf_counter())
+        if self.timings is not None or self.cpu is not None:
+            self._step = (step, time.perf_counter(), time.process_time())
 
     def stop(self) -> None:
-        if self.timings is not None and self._step is not None:
-            step, t0 = self._step
-            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
+        if self._step is not None:
+            step, t0, c0 = self._step
+            for out, now in ((self.timings, time.perf_counter() - t0), (self.cpu, time.process_time() - c0)):
+                if out is not None:
+                    out[step] = out.get(step, 0.0) + now
         self._step = None
 
     @contextmanager
@@ -283,14 +288,18 @@ def _append_new_rows(
     table = check_identifier(schema.name)
     key = check_identifier(schema.key)
     clock.start("find duplicates")
-    # In-file duplicates (rare): the later copies of a key. Grouping on the key's 64-bit hash is
-    # several times cheaper than on the string; the copies are then picked by the key itself among
-    # the few candidate rows, so two keys whose hashes collide are still told apart.
+    # In-file duplicates (rare): the later copies of a key. Candidates are the key hashes that
+    # occur twice, found by sorting the 64-bit hashes and comparing neighbours (at 10M rows ~1/3
+    # less CPU than grouping: a hash table of 10M groups); the copies are then picked by the key
+    # itself among the few candidate rows, so two keys whose hashes collide are still told apart.
     h = _KEY_HASH.format(key=key)
     con.execute(
         f"""CREATE TEMP TABLE _abkit_dups AS
             WITH candidates AS (
-                SELECT {h} AS h FROM _abkit_stage WHERE reason IS NULL GROUP BY h HAVING count(*) > 1)
+                SELECT DISTINCT h FROM (
+                    SELECT h, lag(h) OVER (ORDER BY h) AS prev FROM (
+                        SELECT {h} AS h FROM _abkit_stage WHERE reason IS NULL))
+                WHERE h = prev)
             SELECT ord FROM (
                 SELECT ord, row_number() OVER (PARTITION BY {key} ORDER BY ord) AS copy
                 FROM _abkit_stage WHERE reason IS NULL AND {h} IN (SELECT h FROM candidates))

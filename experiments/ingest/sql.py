@@ -12,7 +12,7 @@ appear in data (the ``extra`` map, the quarantined raw row), are bound parameter
 
 from __future__ import annotations
 
-from abkit.schema import PLAUSIBLE, Column, LogTable, Plausible, row_checks
+from abkit.schema import PLAUSIBLE, Column, LogTable, Plausible, row_checks, sql_list
 from abkit.warehouse import check_identifier
 
 _TIMESTAMP_TYPES = ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE", "TIMESTAMP_US")
@@ -24,15 +24,26 @@ _UPPER_Z = r"'z(\s*)$'"
 _BAD_OFFSET = r"'[0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?\s*[+-](2[4-9]|[3-9][0-9]):?[0-9]{2}\s*$'"
 
 
+def utc_naive(tstz: str) -> str:
+    """SQL: a TIMESTAMPTZ -> its naive UTC TIMESTAMP (``tstz`` is evaluated once per row, twice
+    only where it is NULL or infinite).
+
+    A finite instant's microseconds since the epoch are its UTC wall clock, so ``make_timestamp``
+    of them is the value; the ICU cast TIMESTAMPTZ -> TIMESTAMP (in the session TimeZone, UTC
+    during ingest) gives the same but costs ~0.1 s per million rows, a third of the parse.
+    Infinities, for which ``epoch_us`` is NULL, fall back to the cast."""
+    return f"coalesce(make_timestamp(epoch_us({tstz})), CAST({tstz} AS TIMESTAMP))"
+
+
 def parse_ts_text(col: str) -> str:
     """SQL: ISO 8601 / RFC 3339 text -> naive UTC TIMESTAMP (NULL when it does not parse).
 
-    The ingest session runs with TimeZone = UTC: no offset means UTC, and the cast
-    TIMESTAMPTZ -> TIMESTAMP gives naive UTC (much cheaper than timezone('UTC', ...))."""
+    No offset means UTC: the ingest session runs with TimeZone = UTC."""
     upper = (f"CASE WHEN contains({col}, 't') OR contains({col}, 'z') "
              f"THEN regexp_replace(regexp_replace({col}, {_UPPER_T}, '\\1T'), {_UPPER_Z}, 'Z\\1') ELSE {col} END")
-    return (f"CASE WHEN NOT regexp_matches({col}, {_BAD_OFFSET}) "
-            f"THEN CAST(TRY_CAST({upper} AS TIMESTAMPTZ) AS TIMESTAMP) END")
+    # Text ending in Z cannot end in an offset: the common form skips the regex.
+    return (f"CASE WHEN suffix({col}, 'Z') OR NOT regexp_matches({col}, {_BAD_OFFSET}) "
+            f"THEN {utc_naive(f'TRY_CAST({upper} AS TIMESTAMPTZ)')} END")
 
 
 def is_nested(duck_type: str) -> bool:
@@ -67,13 +78,16 @@ def typed_expr(f: Column, col: str | None, duck_type: str) -> tuple[str, str | N
     if f.kind == "text":
         return text, None
     if f.kind == "enum":
-        return f"lower(trim({text}))", None
+        if not f.values:
+            return f"lower(trim({text}))", None
+        # a value already in its stored form skips lower/trim (half the CPU of the field)
+        return f"CASE WHEN {text} IN ({sql_list(f.values)}) THEN {text} ELSE lower(trim({text})) END", None
     present = f"NULLIF(trim({text}), '') IS NOT NULL" if duck_type in _TEXT_TYPES else f"{col} IS NOT NULL"
     if f.kind == "ts":
         if duck_type in _TEXT_TYPES:
             expr = parse_ts_text(col)
         elif duck_type == "TIMESTAMP WITH TIME ZONE":
-            expr = f"CAST({col} AS TIMESTAMP)"  # session TimeZone is UTC
+            expr = utc_naive(col)
         elif duck_type in _TIMESTAMP_TYPES:
             expr = f"CAST({col} AS TIMESTAMP)"
         else:

@@ -7,20 +7,27 @@
   parses stays, one that does not is quarantined, across all parsed kinds.
 * CSV rows go from DuckDB's reader straight into the stage: in-file duplicates keep the first
   record of the file and quarantine lines stay exact when the file is read in several chunks.
+* An enum value already in its stored form skips lower/trim: every case and spacing of the values
+  types as lower(trim()) does.
+* Timestamps become naive UTC from their epoch microseconds, not by the ICU cast: checked against
+  Python's own ISO 8601 parsing (text with offsets) and against the cast (every range, infinities).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
+import random
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from abkit.schema import blank_condition
+from abkit.schema import LOG_TABLES, blank_condition
 from abkit.warehouse import connect
 from experiments.ingest.files import ingest_files
+from experiments.ingest.sql import parse_ts_text, typed_expr, utc_naive
 
 # Below, at and above the '!' cut; the four blank characters; a NUL; a multi-byte character.
 ALPHABET = ["", " ", "\t", "\n", "\r", "\x00", "\x1f", "!", "a", "中", "\x0b"]
@@ -40,6 +47,61 @@ def test_blank_condition_matches_its_definition() -> None:
     for i, s in enumerate(values):
         assert got[i] == (s.strip(" \t\n\r") == ""), repr(s)
     assert got[len(values)] is None  # NULL stays NULL (missing_condition tests IS NULL first)
+
+
+def test_enum_fast_path_types_every_spelling_as_lower_trim() -> None:
+    field = LOG_TABLES["events"].field("type")
+    spellings = {f"{pad}{case(v)}{pad2}" for v in field.values + ("view", "")
+                 for case in (str, str.upper, str.title) for pad in ("", " ") for pad2 in ("", " ", "\t")}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE v (s VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?)", [(x,) for x in sorted(spellings)] + [(None,)])
+    expr, _ = typed_expr(field, "s", "VARCHAR")
+    differ = con.execute(f"SELECT s FROM v WHERE ({expr}) IS DISTINCT FROM lower(trim(s))").fetchall()
+    assert differ == [] and len(spellings) > 50
+
+
+def _utc_con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # as during ingest
+    return con
+
+
+def test_iso_text_with_offsets_becomes_the_utc_wall_clock_python_computes() -> None:
+    rnd = random.Random(18)
+    texts = []
+    for _ in range(3000):
+        t = dt.datetime(1, 1, 1) + dt.timedelta(seconds=rnd.randrange(0, 3_155_000_000 * 100),
+                                                microseconds=rnd.randrange(0, 1_000_000))
+        minutes = rnd.randrange(-23 * 60 - 59, 23 * 60 + 60)
+        zone = "Z" if minutes == 0 else f"{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        texts.append(t.isoformat() + rnd.choice(["", zone, zone]))
+    con = _utc_con()
+    con.execute("CREATE TABLE v (i INTEGER, s VARCHAR)")
+    con.executemany("INSERT INTO v VALUES (?, ?)", list(enumerate(texts)))
+    got = dict(con.execute(f"SELECT i, {parse_ts_text('s')} FROM v").fetchall())
+    for i, text in enumerate(texts):
+        want = dt.datetime.fromisoformat(text)
+        if want.tzinfo is not None:
+            want = (want - want.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]
+        if dt.datetime(1, 1, 2) <= want <= dt.datetime(9999, 12, 30):  # Python cannot shift past its range
+            assert got[i] == want, text
+
+
+def test_utc_naive_equals_the_cast_over_the_whole_range() -> None:
+    rnd = random.Random(15)
+    lo, hi = -9_223_372_022_400_000_000, 9_223_372_036_854_775_806  # TIMESTAMP's microsecond range
+    micros = [lo, hi, -1, 0, 1] + [rnd.randrange(lo, hi) for _ in range(20_000)]
+    con = _utc_con()
+    con.execute("CREATE TABLE v (m BIGINT)")
+    con.executemany("INSERT INTO v VALUES (?)", [(m,) for m in micros])
+    con.execute("""CREATE TABLE z AS SELECT CAST(make_timestamp(m) AS TIMESTAMPTZ) AS x FROM v
+                   UNION ALL SELECT * FROM (VALUES (CAST('infinity' AS TIMESTAMPTZ)),
+                                                   (CAST('-infinity' AS TIMESTAMPTZ)), (NULL))""")
+    differ = con.execute(f"SELECT count(*), count(x) FROM z WHERE {utc_naive('x')} IS DISTINCT FROM CAST(x AS TIMESTAMP)"
+                         ).fetchone()
+    assert differ == (0, 0)
+    assert con.execute("SELECT count(*) FROM z").fetchone() == (len(micros) + 3,)
 
 
 def test_each_value_is_judged_by_its_typed_column(tmp_path: Path) -> None:
@@ -128,6 +190,8 @@ def test_timings_name_every_step_and_sum_over_files(tmp_path: Path) -> None:
         files.append(tmp_path / f"e{i}.csv")
         files[-1].write_text(f"event_id,ts,user_id,item_id,type\ne{i},2026-11-01,u,i,click\n", encoding="utf-8")
     steps: dict[str, float] = {"insert": 100.0}  # added to, not replaced
-    ingest_files(connect(tmp_path / "w.duckdb"), "events", files, timings=steps)
-    assert set(steps) == {"read+validate", "quarantine", "find duplicates", "insert", "user keys", "commit"}
-    assert all(v >= 0 for v in steps.values()) and steps["insert"] > 100.0
+    cpu: dict[str, float] = {}
+    ingest_files(connect(tmp_path / "w.duckdb"), "events", files, timings=steps, cpu_timings=cpu)
+    assert set(steps) == set(cpu) == {"read+validate", "quarantine", "find duplicates", "insert", "user keys", "commit"}
+    assert all(v >= 0 for v in steps.values()) and steps["insert"] > 100.0 and all(v >= 0 for v in cpu.values())
+    assert sum(cpu.values()) > 0

@@ -41,3 +41,27 @@ def test_ingest_keys_new_users_once_and_keeps_old_keys(tmp_path: Path) -> None:
         assert _keys(con, table) == {user: {keys[user]} for user in _keys(con, table)}  # every row: its id's key
     assert user_keys_complete(con)
     con.close()
+
+
+def test_a_key_stored_and_twice_in_the_file_keeps_the_stored_row_and_reingest_adds_no_keys(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    first = _csv(tmp_path / "a.csv", "event_id,ts,user_id,item_id,type", ["s1,2026-11-01T10:00:00Z,u0,i,click"])
+    ingest_files(con, "events", [first])
+    f = _csv(tmp_path / "b.csv", "event_id,ts,user_id,item_id,type",
+             ["s1,2026-11-01T10:01:00Z,u1,i,click",   # stored already: duplicate
+              "a1,2026-11-01T10:02:00Z,u2,i,click",   # first copy of a1: wins
+              "s1,2026-11-01T10:03:00Z,u3,i,click",   # stored and an in-file copy: duplicate
+              "a1,not-a-time,u4,i,click",             # a bad row between the copies: quarantined, u4 unkeyed
+              "a1,2026-11-01T10:04:00Z,u5,i,cart"])  # later copy of a1: duplicate
+    rep = ingest_files(con, "events", [f]).total
+    assert (rep.read, rep.accepted, rep.quarantined, rep.duplicates) == (5, 1, 1, 3)
+    assert dict(con.execute("SELECT event_id, user_id FROM events").fetchall()) == {"s1": "u0", "a1": "u2"}
+    keys = dict(con.execute("SELECT user_id, user_key FROM user_keys").fetchall())
+    assert "u4" not in keys and {"u0", "u2"} <= set(keys)  # duplicates' users may be keyed; a bad row's never
+    again = ingest_files(con, "events", [f, first]).total
+    assert (again.accepted, again.duplicates, again.quarantined) == (0, 5, 1)
+    assert dict(con.execute("SELECT user_id, user_key FROM user_keys").fetchall()) == keys  # no new keys
+    assert _keys(con, "events") == {"u0": {keys["u0"]}, "u2": {keys["u2"]}}
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (1,)
+    assert user_keys_complete(con)
+    con.close()
