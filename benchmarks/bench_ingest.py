@@ -107,12 +107,17 @@ def _baseline(db: Path, path: Path) -> dict:
     return _timed(run)
 
 
+def _reader(path: Path) -> str:
+    """DuckDB's reader of the test file (binds $path, and $columns for CSV), as the floor reads it."""
+    return ("read_parquet($path)" if path.suffix == ".parquet" else
+            "read_csv($path, header = true, auto_detect = false, columns = $columns)")
+
+
 def _floor(db: Path, path: Path, compress: bool = True) -> dict:
     con = _open(db)
     if not compress:
         con.execute("SET disabled_compression_methods = 'dict_fsst,fsst'")
-    reader = ("read_parquet($path)" if path.suffix == ".parquet" else
-              "read_csv($path, header = true, auto_detect = false, columns = $columns)")
+    reader = _reader(path)
     params: dict[str, object] = {"file": str(path), "path": str(path)}
     if path.suffix != ".parquet":
         params["columns"] = CSV_COLUMNS
@@ -162,8 +167,7 @@ def column_costs(path: Path, work: Path) -> list[dict]:
     """CPU seconds and database MB of storing each of the floor's columns alone, compressed or not."""
     import duckdb
 
-    reader = ("read_parquet($path)" if path.suffix == ".parquet" else
-              "read_csv($path, header = true, auto_detect = false, columns = $columns)")
+    reader = _reader(path)
     out = []
     for name, expr in zip(COLUMNS.split(", "), PLAIN_EXPRS, strict=True):
         row: dict = {"column": name}

@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import duckdb

@@ -376,8 +376,7 @@ class State:
         segments = None
         if texts or "segment" in p.dimensions:  # the users table grouped once for both readers
             segments = SEGMENTS
-            engine.materialize(q.Query("segments_state", f"SELECT user_id, min(segment) AS segment "
-                                                         f"FROM {rel.users} GROUP BY user_id"), SEGMENTS)
+            engine.materialize(q.Query("segments_state", q.user_segments(rel.users)), SEGMENTS)
         select, joins = q.user_dimensions(p.dimensions, rel.users, segments)
         sql = _sql("incremental_per_user", {
             "users": USERS, "attributed": rel.attributed, "refunds_state": self.t["refunds"],

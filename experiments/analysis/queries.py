@@ -258,6 +258,12 @@ _INLINE_CANDIDATES = """attribution_candidates AS (
 """
 
 
+def user_segments(users: str) -> str:
+    """SQL: one row per user of the users table ``users`` with their segment (the smallest where a
+    user has several rows): what the segment dimension and the text blocks read."""
+    return f"SELECT user_id, min(segment) AS segment FROM {users} GROUP BY user_id"
+
+
 def user_dimensions(dimensions: Sequence[str], users: str, segments: str | None = None) -> tuple[str, str]:
     """(select, joins) of the per-user query's dimension columns: the value from the exposures
     (``u.dim_<i>``), else the users table's — its ``segment`` column for ``segment``, else the key
@@ -270,7 +276,7 @@ def user_dimensions(dimensions: Sequence[str], users: str, segments: str | None 
         for i, name in enumerate(dimensions))
     joins = ""
     if "segment" in dimensions:
-        grouped = segments or f"(\n    SELECT user_id, min(segment) AS segment\n    FROM {users}\n    GROUP BY user_id\n)"
+        grouped = segments or f"({user_segments(users)})"
         joins += f"\nLEFT JOIN {grouped} ua ON ua.user_id = u.user_id"
     attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i, name in enumerate(dimensions) if name != "segment")
     if attrs:

@@ -18,12 +18,11 @@ asking for a deadlock.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
-
-import dataclasses
 
 import pandas as pd
 
@@ -32,8 +31,8 @@ from abkit.text.scoring import PARALLEL_MIN
 from experiments.analysis import queries as q
 from experiments.analysis.block_sql import block_query
 from experiments.analysis.engines.base import Engine
-from experiments.analysis.text_behaviour import feature_inputs, feature_rows, feature_table, level_stats
 from experiments.analysis.samples import sample_block
+from experiments.analysis.text_behaviour import feature_inputs, feature_rows, feature_table, level_stats
 from experiments.analysis.text_metrics import diversity_of, exposed_inputs
 
 T = TypeVar("T")
