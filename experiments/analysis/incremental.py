@@ -54,6 +54,7 @@ import datetime as dt
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -66,8 +67,9 @@ from experiments.analysis import queries as q
 from experiments.analysis.block_sql import local_ts
 from experiments.analysis.daily import daily_rows
 from experiments.analysis.engines.base import Engine
-from experiments.analysis.incremental_features import CachedFeatures, cache_columns
+from experiments.analysis.incremental_features import CachedFeatures, cache_columns, start_text_work
 from experiments.analysis.stages import AnalysisError, materialize_per_user
+from experiments.analysis.text_work import TextWork
 
 StateMode = Literal["off", "auto"]
 STATE_VERSION = 3  # bump when the state tables' meaning changes: every stored state is rebuilt
@@ -410,8 +412,12 @@ class State:
 
     def block_overrides(self) -> dict[str, Any]:
         """Blocks computed from the state instead of their own SQL (blocks.analysis_blocks' ``overrides``)."""
-        features = CachedFeatures(self.con, self.t["features"], self.t["features_meta"])
-        return {"daily": self.daily_block, "text_features": features.block}
+        return {"daily": self.daily_block}
+
+    def start_text_work(self, spec: Spec, engine: Engine, params: q.QueryParams, pool: ThreadPoolExecutor) -> TextWork:
+        """The text blocks' work (text_work.start_text_work) with the stored text-feature levels."""
+        cached = CachedFeatures(self.con, self.t["features"], self.t["features_meta"])
+        return start_text_work(spec, engine, params, self.rel, pool, cached)
 
     def drop_views(self, engine: Engine) -> None:
         """The helper relations :meth:`materialize` made besides the stage tables."""
