@@ -5,18 +5,17 @@ The state (tables ``abkit_state_<experiment>_*``, recorded in ``analysis_state``
 spec and a watermark on ``ingested_at``):
 
 - ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns),
-  and whether the row is new in the last refresh;
+  and the CUPED covariates of the user's first exposure (kept up to date for users in one arm: a
+  multi-arm user is never analysed again);
 - ``multi``   the users seen in more than one arm (only a user with a new (user, arm) row can join
   them), so the users of one arm are read as their one row instead of regrouping every user;
 - ``user_days`` exposures per (user, arm, local day), appended (the daily block reads it only for the
   few users the analysis excludes);
 - ``events``  every click, cart and order with its anchor: the latest exposure of the same (user,
-  item) at or before it, within the longest window, and that exposure's reason. An event is
+  item) at or before it, within the longest window, that exposure's reason and arm. An event is
   attributed when its anchor is within its type's window (attribution_join.sql picks the same
   anchor), so the attributed events, the per-user outcomes and the daily block follow;
 - ``refunds`` the refund rows of the stored orders;
-- ``pre``     the CUPED covariates per user, with the first exposure they were computed for (and its
-  local day);
 - ``days``    exposures per (arm, local day) over every seen user;
 - ``others``  per user and other experiment in the window: min and max arm (the interaction check);
 - ``texts``   exposures showing a reason per (user, arm, reason, item) (stage 2b before exclusion);
@@ -38,9 +37,8 @@ the events near them, and passes over the per-user state (users, not exposures).
 Where every row of the warehouse carries its integer user key (experiments/analysis/keyed.py) the
 state holds the keys, as the full path's stage tables do; the relations read are part of the spec
 hash, so a state on the keys is rebuilt on the string ids when some row lacks its key, and back.
-``seen`` merges by an outer join of the stored rows with the new rows' groups (a day touches about
-half the users); ``texts`` and ``others``, most of whose rows a day leaves alone, are updated in
-place (the stored keys updated, the new ones inserted).
+``seen``, ``texts`` and ``others`` are updated in place (the stored keys updated, the new ones
+inserted): a day touches about half the users, and rewriting every row cost more.
 
 The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
 change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
@@ -72,22 +70,24 @@ from experiments.analysis.stages import AnalysisError, materialize_per_user
 from experiments.analysis.text_work import TextWork
 
 StateMode = Literal["off", "auto"]
-STATE_VERSION = 3  # bump when the state tables' meaning changes: every stored state is rebuilt
-PARTS = ("seen", "multi", "user_days", "events", "refunds", "pre", "days", "others", "texts", "features",
+STATE_VERSION = 4  # bump when the state tables' meaning changes: every stored state is rebuilt
+PARTS = ("seen", "multi", "user_days", "events", "refunds", "days", "others", "texts", "features",
          "features_meta", "meta")
+PRE = ("pre_clicks", "pre_carts", "pre_orders", "pre_revenue")  # the CUPED covariates, columns of ``seen``
 NEW_X = "abkit_incr_new_exposures"
 CANDIDATES = "abkit_incr_candidates"
 ANCHORED = "abkit_incr_anchored"
 NEW_ORDERS = "abkit_incr_new_orders"
 MOVED = "abkit_incr_moved_users"
 NEW_GROUPS = "abkit_incr_new_groups"  # the new rows' groups of one state table (State.upsert)
+NEW_SEEN = "abkit_incr_new_seen"  # the new exposures per (user, arm), merged into ``seen``
+INSERTED = "abkit_incr_inserted"  # the new groups of a key not stored before (State.upsert)
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
-USERS = "abkit_incr_users"  # one row per seen user (incremental_users.sql)
 SEGMENTS = "abkit_incr_segments"  # the users table's segment per user, for the per-user and text tables
 # the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
 # tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
 ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
-_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED, NEW_GROUPS)
+_TEMP = (NEW_X, CANDIDATES, ANCHORED, NEW_ORDERS, MOVED, NEW_GROUPS, NEW_SEEN, INSERTED)
 _EVENT_TYPES = "type IN ('click', 'cart', 'order')"
 
 
@@ -200,16 +200,17 @@ class State:
         t = self.t
         dims = "".join(f", dim_{i} VARCHAR, dim_{i}_ts TIMESTAMP" for i in self.dims)
         user = f"user_id {self.user_type}"
+        # the covariates were a table of their own before STATE_VERSION 4
+        self.exec("create", f"DROP TABLE IF EXISTS {check_identifier(f'abkit_state_{self.spec.key}_pre')}")
         for name, columns in (
             ("seen", f"{user}, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
-                     f"last_exposure TIMESTAMP{dims}, is_new BOOLEAN"),
+                     f"last_exposure TIMESTAMP{dims}, pre_clicks BIGINT, pre_carts BIGINT, pre_orders BIGINT, "
+                     "pre_revenue DOUBLE"),
             ("multi", user),
             ("user_days", f"{user}, arm VARCHAR, day DATE, n BIGINT"),
             ("events", f"event_id VARCHAR, {user}, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
-                       "revenue DOUBLE, order_id VARCHAR, anchor_ts TIMESTAMP, anchor_reason_id VARCHAR"),
+                       "revenue DOUBLE, order_id VARCHAR, anchor_ts TIMESTAMP, anchor_reason_id VARCHAR, arm VARCHAR"),
             ("refunds", "event_id VARCHAR, order_id VARCHAR, revenue DOUBLE"),
-            ("pre", f"{user}, first_exposure TIMESTAMP, first_day DATE, pre_clicks BIGINT, "
-                    "pre_carts BIGINT, pre_orders BIGINT, pre_revenue DOUBLE"),
             ("days", "arm VARCHAR, day DATE, exposures BIGINT"),
             ("others", f"{user}, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
             ("texts", f"{user}, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
@@ -244,21 +245,29 @@ class State:
         self.run("new_exposures", f"CREATE OR REPLACE TEMP TABLE {NEW_X} AS " + _sql(
             "incremental_new_exposures", {"exposures": self.rel.exposures, "local_minute": local_ts("m.minute", "duckdb"),
                                           "dimension_values": values, "ingested_filter": new}), marks)
-        merged = _sql("incremental_seen_merge", {
-            "seen_state": self.t["seen"], "new_exposures": NEW_X,
+        self.exec("seen_new", f"CREATE OR REPLACE TEMP TABLE {NEW_SEEN} AS " + _sql("incremental_seen_new", {
+            "new_exposures": NEW_X,
             "dimension_new": "".join(f", min_by(dim_{i}, ts) AS dim_{i}, min(CASE WHEN dim_{i} IS NOT NULL "
-                                     f"THEN ts END) AS dim_{i}_ts" for i in self.dims),
-            "dimension_merge": "".join(f",\n       CASE WHEN s.dim_{i}_ts IS NULL OR n.dim_{i}_ts < s.dim_{i}_ts "
-                                       f"THEN n.dim_{i} ELSE s.dim_{i} END AS dim_{i}, "
-                                       f"least(s.dim_{i}_ts, n.dim_{i}_ts) AS dim_{i}_ts" for i in self.dims),
-        })
-        self.exec("seen_merge", f"CREATE OR REPLACE TABLE {self.t['seen']} AS {merged}")
-        # users seen in more than one arm: only a user with a new (user, arm) row can join them
+                                     f"THEN ts END) AS dim_{i}_ts" for i in self.dims)}))
         seen = self.t["seen"]
+        # rows whose first exposure moves earlier (a late exposure): their covariates are computed again
+        self.exec("pre_moved", f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
+            SELECT n.user_id, n.arm, n.first_exposure FROM {NEW_SEEN} n
+            JOIN {seen} s ON s.user_id = n.user_id AND s.arm = n.arm WHERE n.first_exposure < s.first_exposure""")
+        self.upsert("seen", ("user_id", "arm"), "exposures = s.exposures + n.exposures, "
+                    "first_exposure = least(s.first_exposure, n.first_exposure), "
+                    "last_exposure = greatest(s.last_exposure, n.last_exposure)" + "".join(
+                        f", dim_{i} = CASE WHEN s.dim_{i}_ts IS NULL OR n.dim_{i}_ts < s.dim_{i}_ts THEN n.dim_{i} "
+                        f"ELSE s.dim_{i} END, dim_{i}_ts = least(s.dim_{i}_ts, n.dim_{i}_ts)" for i in self.dims),
+                    groups=NEW_SEEN)
+        # users seen in more than one arm: only a user with a new (user, arm) row can join them
         self.exec("multi", f"""INSERT INTO {self.t['multi']}
-            SELECT user_id FROM {seen} SEMI JOIN (SELECT user_id FROM {seen} WHERE is_new) n USING (user_id)
+            SELECT user_id FROM {seen} SEMI JOIN {INSERTED} n USING (user_id)
             GROUP BY user_id HAVING count(*) > 1
             EXCEPT SELECT user_id FROM {self.t['multi']}""")
+        # new rows get their covariates too; a multi-arm user's are never read again (always excluded)
+        self.exec("pre_moved", f"INSERT INTO {MOVED} SELECT user_id, arm, first_exposure FROM {INSERTED}")
+        self.exec("pre_moved", f"DELETE FROM {MOVED} WHERE user_id IN (SELECT user_id FROM {self.t['multi']})")
         self.exec("user_days", f"INSERT INTO {self.t['user_days']} "
                   f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
         self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
@@ -270,14 +279,16 @@ class State:
         self.upsert("others", ("user_id", "experiment"), "min_arm = least(s.min_arm, n.min_arm), "
                     "max_arm = greatest(s.max_arm, n.max_arm), first_ts = least(s.first_ts, n.first_ts)")
 
-    def upsert(self, part: str, keys: tuple[str, ...], merge: str) -> None:
-        """Merge the new groups (``NEW_GROUPS``, one row per key) into a state table in place: the
+    def upsert(self, part: str, keys: tuple[str, ...], merge: str, groups: str = NEW_GROUPS) -> None:
+        """Merge the new groups (``groups``, one row per key) into a state table in place: the
         stored keys updated by ``merge`` (``s`` the stored row, ``n`` the new one), the others
-        inserted. Most stored rows are untouched by a day, so they are not rewritten."""
+        inserted (and kept in ``INSERTED`` until the next upsert). The stored rows a day leaves
+        alone (for ``seen``, about half) are not rewritten."""
         table, on = self.t[part], " AND ".join(f"n.{k} = s.{k}" for k in keys)
-        self.exec(f"{part}_update", f"UPDATE {table} s SET {merge} FROM {NEW_GROUPS} n WHERE {on}")
-        self.exec(f"{part}_insert", f"INSERT INTO {table} SELECT n.* FROM {NEW_GROUPS} n "
+        self.exec(f"{part}_update", f"UPDATE {table} s SET {merge} FROM {groups} n WHERE {on}")
+        self.exec(f"{part}_insert", f"CREATE OR REPLACE TEMP TABLE {INSERTED} AS SELECT n.* FROM {groups} n "
                                     f"ANTI JOIN {table} s ON {on}")
+        self.exec(f"{part}_insert", f"INSERT INTO {table} BY NAME SELECT * FROM {INSERTED}")
 
     def _events(self, new: str, marks: dict[str, Any], watermark: dt.datetime | None) -> None:
         """Candidate events → their anchors → replace them in the event state."""
@@ -314,40 +325,30 @@ class State:
         self.run("refunds", f"INSERT INTO {self.t['refunds']} {sql}", marks)
 
     def _pre(self, marks: dict[str, Any], watermark: dt.datetime | None) -> None:
-        """Covariates: late pre-period events of users whose first exposure stayed add up; users
-        whose first exposure is new or moved (a late, earlier exposure) are computed from their events."""
-        pre = self.t["pre"]
-        self.exec("pre_moved", f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
-            SELECT n.user_id, n.first_exposure
-            FROM (SELECT user_id, min(ts) AS first_exposure FROM {NEW_X} GROUP BY user_id) n
-            LEFT JOIN {pre} p ON p.user_id = n.user_id
-            WHERE p.user_id IS NULL OR n.first_exposure < p.first_exposure""")
+        """The covariates (``seen``'s pre_* columns, kept for users in one arm): late pre-period events
+        of users whose first exposure stayed add up; users whose first exposure is new or moved (a
+        late, earlier exposure; ``MOVED``, made by :meth:`_exposures`) are computed from their events."""
+        seen, single = self.t["seen"], f"(SELECT * FROM {self.t['seen']} ANTI JOIN {self.t['multi']} USING (user_id))"
         if watermark is not None:
             bounds = self.scalar(f"SELECT [min(ts), max(ts)] FROM {self.rel.events} WHERE ingested_at > ? "
                                  f"AND {_EVENT_TYPES}", [watermark])
             if bounds and bounds[0] is not None:
                 # an event id ingested before (a re-sent row) is already counted
-                late = _sql("incremental_pre", {"users": pre, "events": self.rel.events, "ingested_filter": (
+                late = _sql("incremental_pre", {"users": single, "events": self.rel.events, "ingested_filter": (
                     "\n      AND ingested_at > $watermark\n      AND event_id NOT IN "
                     f"(SELECT event_id FROM {self.rel.events} WHERE ingested_at <= $watermark)")})
-                self.run("pre_late", f"""
-                    UPDATE {pre} SET pre_clicks = {pre}.pre_clicks + l.pre_clicks,
-                        pre_carts = {pre}.pre_carts + l.pre_carts, pre_orders = {pre}.pre_orders + l.pre_orders,
-                        pre_revenue = {pre}.pre_revenue + l.pre_revenue
-                    FROM ({late}) l WHERE l.user_id = {pre}.user_id
+                added = ", ".join(f"{c} = {seen}.{c} + l.{c}" for c in PRE)
+                self.run("pre_late", f"""UPDATE {seen} SET {added} FROM ({late}) l WHERE l.user_id = {seen}.user_id
                       AND l.user_id NOT IN (SELECT user_id FROM {MOVED})""",
                          {**marks, "pre_from": bounds[0], "pre_to": bounds[1] + dt.timedelta(microseconds=1)})
         span = self.exec("pre_moved", f"SELECT min(first_exposure), max(first_exposure) FROM {MOVED}").fetchall()[0]
         if span[0] is None:
             return
-        if watermark is not None:
-            self.exec("pre_moved", f"DELETE FROM {pre} WHERE user_id IN (SELECT user_id FROM {MOVED})")
         moved = _sql("incremental_pre", {"users": MOVED, "events": self.rel.events, "ingested_filter": ""})
-        self.run("pre_moved", f"""INSERT INTO {pre} SELECT m.user_id, m.first_exposure,
-                CAST({local_ts("m.first_exposure", "duckdb")} AS DATE),
-                COALESCE(p.pre_clicks, 0), COALESCE(p.pre_carts, 0), COALESCE(p.pre_orders, 0),
-                COALESCE(p.pre_revenue, 0)
-            FROM {MOVED} m LEFT JOIN ({moved}) p ON p.user_id = m.user_id""",
+        computed = ", ".join(f"{c} = COALESCE(p.{c}, 0)" for c in PRE)
+        self.run("pre_moved", f"""UPDATE {seen} s SET {computed}
+            FROM {MOVED} m LEFT JOIN ({moved}) p ON p.user_id = m.user_id
+            WHERE s.user_id = m.user_id AND s.arm = m.arm""",
                  {"pre_from": span[0] - self.params.lookback, "pre_to": span[1]})
 
     def drop_temp(self) -> None:
@@ -364,16 +365,12 @@ class State:
         dims = "".join(f", dim_{i}" for i in self.dims)
         engine.view(q.Query("seen_state", f"SELECT user_id, arm, exposures, first_exposure, last_exposure{dims} "
                                           f"FROM {self.t['seen']}"), rel.seen)
-        users = _sql("incremental_users", {
-            "seen": rel.seen, "multi_state": self.t["multi"], "pre_state": self.t["pre"],
-            "bot_filter": " AND exposures <= $max_exposures" if p.max_exposures is not None else "",
-            "dimension_columns": "".join(f", dim_{i}" for i in self.dims),
-            "dimension_pick": "".join(f", min(dim_{i}) AS dim_{i}" for i in self.dims),
-        })
-        engine.materialize(q._bind("users_state", users, self.values), USERS)
-        engine.materialize(q.Query("excluded_state", f"SELECT user_id, n_arms, exposures AS total_exposures "
-                                                     f"FROM {USERS} WHERE kept = 0"), rel.excluded)
-        attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "users": USERS})
+        bots = ("\nUNION ALL\nSELECT user_id, CAST(1 AS BIGINT), CAST(exposures AS HUGEINT) FROM "
+                f"{rel.seen} ANTI JOIN {self.t['multi']} m USING (user_id) WHERE exposures > $max_exposures"
+                if p.max_exposures is not None else "")
+        excluded = _sql("incremental_excluded", {"seen": rel.seen, "multi_state": self.t["multi"], "bots": bots})
+        engine.materialize(q._bind("excluded_state", excluded, self.values), rel.excluded)
+        attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "excluded": rel.excluded})
         engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
         segments = None
         if texts or "segment" in p.dimensions:  # the users table grouped once for both readers
@@ -381,7 +378,8 @@ class State:
             engine.materialize(q.Query("segments_state", q.user_segments(rel.users)), SEGMENTS)
         select, joins = q.user_dimensions(p.dimensions, rel.users, segments)
         sql = _sql("incremental_per_user", {
-            "users": USERS, "attributed": rel.attributed, "refunds_state": self.t["refunds"],
+            "seen_state": self.t["seen"], "excluded": rel.excluded,
+            "attributed": rel.attributed, "refunds_state": self.t["refunds"],
             "dimension_select": select,
             "dimension_joins": joins,
         })
@@ -400,9 +398,9 @@ class State:
     def daily_frame(self, engine: Engine) -> pd.DataFrame:
         """daily_stats.sql's frame, from the state and the stage tables (after :meth:`materialize`)."""
         sql = _sql("incremental_daily", {
-            "users": USERS, "user_days_state": self.t["user_days"], "excluded": self.rel.excluded,
+            "per_user": self.rel.per_user, "user_days_state": self.t["user_days"], "excluded": self.rel.excluded,
             "days_state": self.t["days"], "attributed": self.rel.attributed,
-            "local_event": local_ts("v.minute", "duckdb"),
+            "local_first": local_ts("f.minute", "duckdb"), "local_event": local_ts("v.minute", "duckdb"),
         })
         return engine.frame(q._bind("daily_state", sql, self.values))
 
@@ -422,7 +420,6 @@ class State:
     def drop_views(self, engine: Engine) -> None:
         """The helper relations :meth:`materialize` made besides the stage tables."""
         engine.drop(OTHER_ARMS)
-        engine.drop(USERS)
         engine.drop(SEGMENTS)
 
     def interaction_relations(self) -> q.Relations:
