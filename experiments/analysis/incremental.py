@@ -328,12 +328,15 @@ class State:
         """The covariates (``seen``'s pre_* columns, kept for users in one arm): late pre-period events
         of users whose first exposure stayed add up; users whose first exposure is new or moved (a
         late, earlier exposure; ``MOVED``, made by :meth:`_exposures`) are computed from their events."""
-        seen, single = self.t["seen"], f"(SELECT * FROM {self.t['seen']} ANTI JOIN {self.t['multi']} USING (user_id))"
+        seen = self.t["seen"]
         if watermark is not None:
             bounds = self.scalar(f"SELECT [min(ts), max(ts)] FROM {self.rel.events} WHERE ingested_at > ? "
                                  f"AND {_EVENT_TYPES}", [watermark])
             if bounds and bounds[0] is not None:
-                # an event id ingested before (a re-sent row) is already counted
+                # an event id ingested before (a re-sent row) is already counted; only users first
+                # exposed after the earliest late event can have it in their pre-period
+                single = (f"(SELECT * FROM {seen} ANTI JOIN {self.t['multi']} USING (user_id) "
+                          "WHERE first_exposure > $pre_from)")
                 late = _sql("incremental_pre", {"users": single, "events": self.rel.events, "ingested_filter": (
                     "\n      AND ingested_at > $watermark\n      AND event_id NOT IN "
                     f"(SELECT event_id FROM {self.rel.events} WHERE ingested_at <= $watermark)")})
