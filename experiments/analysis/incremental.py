@@ -5,8 +5,8 @@ The state (tables ``abkit_state_<experiment>_*``, recorded in ``analysis_state``
 spec and a watermark on ``ingested_at``):
 
 - ``seen``    per (user, arm): exposures, first/last exposure, dimension values (stage 1's columns),
-  and the CUPED covariates of the user's first exposure (kept up to date for users in one arm: a
-  multi-arm user is never analysed again);
+  the CUPED covariates of the user's first exposure (kept up to date for users in one arm: a
+  multi-arm user is never analysed again), and the user's segment (the users table's);
 - ``multi``   the users seen in more than one arm (only a user with a new (user, arm) row can join
   them), so the users of one arm are read as their one row instead of regrouping every user;
 - ``user_days`` exposures per (user, arm, local day), appended (the daily block reads it only for the
@@ -18,7 +18,8 @@ spec and a watermark on ``ingested_at``):
 - ``refunds`` the refund rows of the stored orders;
 - ``days``    exposures per (arm, local day) over every seen user;
 - ``others``  per user and other experiment in the window: min and max arm (the interaction check);
-- ``texts``   exposures showing a reason per (user, arm, reason, item) (stage 2b before exclusion);
+- ``texts``   exposures showing a reason per (user, arm, reason, item), with the user's segment (stage
+  2b before exclusion);
 - ``features`` the text-feature levels per (reason, item, segment, text) key and the digest of the
   catalog they were computed with (experiments/analysis/incremental_features.py).
 
@@ -39,6 +40,10 @@ state holds the keys, as the full path's stage tables do; the relations read are
 hash, so a state on the keys is rebuilt on the string ids when some row lacks its key, and back.
 ``seen``, ``texts`` and ``others`` are updated in place (the stored keys updated, the new ones
 inserted): a day touches about half the users, and rewriting every row cost more.
+
+The segments are the smallest of each user's rows in the users table (q.user_segments): a user first
+seen reads theirs, users rows ingested after the state's own mark on that table lower them, and rows
+at or before it that change (a count) rebuild the state, so no refresh groups every user's rows.
 
 The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
 change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
@@ -83,7 +88,7 @@ NEW_GROUPS = "abkit_incr_new_groups"  # the new rows' groups of one state table 
 NEW_SEEN = "abkit_incr_new_seen"  # the new exposures per (user, arm), merged into ``seen``
 INSERTED = "abkit_incr_inserted"  # the new groups of a key not stored before (State.upsert)
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
-SEGMENTS = "abkit_incr_segments"  # the users table's segment per user, for the per-user and text tables
+NO_SEGMENTS = "abkit_incr_no_segments"  # the per-user query's segments join, left out: seen holds the segment
 # the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
 # tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
 ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
@@ -141,6 +146,7 @@ class State:
         self.values = {**params.values(), "timezone": spec.timezone}
         self.dims = range(len(params.dimensions))
         self.timings: list[tuple[str, float]] = []
+        self.users_mark: dt.datetime | None = None  # the users rows the stored segments include (stored())
         # the users' id type: VARCHAR, or the integer key where ``rel`` reads the keyed views
         # (experiments/analysis/keyed.py; the relations are in the spec hash, so a switch rebuilds)
         self.user_type = str(con.sql(f"SELECT user_id FROM {rel.exposures}").types[0])
@@ -186,12 +192,20 @@ class State:
             return None, "the spec changed since the state was stored"
         if not all(has_table(self.con, name) for name in self.t.values()):
             return None, "the state tables are missing"
-        watermark, counted = rows[0][1], self.scalar(f"SELECT max(rows_at_watermark) FROM {self.t['meta']}")
+        watermark, (counted, self.users_mark, users_counted) = rows[0][1], self.exec(
+            "state", f"SELECT max(rows_at_watermark), max(users_mark), max(users_rows) FROM {self.t['meta']}").fetchall()[0]
         if watermark is None or counted is None:
             return None, "the stored state is empty"
         if self.ingested_rows(watermark) != counted:
             return None, "rows were ingested with timestamps before the watermark"
+        if self.users_rows(self.users_mark) != users_counted:
+            return None, "users rows were ingested with timestamps before the state's mark, or removed"
         return watermark, ""
+
+    def users_rows(self, mark: dt.datetime | None) -> int:
+        """Rows of the users table ingested at or before ``mark`` (its own mark: the table is not a log)."""
+        return 0 if mark is None else int(self.scalar(f"SELECT count(*) FROM {self.rel.users} WHERE ingested_at <= ?",
+                                                      [mark]))
 
     # --- the update ----------------------------------------------------------------------
 
@@ -205,7 +219,7 @@ class State:
         for name, columns in (
             ("seen", f"{user}, arm VARCHAR, exposures BIGINT, first_exposure TIMESTAMP, "
                      f"last_exposure TIMESTAMP{dims}, pre_clicks BIGINT, pre_carts BIGINT, pre_orders BIGINT, "
-                     "pre_revenue DOUBLE"),
+                     "pre_revenue DOUBLE, segment VARCHAR"),
             ("multi", user),
             ("user_days", f"{user}, arm VARCHAR, day DATE, n BIGINT"),
             ("events", f"event_id VARCHAR, {user}, item_id VARCHAR, type VARCHAR, ts TIMESTAMP, "
@@ -213,10 +227,10 @@ class State:
             ("refunds", "event_id VARCHAR, order_id VARCHAR, revenue DOUBLE"),
             ("days", "arm VARCHAR, day DATE, exposures BIGINT"),
             ("others", f"{user}, experiment VARCHAR, min_arm VARCHAR, max_arm VARCHAR, first_ts TIMESTAMP"),
-            ("texts", f"{user}, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT"),
+            ("texts", f"{user}, arm VARCHAR, reason_id VARCHAR, item_id VARCHAR, exposures BIGINT, segment VARCHAR"),
             ("features", cache_columns()),
             ("features_meta", "digest VARCHAR"),
-            ("meta", "rows_at_watermark BIGINT"),
+            ("meta", "rows_at_watermark BIGINT, users_mark TIMESTAMP, users_rows BIGINT"),
         ):
             self.exec("create", f"CREATE OR REPLACE TABLE {t[name]} ({columns})")
 
@@ -232,8 +246,11 @@ class State:
         self._events(new, marks, watermark)
         self._refunds(watermark, marks)
         self._pre(marks, watermark)
+        self._segments(watermark)
+        users_mark = self.scalar(f"SELECT max(ingested_at) FROM {self.rel.users}")
         self.exec("meta", f"DELETE FROM {self.t['meta']}")
-        self.exec("meta", f"INSERT INTO {self.t['meta']} VALUES (?)", [self.ingested_rows(new_mark)])
+        self.exec("meta", f"INSERT INTO {self.t['meta']} VALUES (?, ?, ?)",
+                  [self.ingested_rows(new_mark), users_mark, self.users_rows(users_mark)])
         self.exec("meta", "INSERT OR REPLACE INTO analysis_state VALUES (?, ?, ?, ?)",
                   [self.spec.key, digest, new_mark, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
         return new_rows
@@ -265,6 +282,11 @@ class State:
             SELECT user_id FROM {seen} SEMI JOIN {INSERTED} n USING (user_id)
             GROUP BY user_id HAVING count(*) > 1
             EXCEPT SELECT user_id FROM {self.t['multi']}""")
+        # new rows: the user's segment (q.user_segments' min over the users rows), and the covariates below
+        self.exec("segments_new", f"""UPDATE {seen} s SET segment = g.segment FROM {INSERTED} i JOIN (
+                SELECT user_id, min(segment) AS segment FROM {self.rel.users}
+                WHERE user_id IN (SELECT user_id FROM {INSERTED}) GROUP BY user_id
+            ) g ON g.user_id = i.user_id WHERE s.user_id = i.user_id AND s.arm = i.arm""")
         # new rows get their covariates too; a multi-arm user's are never read again (always excluded)
         self.exec("pre_moved", f"INSERT INTO {MOVED} SELECT user_id, arm, first_exposure FROM {INSERTED}")
         self.exec("pre_moved", f"DELETE FROM {MOVED} WHERE user_id IN (SELECT user_id FROM {self.t['multi']})")
@@ -272,7 +294,7 @@ class State:
                   f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
         self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
         self.exec("texts_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS "
-                  + _sql("incremental_texts_new", {"new_exposures": NEW_X}))
+                  + _sql("incremental_texts_new", {"new_exposures": NEW_X, "seen_state": seen}))
         self.upsert("texts", ("user_id", "arm", "reason_id", "item_id"), "exposures = s.exposures + n.exposures")
         self.run("others_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS " + _sql(
             "incremental_other_new", {"exposures": self.rel.exposures, "ingested_filter": new}), marks)
@@ -354,6 +376,19 @@ class State:
             WHERE s.user_id = m.user_id AND s.arm = m.arm""",
                  {"pre_from": span[0] - self.params.lookback, "pre_to": span[1]})
 
+    def _segments(self, watermark: dt.datetime | None) -> None:
+        """Users rows ingested after the state's users mark lower the stored segments (a min over the
+        rows: the least of the stored one and the new rows'); rows at or before it are checked unchanged
+        (:meth:`stored`). A first build read every user's rows already (``segments_new``)."""
+        if watermark is None or self.users_mark is None:
+            return
+        new = (f"(SELECT user_id, min(segment) AS segment FROM {self.rel.users} WHERE ingested_at > ? "
+               "GROUP BY user_id HAVING min(segment) IS NOT NULL)")
+        for part in ("seen", "texts"):
+            table = self.t[part]
+            self.exec("segments_late", f"UPDATE {table} SET segment = least({table}.segment, n.segment) FROM {new} n "
+                                       f"WHERE n.user_id = {table}.user_id", [self.users_mark])
+
     def drop_temp(self) -> None:
         for name in _TEMP:
             self.exec("drop", f"DROP TABLE IF EXISTS {name}")
@@ -375,11 +410,10 @@ class State:
         engine.materialize(q._bind("excluded_state", excluded, self.values), rel.excluded)
         attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "excluded": rel.excluded})
         engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
-        segments = None
-        if texts or "segment" in p.dimensions:  # the users table grouped once for both readers
-            segments = SEGMENTS
-            engine.materialize(q.Query("segments_state", q.user_segments(rel.users)), SEGMENTS)
-        select, joins = q.user_dimensions(p.dimensions, rel.users, segments)
+        # the segment dimension reads the stored segment instead of joining the users' (every user's)
+        select, joins = q.user_dimensions(p.dimensions, rel.users, NO_SEGMENTS)
+        select = select.replace("ua.segment", "u.segment")
+        joins = joins.replace(f"\nLEFT JOIN {NO_SEGMENTS} ua ON ua.user_id = u.user_id", "")
         sql = _sql("incremental_per_user", {
             "seen_state": self.t["seen"], "excluded": rel.excluded,
             "attributed": rel.attributed, "refunds_state": self.t["refunds"],
@@ -389,8 +423,7 @@ class State:
         engine.materialize(q._bind("per_user_state", sql, self.values), rel.per_user)
         if texts:
             engine.materialize(q.Query("user_texts_state", f"""
-                SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, g.segment FROM {self.t['texts']} t
-                LEFT JOIN {SEGMENTS} g ON g.user_id = t.user_id
+                SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, t.segment FROM {self.t['texts']} t
                 WHERE NOT EXISTS (SELECT 1 FROM {rel.excluded} ex WHERE ex.user_id = t.user_id)"""), rel.user_texts)
         engine.view(q.Query("other_arms", f"""
             SELECT user_id, experiment, min_arm AS arm, first_ts AS ts FROM {self.t['others']}
@@ -423,7 +456,6 @@ class State:
     def drop_views(self, engine: Engine) -> None:
         """The helper relations :meth:`materialize` made besides the stage tables."""
         engine.drop(OTHER_ARMS)
-        engine.drop(SEGMENTS)
 
     def interaction_relations(self) -> q.Relations:
         """Relations for interaction_stats.sql: the other experiments' arms from the state, not the exposures."""
