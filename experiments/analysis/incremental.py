@@ -246,11 +246,9 @@ class State:
         self._events(new, marks, watermark)
         self._refunds(watermark, marks)
         self._pre(marks, watermark)
-        self._segments(watermark)
-        users_mark = self.scalar(f"SELECT max(ingested_at) FROM {self.rel.users}")
         self.exec("meta", f"DELETE FROM {self.t['meta']}")
-        self.exec("meta", f"INSERT INTO {self.t['meta']} VALUES (?, ?, ?)",
-                  [self.ingested_rows(new_mark), users_mark, self.users_rows(users_mark)])
+        self.exec("meta", f"INSERT INTO {self.t['meta']} VALUES (?, NULL, NULL)", [self.ingested_rows(new_mark)])
+        self.update_segments(stored=watermark is not None)
         self.exec("meta", "INSERT OR REPLACE INTO analysis_state VALUES (?, ?, ?, ?)",
                   [self.spec.key, digest, new_mark, dt.datetime.now(dt.UTC).replace(tzinfo=None)])
         return new_rows
@@ -376,18 +374,22 @@ class State:
             WHERE s.user_id = m.user_id AND s.arm = m.arm""",
                  {"pre_from": span[0] - self.params.lookback, "pre_to": span[1]})
 
-    def _segments(self, watermark: dt.datetime | None) -> None:
+    def update_segments(self, *, stored: bool) -> None:
         """Users rows ingested after the state's users mark lower the stored segments (a min over the
         rows: the least of the stored one and the new rows'); rows at or before it are checked unchanged
-        (:meth:`stored`). A first build read every user's rows already (``segments_new``)."""
-        if watermark is None or self.users_mark is None:
-            return
-        new = (f"(SELECT user_id, min(segment) AS segment FROM {self.rel.users} WHERE ingested_at > ? "
-               "GROUP BY user_id HAVING min(segment) IS NOT NULL)")
-        for part in ("seen", "texts"):
-            table = self.t[part]
-            self.exec("segments_late", f"UPDATE {table} SET segment = least({table}.segment, n.segment) FROM {new} n "
-                                       f"WHERE n.user_id = {table}.user_id", [self.users_mark])
+        (:meth:`stored`). A first build (not ``stored``) read every user's rows already
+        (``segments_new``). Runs on every refresh, new log rows or not: the mark moves on."""
+        mark = self.scalar(f"SELECT max(ingested_at) FROM {self.rel.users}")
+        if stored and mark is not None and mark != self.users_mark:
+            after = "TRUE" if self.users_mark is None else "ingested_at > ?"
+            new = (f"(SELECT user_id, min(segment) AS segment FROM {self.rel.users} WHERE {after} "
+                   "GROUP BY user_id HAVING min(segment) IS NOT NULL)")
+            for part in ("seen", "texts"):
+                table = self.t[part]
+                self.exec("segments_late", f"UPDATE {table} SET segment = least({table}.segment, n.segment) "
+                                           f"FROM {new} n WHERE n.user_id = {table}.user_id",
+                          [] if self.users_mark is None else [self.users_mark])
+        self.exec("meta", f"UPDATE {self.t['meta']} SET users_mark = ?, users_rows = ?", [mark, self.users_rows(mark)])
 
     def drop_temp(self) -> None:
         for name in _TEMP:
@@ -487,6 +489,8 @@ def prepare_per_user(spec: Spec, con: Any, engine: Engine, params: q.QueryParams
         new_rows = 0
         if new_mark is not None and (watermark is None or new_mark > watermark):
             new_rows = state.update(watermark, new_mark, digest)
+        elif watermark is not None:
+            state.update_segments(stored=True)
         state.drop_temp()
     state.materialize(engine, texts=texts)
     timings = tuple(state.timings)

@@ -507,3 +507,19 @@ def test_users_rows_ingested_after_the_state_change_segments_as_in_a_full_recomp
     inc, full, refresh, _ = refresh_and_full(db, spec)
     assert refresh.mode == "built" and "users rows" in refresh.reason
     assert_same(inc, full)
+
+
+def test_users_rows_alone_reach_the_stored_segments(tmp_path, spec_from):
+    # no new log rows (the watermark stays), users rows for users who had none: the segments take them
+    spec = spec_from(end="2026-11-05", dimensions=["segment"])
+    db = tmp_path / "seg0.duckdb"
+    write_logs(db, exposures=pd.DataFrame(BASE_X), events=pd.DataFrame(BASE_E),
+               users=pd.DataFrame({"user_id": ["u2"], "segment": ["注重品质"]}))
+    assert refresh_and_full(db, spec)[2].mode == "built"
+    write_logs(db, exposures=pd.DataFrame(columns=list(BASE_X[0])), events=pd.DataFrame(columns=list(BASE_E[0])),
+               users=pd.DataFrame({"user_id": ["u1", "u3"], "segment": ["学生党", "宝妈"]}))
+    inc, full, refresh, per_user = refresh_and_full(db, spec)
+    assert refresh.mode == "refreshed"
+    assert_same(inc, full)
+    assert per_user.set_index("user_id")["dim_0"].fillna("-").to_dict() == {"u1": "学生党", "u2": "注重品质",
+                                                                              "u3": "宝妈", "u4": "-"}
