@@ -45,6 +45,9 @@ The segments are the smallest of each user's rows in the users table (q.user_seg
 seen reads theirs, users rows ingested after the state's own mark on that table lower them, and rows
 at or before it that change (a count) rebuild the state, so no refresh groups every user's rows.
 
+What an analysis reads from the state (the stage tables, the daily block, the text blocks' levels)
+is experiments/analysis/incremental_read.py.
+
 The state is rebuilt when the spec, the analysis window (a ship), the dimensions or the relations
 change, and when rows appear with an ``ingested_at`` at or before the watermark (a backfill the
 watermark cannot see). ``--as-of`` analyses are always full.
@@ -57,27 +60,22 @@ import datetime as dt
 import hashlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import duckdb
-import pandas as pd
 
 from abkit.spec import Spec
 from abkit.warehouse import check_identifier, has_table, transaction
 from experiments.analysis import queries as q
 from experiments.analysis.block_sql import local_ts
-from experiments.analysis.daily import daily_rows
 from experiments.analysis.engines.base import Engine
-from experiments.analysis.incremental_features import CachedFeatures, cache_columns, start_text_work
+from experiments.analysis.incremental_features import cache_columns
+from experiments.analysis.incremental_read import StateReader, render_sql, state_tables
 from experiments.analysis.stages import AnalysisError, materialize_per_user
-from experiments.analysis.text_work import TextWork
 
 StateMode = Literal["off", "auto"]
 STATE_VERSION = 4  # bump when the state tables' meaning changes: every stored state is rebuilt
-PARTS = ("seen", "multi", "user_days", "events", "refunds", "days", "others", "texts", "features",
-         "features_meta", "meta")
 PRE = ("pre_clicks", "pre_carts", "pre_orders", "pre_revenue")  # the CUPED covariates, columns of ``seen``
 NEW_X = "abkit_incr_new_exposures"
 CANDIDATES = "abkit_incr_candidates"
@@ -87,8 +85,6 @@ MOVED = "abkit_incr_moved_users"
 NEW_GROUPS = "abkit_incr_new_groups"  # the new rows' groups of one state table (State.upsert)
 NEW_SEEN = "abkit_incr_new_seen"  # the new exposures per (user, arm), merged into ``seen``
 INSERTED = "abkit_incr_inserted"  # the new groups of a key not stored before (State.upsert)
-OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
-NO_SEGMENTS = "abkit_incr_no_segments"  # the per-user query's segments join, left out: seen holds the segment
 # the anchor's reason: of the exposures at the latest ts, the largest reason_id (attribution_join.sql's
 # tie-break), NULL when none shows one; the state lives in DuckDB only, so its struct max is used
 ANCHOR_REASON = "NULLIF(max(struct_pack(t := x.ts, r := COALESCE(x.reason_id, ''))).r, '')"
@@ -115,11 +111,6 @@ class Refresh:
         return f"full recompute ({self.reason})"
 
 
-def state_tables(experiment: str) -> dict[str, str]:
-    """The state's table names (the key is [a-z0-9_]+, checked again here)."""
-    return {part: check_identifier(f"abkit_state_{experiment}_{part}") for part in PARTS}
-
-
 def spec_hash(spec: Spec, params: q.QueryParams, rel: q.Relations) -> str:
     """Everything the state depends on: the whole spec, the analysis window (a ship shortens it),
     the dimensions, the relations read and the state's format."""
@@ -133,25 +124,9 @@ def spec_hash(spec: Spec, params: q.QueryParams, rel: q.Relations) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _sql(name: str, slots: dict[str, str]) -> str:
-    return q.render(q.load_sql(name), slots)
-
-
-class State:
-    """One experiment's stored state on a read-write DuckDB connection."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, spec: Spec, params: q.QueryParams, rel: q.Relations) -> None:
-        self.con, self.spec, self.params, self.rel = con, spec, params, rel
-        self.t = state_tables(spec.key)
-        self.values = {**params.values(), "timezone": spec.timezone}
-        self.dims = range(len(params.dimensions))
-        self.timings: list[tuple[str, float]] = []
-        self.users_mark: dt.datetime | None = None  # the users rows the stored segments include (stored())
-        # the users' id type: VARCHAR, or the integer key where ``rel`` reads the keyed views
-        # (experiments/analysis/keyed.py; the relations are in the spec hash, so a switch rebuilds)
-        self.user_type = str(con.sql(f"SELECT user_id FROM {rel.exposures}").types[0])
-        if self.user_type not in ("VARCHAR", "INTEGER", "BIGINT"):
-            raise AnalysisError(f"user_id of {rel.exposures} is {self.user_type}, not a string id or an integer key")
+class State(StateReader):
+    """One experiment's stored state on a read-write DuckDB connection: its validity and its update
+    (what analyze reads from it: incremental_read.StateReader)."""
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -257,10 +232,10 @@ class State:
         """New window exposures → seen (merged), days (added), texts (added in place); other
         experiments' → others (merged in place)."""
         values = "".join(f", extra[$dim_{i}] AS dim_{i}" for i in self.dims)
-        self.run("new_exposures", f"CREATE OR REPLACE TEMP TABLE {NEW_X} AS " + _sql(
+        self.run("new_exposures", f"CREATE OR REPLACE TEMP TABLE {NEW_X} AS " + render_sql(
             "incremental_new_exposures", {"exposures": self.rel.exposures, "local_minute": local_ts("m.minute", "duckdb"),
                                           "dimension_values": values, "ingested_filter": new}), marks)
-        self.exec("seen_new", f"CREATE OR REPLACE TEMP TABLE {NEW_SEEN} AS " + _sql("incremental_seen_new", {
+        self.exec("seen_new", f"CREATE OR REPLACE TEMP TABLE {NEW_SEEN} AS " + render_sql("incremental_seen_new", {
             "new_exposures": NEW_X,
             "dimension_new": "".join(f", min_by(dim_{i}, ts) AS dim_{i}, min(CASE WHEN dim_{i} IS NOT NULL "
                                      f"THEN ts END) AS dim_{i}_ts" for i in self.dims)}))
@@ -292,9 +267,9 @@ class State:
                   f"SELECT user_id, arm, day, count(*) FROM {NEW_X} GROUP BY user_id, arm, day")
         self.exec("days", f"INSERT INTO {self.t['days']} SELECT arm, day, count(*) FROM {NEW_X} GROUP BY arm, day")
         self.exec("texts_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS "
-                  + _sql("incremental_texts_new", {"new_exposures": NEW_X, "seen_state": seen}))
+                  + render_sql("incremental_texts_new", {"new_exposures": NEW_X, "seen_state": seen}))
         self.upsert("texts", ("user_id", "arm", "reason_id", "item_id"), "exposures = s.exposures + n.exposures")
-        self.run("others_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS " + _sql(
+        self.run("others_new", f"CREATE OR REPLACE TEMP TABLE {NEW_GROUPS} AS " + render_sql(
             "incremental_other_new", {"exposures": self.rel.exposures, "ingested_filter": new}), marks)
         self.upsert("others", ("user_id", "experiment"), "min_arm = least(s.min_arm, n.min_arm), "
                     "max_arm = greatest(s.max_arm, n.max_arm), first_ts = least(s.first_ts, n.first_ts)")
@@ -316,16 +291,16 @@ class State:
         extra = dict(marks)
         first_new = self.scalar(f"SELECT min(ts) FROM {NEW_X}")
         if watermark is not None and first_new is not None:
-            touched = "\nUNION ALL\n" + _sql("incremental_touched", {"events": self.rel.events, "new_exposures": NEW_X})
+            touched = "\nUNION ALL\n" + render_sql("incremental_touched", {"events": self.rel.events, "new_exposures": NEW_X})
             extra["touched_from"] = first_new
-        self.run("candidates", f"CREATE OR REPLACE TEMP TABLE {CANDIDATES} AS " + _sql(
+        self.run("candidates", f"CREATE OR REPLACE TEMP TABLE {CANDIDATES} AS " + render_sql(
             "incremental_candidates", {"events": self.rel.events, "ingested_filter": new, "touched_events": touched}),
             extra)
         first_event = self.scalar(f"SELECT min(ts) FROM {CANDIDATES}")
         if first_event is None:
             self.exec("new_orders", f"CREATE OR REPLACE TEMP TABLE {NEW_ORDERS} (order_id VARCHAR)")
             return
-        self.run("anchor", f"CREATE OR REPLACE TEMP TABLE {ANCHORED} AS " + _sql(
+        self.run("anchor", f"CREATE OR REPLACE TEMP TABLE {ANCHORED} AS " + render_sql(
             "incremental_anchor", {"candidates": CANDIDATES, "exposures": self.rel.exposures,
                                    "anchor_reason": ANCHOR_REASON}),
             {"anchor_from": first_event - self.params.values()["max_window"]})
@@ -338,7 +313,7 @@ class State:
         self.exec("events_insert", f"INSERT INTO {events} SELECT * FROM {ANCHORED}")
 
     def _refunds(self, watermark: dt.datetime | None, marks: dict[str, Any]) -> None:
-        sql = _sql("incremental_refunds", {
+        sql = render_sql("incremental_refunds", {
             "events": self.rel.events, "events_state": self.t["events"], "new_orders": NEW_ORDERS,
             "refunds_state": self.t["refunds"],
             "new_refund": "r.ingested_at > $watermark" if watermark is not None else "TRUE"})
@@ -357,7 +332,7 @@ class State:
                 # exposed after the earliest late event can have it in their pre-period
                 single = (f"(SELECT * FROM {seen} ANTI JOIN {self.t['multi']} USING (user_id) "
                           "WHERE first_exposure > $pre_from)")
-                late = _sql("incremental_pre", {"users": single, "events": self.rel.events, "ingested_filter": (
+                late = render_sql("incremental_pre", {"users": single, "events": self.rel.events, "ingested_filter": (
                     "\n      AND ingested_at > $watermark\n      AND event_id NOT IN "
                     f"(SELECT event_id FROM {self.rel.events} WHERE ingested_at <= $watermark)")})
                 added = ", ".join(f"{c} = {seen}.{c} + l.{c}" for c in PRE)
@@ -367,7 +342,7 @@ class State:
         span = self.exec("pre_moved", f"SELECT min(first_exposure), max(first_exposure) FROM {MOVED}").fetchall()[0]
         if span[0] is None:
             return
-        moved = _sql("incremental_pre", {"users": MOVED, "events": self.rel.events, "ingested_filter": ""})
+        moved = render_sql("incremental_pre", {"users": MOVED, "events": self.rel.events, "ingested_filter": ""})
         computed = ", ".join(f"{c} = COALESCE(p.{c}, 0)" for c in PRE)
         self.run("pre_moved", f"""UPDATE {seen} s SET {computed}
             FROM {MOVED} m LEFT JOIN ({moved}) p ON p.user_id = m.user_id
@@ -394,75 +369,6 @@ class State:
     def drop_temp(self) -> None:
         for name in _TEMP:
             self.exec("drop", f"DROP TABLE IF EXISTS {name}")
-
-    # --- what analyze reads -------------------------------------------------------------------
-
-    def materialize(self, engine: Engine, *, texts: bool = True) -> None:
-        """The stage tables of stages.materialize_per_user (``rel.seen`` as a view of the state,
-        ``rel.excluded``, ``rel.attributed``, ``rel.per_user``, ``rel.user_texts``) as the full path
-        makes them, from the state alone: every block reads them unchanged."""
-        p, rel = self.params, self.rel
-        dims = "".join(f", dim_{i}" for i in self.dims)
-        engine.view(q.Query("seen_state", f"SELECT user_id, arm, exposures, first_exposure, last_exposure{dims} "
-                                          f"FROM {self.t['seen']}"), rel.seen)
-        bots = ("\nUNION ALL\nSELECT user_id, CAST(1 AS BIGINT), CAST(exposures AS HUGEINT) FROM "
-                f"{rel.seen} ANTI JOIN {self.t['multi']} m USING (user_id) WHERE exposures > $max_exposures"
-                if p.max_exposures is not None else "")
-        excluded = _sql("incremental_excluded", {"seen": rel.seen, "multi_state": self.t["multi"], "bots": bots})
-        engine.materialize(q._bind("excluded_state", excluded, self.values), rel.excluded)
-        attributed = _sql("incremental_attributed", {"events_state": self.t["events"], "excluded": rel.excluded})
-        engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
-        # the segment dimension reads the stored segment instead of joining the users' (every user's)
-        select, joins = q.user_dimensions(p.dimensions, rel.users, NO_SEGMENTS)
-        select = select.replace("ua.segment", "u.segment")
-        joins = joins.replace(f"\nLEFT JOIN {NO_SEGMENTS} ua ON ua.user_id = u.user_id", "")
-        sql = _sql("incremental_per_user", {
-            "seen_state": self.t["seen"], "excluded": rel.excluded,
-            "attributed": rel.attributed, "refunds_state": self.t["refunds"],
-            "dimension_select": select,
-            "dimension_joins": joins,
-        })
-        engine.materialize(q._bind("per_user_state", sql, self.values), rel.per_user)
-        if texts:
-            engine.materialize(q.Query("user_texts_state", f"""
-                SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, t.segment FROM {self.t['texts']} t
-                WHERE NOT EXISTS (SELECT 1 FROM {rel.excluded} ex WHERE ex.user_id = t.user_id)"""), rel.user_texts)
-        engine.view(q.Query("other_arms", f"""
-            SELECT user_id, experiment, min_arm AS arm, first_ts AS ts FROM {self.t['others']}
-            UNION ALL
-            SELECT user_id, experiment, max_arm AS arm, first_ts AS ts FROM {self.t['others']} WHERE max_arm <> min_arm
-            """), OTHER_ARMS)
-
-    def daily_frame(self, engine: Engine) -> pd.DataFrame:
-        """daily_stats.sql's frame, from the state and the stage tables (after :meth:`materialize`)."""
-        sql = _sql("incremental_daily", {
-            "per_user": self.rel.per_user, "user_days_state": self.t["user_days"], "excluded": self.rel.excluded,
-            "days_state": self.t["days"], "attributed": self.rel.attributed,
-            "local_first": local_ts("f.minute", "duckdb"), "local_event": local_ts("v.minute", "duckdb"),
-        })
-        return engine.frame(q._bind("daily_state", sql, self.values))
-
-    def daily_block(self, spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations) -> list[dict[str, Any]]:
-        """The ``daily`` block (experiments/analysis/blocks.py's signature), from the state."""
-        return daily_rows(self.daily_frame(engine), spec.arm_names)
-
-    def block_overrides(self) -> dict[str, Any]:
-        """Blocks computed from the state instead of their own SQL (blocks.analysis_blocks' ``overrides``)."""
-        return {"daily": self.daily_block}
-
-    def start_text_work(self, spec: Spec, engine: Engine, params: q.QueryParams, pool: ThreadPoolExecutor) -> TextWork:
-        """The text blocks' work (text_work.start_text_work) with the stored text-feature levels."""
-        cached = CachedFeatures(self.con, self.t["features"], self.t["features_meta"])
-        return start_text_work(spec, engine, params, self.rel, pool, cached)
-
-    def drop_views(self, engine: Engine) -> None:
-        """The helper relations :meth:`materialize` made besides the stage tables."""
-        engine.drop(OTHER_ARMS)
-
-    def interaction_relations(self) -> q.Relations:
-        """Relations for interaction_stats.sql: the other experiments' arms from the state, not the exposures."""
-        return dataclasses.replace(self.rel, exposures=OTHER_ARMS)
-
 
 def _read_only(con: duckdb.DuckDBPyConnection) -> bool:
     return str(con.execute("SELECT current_setting('access_mode')").fetchall()[0][0]).lower() == "read_only"
