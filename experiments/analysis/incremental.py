@@ -240,9 +240,11 @@ class State(StateReader):
             "dimension_new": "".join(f", min_by(dim_{i}, ts) AS dim_{i}, min(CASE WHEN dim_{i} IS NOT NULL "
                                      f"THEN ts END) AS dim_{i}_ts" for i in self.dims)}))
         seen = self.t["seen"]
-        # rows whose first exposure moves earlier (a late exposure): their covariates are computed again
+        # rows whose first exposure moves earlier (a late exposure): their covariates are computed again.
+        # Only a new row before the latest stored exposure can (most of a day's rows come after it).
         self.exec("pre_moved", f"""CREATE OR REPLACE TEMP TABLE {MOVED} AS
-            SELECT n.user_id, n.arm, n.first_exposure FROM {NEW_SEEN} n
+            SELECT n.user_id, n.arm, n.first_exposure
+            FROM (SELECT * FROM {NEW_SEEN} WHERE first_exposure < (SELECT max(last_exposure) FROM {seen})) n
             JOIN {seen} s ON s.user_id = n.user_id AND s.arm = n.arm WHERE n.first_exposure < s.first_exposure""")
         self.upsert("seen", ("user_id", "arm"), "exposures = s.exposures + n.exposures, "
                     "first_exposure = least(s.first_exposure, n.first_exposure), "
