@@ -52,7 +52,6 @@ from experiments.analysis.stages import (
     query_params,
     stage_frames,
 )
-from experiments.analysis.text_metrics import diversity as text_diversity
 from experiments.analysis.text_work import TextWork, start_text_work
 
 __all__ = ["AnalysisError", "analysis_sql", "analyze", "clean_json"]
@@ -207,9 +206,10 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
     try:
         with timed("per_user"):
             stored = per_user_tables(spec, con, engine, params, rel, texts=text_metrics, state=state, log=state_log)
-        if text_metrics and stored is None:  # the text blocks' Python runs beside the SQL below (text_work.py)
+        if text_metrics:  # the text blocks' Python runs beside the SQL below (text_work.py)
             with timed("text_metrics"):
-                texts = start_text_work(spec, engine, params, rel, pool)
+                texts = (stored.start_text_work(spec, engine, params, pool) if stored else
+                         start_text_work(spec, engine, params, rel, pool))
         with timed("arm_sums"):
             frames = stage_frames(spec, engine, params, rel)
         with timed("plan"):
@@ -225,11 +225,10 @@ def analyze(spec: Spec, con: duckdb.DuckDBPyConnection | Engine, *, as_of: dt.da
             concurrent = interaction_block(spec, engine, params, stored.interaction_relations() if stored else rel,
                                            later)
         with timed("text_metrics"):
-            diversity = (texts.diversity.result() if texts else
-                         text_diversity(spec, engine, params, rel) if text_metrics else {})
-        overrides: dict[str, Block] | None = (
-            stored.block_overrides() if stored else
-            {"text_features": texts.features_block, "samples": texts.samples_block} if texts else None)
+            diversity = texts.diversity.result() if texts else {}
+        overrides: dict[str, Block] = {
+            **(stored.block_overrides() if stored else {}),
+            **({"text_features": texts.features_block, "samples": texts.samples_block} if texts else {})}
         blocks = analysis_blocks(spec, engine, params, rel, notes, text_metrics=text_metrics, overrides=overrides)
         blocks["cumulative"] = cumulative
         blocks.update(explorer)

@@ -7,20 +7,30 @@ built from (the items of every key, text_behaviour's ``_catalog``): the stored l
 only while that catalog is unchanged (its digest is stored beside them); any change in it, or a
 changed text of a reason (the text is part of the key), recomputes what it touches. Everything
 else (the per-user counts, the statistics) is text_behaviour's own SQL and code.
+
+:func:`start_text_work` is text_work.start_text_work for a refresh: the same summed user texts
+(text_shown.sql) feed the text metrics (scored in the worker), the samples and the feature keys,
+and the levels come from the stored ones instead of scoring every key again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from abkit.spec import Spec
+from abkit.text.scoring import PARALLEL_MIN
 from experiments.analysis import queries as q
+from experiments.analysis.block_sql import block_query
 from experiments.analysis.engines.base import Engine
-from experiments.analysis.text_behaviour import FEATURES, feature_table, text_feature_block
+from experiments.analysis.text_behaviour import FEATURES, feature_inputs, feature_table
+from experiments.analysis.text_metrics import diversity_of, exposed_inputs
+from experiments.analysis.text_work import TextWork, _now
 
 KEY = ("reason_id", "item_id", "segment", "text")
 CACHE_VERSION = 1  # bump when the features' definition changes: every stored level is recomputed
@@ -71,6 +81,22 @@ class CachedFeatures:
         finally:
             self.con.unregister(_KEYS_FRAME)
 
-    def block(self, spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations) -> list[dict[str, Any]]:
-        """text_behaviour.text_feature_block, with the stored levels (blocks.analysis_blocks' signature)."""
-        return text_feature_block(spec, engine, params, rel, levels=self.levels)
+
+def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations,
+                    pool: ThreadPoolExecutor, cached: CachedFeatures) -> TextWork:
+    """text_work.start_text_work with the levels of ``cached`` (looked up here, on the engine's
+    thread: they read the state); the text metrics' Python runs in ``pool`` as there."""
+    shown = dataclasses.replace(rel, user_texts=f"{rel.user_texts}_shown")
+    engine.materialize(block_query("text_shown", params, rel, engine=engine.name), shown.user_texts)
+    try:
+        exposed = exposed_inputs(engine, params, shown)
+        run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
+        diversity: Future[dict[str, dict[str, Any]]] = _now(dict) if exposed is None else run(diversity_of, spec,
+                                                                                              *exposed)
+    except Exception:
+        engine.drop(shown.user_texts)
+        raise
+    features = _now(feature_inputs, engine, params, shown)  # a failure: the text_features block's note
+    levels = features if features.exception() else _now(lambda f: None if f is None else cached.levels(*f),
+                                                         features.result())
+    return TextWork(diversity, levels, shown)

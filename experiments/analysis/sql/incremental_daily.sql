@@ -1,7 +1,7 @@
 -- The daily block (daily_stats.sql) from the incremental state, without a scan of the exposures:
 -- exposures per (arm, local day) of every seen user minus those of the excluded users (multi-arm,
 -- bots: few users, their days from the per-(user, arm, day) state), users per local day of their
--- first exposure (stored with the covariates), and the attributed clicks and orders per local day
+-- first exposure (daily_stats.sql's, from the per-user table), and the attributed clicks and orders per local day
 -- of their anchoring exposure (the attributed table, counted per UTC minute first as
 -- daily_stats.sql does), with running totals.
 WITH
@@ -17,10 +17,14 @@ shown_days AS (
     LEFT JOIN excluded_days x ON x.arm = d.arm AND x.day = d.day
     WHERE d.exposures - COALESCE(x.exposures, 0) > 0
 ),
+first_minutes AS (
+    SELECT u.arm, date_trunc('minute', u.first_exposure) AS minute, count(*) AS new_users
+    FROM {per_user} u
+    GROUP BY u.arm, date_trunc('minute', u.first_exposure)
+),
 firsts AS (
-    SELECT arm, first_day AS day, count(*) AS new_users
-    FROM {users}
-    WHERE kept = 1
-    GROUP BY 1, 2
+    SELECT arm, day, sum(new_users) AS new_users
+    FROM (SELECT f.arm, CAST({local_first} AS DATE) AS day, f.new_users FROM first_minutes f) d
+    GROUP BY arm, day
 ),
 {daily_totals}

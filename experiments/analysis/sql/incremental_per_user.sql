@@ -1,9 +1,11 @@
 -- Stage 2 (per_user.sql) from the incremental state instead of the raw logs: the same users,
--- columns and types. {users} is incremental_users.sql (with the CUPED covariates), {attributed}
--- the attributed events (incremental_attributed.sql), {refunds_state} the refunds of their orders.
+-- columns and types. The analysis users are the seen users but the few excluded ones ({excluded}),
+-- each their one (user, arm) row of {seen_state} with its CUPED covariates; {attributed} the
+-- attributed events (incremental_attributed.sql), {refunds_state} the refunds of their orders.
 WITH
 analysis_users AS (
-    SELECT * FROM {users} WHERE kept = 1
+    SELECT * FROM {seen_state} s
+    WHERE NOT EXISTS (SELECT 1 FROM {excluded} ex WHERE ex.user_id = s.user_id)
 ),
 attributed AS (
     SELECT event_id, user_id, type, order_id, revenue FROM {attributed}

@@ -477,3 +477,49 @@ def test_user_who_gets_a_second_arm_in_another_experiment_leaves_the_interaction
     rows = result["health"]["interactions"]
     assert rows, "the comparison must cover the interaction check"
     assert [r["users_in_both"] for r in rows] == [2]  # u3 and u4
+
+
+# --- the users' segments are stored with the state: users rows ingested later lower them ----------
+
+def test_users_rows_ingested_after_the_state_change_segments_as_in_a_full_recompute(tmp_path, spec_from):
+    # the segment is the smallest of a user's rows: u2 gets a smaller one (its per-user row and its
+    # texts change), u3 a larger one (nothing changes), u5 is first seen later with a row written before
+    spec = spec_from(end="2026-11-05", dimensions=["segment"])
+    base_x = [{**r, "reason_id": "r" + r["item_id"]} for r in BASE_X]
+    reasons = pd.DataFrame({"reason_id": ["rA", "rB", "rC"], "experiment": "exp1", "arm": "control",
+                            "item_id": ["A", "B", "C"], "segment": None, "text": ["限时优惠，好物A。", "纯棉材质。", "月销1万+。"]})
+    users = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4", "u5"], "segment": ["学生党", "注重品质", "价格敏感", "宝妈", "学生党"]})
+    db = tmp_path / "seg.duckdb"
+    write_logs(db, exposures=pd.DataFrame(base_x), events=pd.DataFrame(BASE_E), reasons=reasons, users=users)
+    assert refresh_and_full(db, spec)[2].mode == "built"
+    later = [{**xrow("x6", "2026-11-03 09:00", "u5", "B", "treat"), "reason_id": "rB"},
+             {**xrow("x7", "2026-11-03 09:30", "u2", "A", "treat"), "reason_id": "rA"}]
+    write_logs(db, exposures=pd.DataFrame(later), events=pd.DataFrame(columns=list(BASE_E[0])),
+               users=pd.DataFrame({"user_id": ["u2", "u3"], "segment": ["价格敏感", "注重品质"]}))
+    inc, full, refresh, per_user = refresh_and_full(db, spec)
+    assert refresh.mode == "refreshed"
+    assert_same(inc, full)
+    assert dict(zip(per_user["user_id"], per_user["dim_0"], strict=True))["u2"] == "价格敏感"
+    assert {r["segment"] for r in inc["samples"]} >= {"价格敏感", "学生党"}
+    con = connect(db)
+    con.execute("DELETE FROM users WHERE user_id = 'u4'")  # a row at or before the state's mark removed
+    con.close()
+    inc, full, refresh, _ = refresh_and_full(db, spec)
+    assert refresh.mode == "built" and "users rows" in refresh.reason
+    assert_same(inc, full)
+
+
+def test_users_rows_alone_reach_the_stored_segments(tmp_path, spec_from):
+    # no new log rows (the watermark stays), users rows for users who had none: the segments take them
+    spec = spec_from(end="2026-11-05", dimensions=["segment"])
+    db = tmp_path / "seg0.duckdb"
+    write_logs(db, exposures=pd.DataFrame(BASE_X), events=pd.DataFrame(BASE_E),
+               users=pd.DataFrame({"user_id": ["u2"], "segment": ["注重品质"]}))
+    assert refresh_and_full(db, spec)[2].mode == "built"
+    write_logs(db, exposures=pd.DataFrame(columns=list(BASE_X[0])), events=pd.DataFrame(columns=list(BASE_E[0])),
+               users=pd.DataFrame({"user_id": ["u1", "u3"], "segment": ["学生党", "宝妈"]}))
+    inc, full, refresh, per_user = refresh_and_full(db, spec)
+    assert refresh.mode == "refreshed"
+    assert_same(inc, full)
+    assert per_user.set_index("user_id")["dim_0"].fillna("-").to_dict() == {"u1": "学生党", "u2": "注重品质",
+                                                                              "u3": "宝妈", "u4": "-"}
