@@ -26,7 +26,6 @@ from experiments.analysis.text_work import TextWork
 PARTS = ("seen", "multi", "user_days", "events", "refunds", "days", "others", "texts", "features",
          "features_meta", "meta")
 OTHER_ARMS = "abkit_incr_other_arms"  # a view: what interaction_stats.sql reads instead of the exposures
-NO_SEGMENTS = "abkit_incr_no_segments"  # the per-user query's segments join, left out: seen holds the segment
 
 
 def state_tables(experiment: str) -> dict[str, str]:
@@ -73,9 +72,7 @@ class StateReader:
         attributed = render_sql("incremental_attributed", {"events_state": self.t["events"], "excluded": rel.excluded})
         engine.materialize(q._bind("attributed_state", attributed, self.values), rel.attributed)
         # the segment dimension reads the stored segment instead of joining the users' (every user's)
-        select, joins = q.user_dimensions(p.dimensions, rel.users, NO_SEGMENTS)
-        select = select.replace("ua.segment", "u.segment")
-        joins = joins.replace(f"\nLEFT JOIN {NO_SEGMENTS} ua ON ua.user_id = u.user_id", "")
+        select, joins = q.user_dimensions(p.dimensions, rel.users, segment="u.segment")
         sql = render_sql("incremental_per_user", {
             "seen_state": self.t["seen"], "excluded": rel.excluded,
             "attributed": rel.attributed, "refunds_state": self.t["refunds"],

@@ -264,20 +264,20 @@ def user_segments(users: str) -> str:
     return f"SELECT user_id, min(segment) AS segment FROM {users} GROUP BY user_id"
 
 
-def user_dimensions(dimensions: Sequence[str], users: str, segments: str | None = None) -> tuple[str, str]:
+def user_dimensions(dimensions: Sequence[str], users: str, segment: str | None = None) -> tuple[str, str]:
     """(select, joins) of the per-user query's dimension columns: the value from the exposures
     (``u.dim_<i>``), else the users table's — its ``segment`` column for ``segment``, else the key
     of its ``extra`` map. The map keys are read only from the users rows that carry a map (min
     skips NULLs), in a grouping of their own: a string state per user in the one over every user
-    costs more than the join. ``segments``: a relation that already holds that grouping (user_id,
-    segment), e.g. one an incremental refresh shares with the text blocks' table."""
+    costs more than the join. ``segment``: an expression of the per-user source that already holds
+    the user's segment (the incremental state stores it with each user), instead of grouping the
+    users table."""
     select = "".join(
-        f",\n    COALESCE(u.dim_{i}, {'ua.segment' if name == 'segment' else f'ux.dim_{i}'}) AS dim_{i}"
+        f",\n    COALESCE(u.dim_{i}, {(segment or 'ua.segment') if name == 'segment' else f'ux.dim_{i}'}) AS dim_{i}"
         for i, name in enumerate(dimensions))
     joins = ""
-    if "segment" in dimensions:
-        grouped = segments or f"({user_segments(users)})"
-        joins += f"\nLEFT JOIN {grouped} ua ON ua.user_id = u.user_id"
+    if "segment" in dimensions and segment is None:
+        joins += f"\nLEFT JOIN ({user_segments(users)}) ua ON ua.user_id = u.user_id"
     attrs = "".join(f", min(extra[$dim_{i}]) AS dim_{i}" for i, name in enumerate(dimensions) if name != "segment")
     if attrs:
         joins += (f"\nLEFT JOIN (\n    SELECT user_id{attrs}\n    FROM {users}\n    WHERE extra IS NOT NULL\n"
