@@ -237,7 +237,6 @@ def _stage(name: str, p: QueryParams, rel: Relations) -> Query:
         "seen": rel.seen,
         "excluded": rel.excluded,
         "users": rel.users,
-        "segments": f"(\n    {user_segments(rel.users)}\n)",
         "events": rel.events,
         "event_as_of_filter": _event_as_of("e", p),
         "attribution": load_sql(f"attribution_{p.attribution}").strip(),

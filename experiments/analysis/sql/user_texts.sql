@@ -1,7 +1,7 @@
 -- Stage 2b: the analysis users' exposures that show a reason, counted per (user, reason, item), with
 -- the viewer's segment (users.segment). The text blocks (text metrics, text features, samples) read
 -- this table instead of scanning the exposures again, and take the segment from it instead of each
--- grouping the users table once more.
+-- grouping the users table once more (only its rows of the users who saw a text).
 -- The excluded users are left out by an outer join that keeps the unmatched rows: NOT EXISTS here
 -- made DuckDB read the window twice (its decorrelation needs the distinct outer users), so the window
 -- was materialized and the reason filter never reached the scan (every row's strings were read).
@@ -17,4 +17,10 @@ text_counts AS (
 )
 SELECT t.user_id, t.arm, t.reason_id, t.item_id, t.exposures, g.segment
 FROM text_counts t
-LEFT JOIN {segments} g ON g.user_id = t.user_id
+LEFT JOIN (
+    -- the segment of the users who saw a text only (often a small part of the users table)
+    SELECT user_id, min(segment) AS segment
+    FROM {users}
+    WHERE user_id IN (SELECT user_id FROM text_counts)
+    GROUP BY user_id
+) g ON g.user_id = t.user_id
