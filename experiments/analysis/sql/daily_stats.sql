@@ -13,7 +13,7 @@ shown_minutes AS (
     SELECT x.arm, date_trunc('minute', x.ts) AS minute, count(*) AS exposures
     FROM window_exposures x
     LEFT JOIN {excluded} ex ON ex.user_id = x.user_id
-    WHERE ex.user_id IS NULL  -- (an outer join: DuckDB decorrelates NOT EXISTS at a cost, see user_texts.sql)
+    WHERE ex.user_id IS NULL  -- an outer join rather than NOT EXISTS, as in user_texts.sql
     GROUP BY x.arm, date_trunc('minute', x.ts)
 ),
 shown_days AS (

@@ -2,9 +2,8 @@
 -- the viewer's segment (users.segment). The text blocks (text metrics, text features, samples) read
 -- this table instead of scanning the exposures again, and take the segment from it instead of each
 -- grouping the users table once more (only its rows of the users who saw a text).
--- The excluded users are left out by an outer join that keeps the unmatched rows: NOT EXISTS here
--- made DuckDB read the window twice (its decorrelation needs the distinct outer users), so the window
--- was materialized and the reason filter never reached the scan (every row's strings were read).
+-- The excluded users are left out by an outer join that keeps the unmatched rows (for NOT EXISTS,
+-- DuckDB materialized the window to decorrelate it: no dearer in CPU, but a serial phase).
 WITH
 {window_exposures},
 text_counts AS (
