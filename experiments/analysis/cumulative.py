@@ -29,9 +29,17 @@ from experiments.analysis.rows import stats_by_key
 
 
 def stats_by_day_query(spec: Spec, layout: q.StatsLayout, rel: q.Relations, engine: str) -> q.Query:
-    """arm_stats.sql per (arm, local day of the user's first exposure)."""
-    return q.arm_stats(layout, rel=rel, by_day=f"CAST({local_ts('u.first_exposure', engine)} AS DATE)",
-                       values={"timezone": spec.timezone})
+    """arm_stats.sql per (arm, local day of the user's first exposure). The local time costs a
+    time-zone conversion per row, so the users are summed per UTC minute of their first exposure
+    first (a local day starts on a whole UTC minute, as in daily_stats.sql) and each minute is
+    converted once; sufficient statistics add up, so the day's sums are the same."""
+    minutes = q.arm_stats(layout, rel=rel, by_day="date_trunc('minute', u.first_exposure)")
+    sums = "".join(f",\n    sum({alias}) AS {alias}" for alias in layout.expressions)
+    day = f"CAST({local_ts('m.first_day', engine)} AS DATE)"
+    sql = (f"SELECT arm, day AS first_day, CAST(sum(n) AS BIGINT) AS n, sum(open_window_users) AS open_window_users{sums}\n"
+           f"FROM (\n    SELECT m.*, {day} AS day\n    FROM (\n{minutes.sql.strip()}\n    ) m\n) d\n"
+           "GROUP BY arm, day")
+    return q._bind("arm_stats_by_day", sql, {**minutes.params, "timezone": spec.timezone})
 
 
 def _add(a: SufficientStats, b: SufficientStats) -> SufficientStats:

@@ -34,6 +34,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
+import pandas as pd
+
 from abkit.metrics import METRICS, MetricDef
 from abkit.warehouse import check_identifier
 from experiments.analysis.clean_sql import CLEANED_TABLES, clean_columns, clean_slots
@@ -402,10 +404,38 @@ def arm_stats(layout: StatsLayout, *, dimension: int | None = None, rel: Relatio
     if by_day is not None:
         group += ", first_day"
         source = f"(SELECT u.*, {by_day} AS first_day FROM {rel.per_user} u) d"
+    return _arm_stats(layout, source, group, f"arm{group}", values)
+
+
+def _arm_stats(layout: StatsLayout, source: str, columns: str, grouping: str,
+               values: dict[str, Any] | None = None) -> Query:
     sums = ",\n".join(f"    {expr} AS {alias}" for alias, expr in layout.expressions.items())
-    sql = render(load_sql("arm_stats"), {"group_columns": group, "sums": sums, "per_user": source})
+    sql = render(load_sql("arm_stats"), {"group_columns": columns, "grouping": grouping, "sums": sums,
+                                         "per_user": source})
     bound = {**(values or {}), **{f"cap_{c}": float(v) for c, v in layout.caps.items()}}
     return _bind("arm_stats", sql, bound)
+
+
+def arm_stats_sets(layout: StatsLayout, dimensions: int, rel: Relations = DEFAULT_RELATIONS) -> Query:
+    """arm_stats per arm and per (arm, dim_<i>) for each of ``dimensions`` dimensions in one query: its
+    ``grouping_set`` column is -1 on the per-arm rows and i on dimension i's (split by
+    :func:`split_arm_stats`)."""
+    dims = [f"dim_{i}" for i in range(int(dimensions))]
+    which = "".join(f"WHEN grouping({d}) = 0 THEN {i} " for i, d in enumerate(dims))
+    columns = "".join(f", {d}" for d in dims) + f", CASE {which}ELSE -1 END AS grouping_set"
+    grouping = "GROUPING SETS ((arm)" + "".join(f", (arm, {d})" for d in dims) + ")"
+    return _arm_stats(layout, rel.per_user, columns, grouping)
+
+
+def split_arm_stats(frame: pd.DataFrame, dimensions: int) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The frames :func:`arm_stats` returns per arm and per (arm, dim_<i>), from :func:`arm_stats_sets`'."""
+    dims = [f"dim_{i}" for i in range(int(dimensions))]
+    stats = [c for c in frame.columns if c not in {"arm", "grouping_set", *dims}]
+
+    def part(index: int, keys: list[str]) -> pd.DataFrame:
+        return frame.loc[frame["grouping_set"] == index, keys + stats].reset_index(drop=True)
+
+    return part(-1, ["arm"]), [part(i, ["arm", d]) for i, d in enumerate(dims)]
 
 
 # --- raw log files: validation and deduplication (engines that skip `abkit ingest`) ---------
@@ -435,6 +465,5 @@ def clean_counts(ranked: str) -> Query:
 def all_queries(p: QueryParams, layout: StatsLayout, rel: Relations = DEFAULT_RELATIONS) -> list[Query]:
     """The statements of one analysis in order (what `abkit analyze --show-sql` prints)."""
     out = [seen_users(p, rel), excluded_users(p, rel), attributed_events(p, rel), per_user(p, rel, staged=True),
-           arm_counts(p, rel), multi_arm_users(rel), arm_stats(layout, rel=rel)]
-    out += [arm_stats(layout, dimension=i, rel=rel) for i in range(len(p.dimensions))]
-    return out
+           arm_counts(p, rel), multi_arm_users(rel)]
+    return out + [arm_stats_sets(layout, len(p.dimensions), rel) if p.dimensions else arm_stats(layout, rel=rel)]

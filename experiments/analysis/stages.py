@@ -123,9 +123,12 @@ def stage_frames(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relat
     multi = int(engine.frame(q.multi_arm_users(rel)).iloc[0, 0])
     caps = winsorize_caps(spec, engine, rel)
     layout = q.stats_layout(spec.all_metrics, caps)
-    overall = engine.frame(q.arm_stats(layout, rel=rel))
-    by_dimension = {name: engine.frame(q.arm_stats(layout, dimension=i, rel=rel))
-                    for i, name in enumerate(params.dimensions)}
+    n = len(params.dimensions)
+    if n:  # the per-arm and the per-dimension sums in one read of the per-user table
+        overall, parts = q.split_arm_stats(engine.frame(q.arm_stats_sets(layout, n, rel)), n)
+    else:
+        overall, parts = engine.frame(q.arm_stats(layout, rel=rel)), []
+    by_dimension = dict(zip(params.dimensions, parts, strict=True))
     for name, frame in by_dimension.items():
         if not frame.empty and frame.iloc[:, 1].isna().all():
             raise AnalysisError(f"dimension {name!r} was not found: no exposure has an extra column "

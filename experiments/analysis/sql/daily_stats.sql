@@ -1,7 +1,8 @@
 -- Per arm and day of the spec's time zone: newly triggered users (first exposure that day),
 -- exposures, and the attributed clicks and orders of the exposures shown that day (each event
 -- counts on the day of its anchoring exposure, {attributed}.anchor_ts), with running totals.
--- Exposures of analysis users are the window exposures minus the excluded users ({excluded}).
+-- Exposures of analysis users are the window exposures minus the excluded users ({excluded}, unique
+-- users: the outer join keeps each other exposure once).
 -- The local_* slots turn a naive UTC ts into local wall time: DuckDB
 -- timezone($timezone, timezone('UTC', ts)); Spark from_utc_timestamp(ts, :timezone). That
 -- conversion is costly per row, so rows are counted per UTC minute first and each minute is
@@ -11,7 +12,8 @@ WITH
 shown_minutes AS (
     SELECT x.arm, date_trunc('minute', x.ts) AS minute, count(*) AS exposures
     FROM window_exposures x
-    WHERE NOT EXISTS (SELECT 1 FROM {excluded} ex WHERE ex.user_id = x.user_id)
+    LEFT JOIN {excluded} ex ON ex.user_id = x.user_id
+    WHERE ex.user_id IS NULL  -- an outer join rather than NOT EXISTS, as in user_texts.sql
     GROUP BY x.arm, date_trunc('minute', x.ts)
 ),
 shown_days AS (
