@@ -30,6 +30,7 @@ from abkit.text.ngrams import Encoded, NgramTable, encode_chars, entropy, ngram_
 from abkit.text.personalization import personalization
 from abkit.text.scoring import PairScores, TextChecker, default_jobs, start_scoring
 from abkit.text.selfbleu import seeded_sample, self_bleu
+from abkit.text.shared_scores import SharedScores
 from abkit.text.sharedwork import start_shared
 
 NGRAM_ORDERS = (1, 2, 3, 4)
@@ -103,13 +104,15 @@ def arm_text_metrics(
     faithfulness: FaithfulnessChecker | None = None,
     jobs: int | None = None,
     text_lexicon: TextExtension | None = None,
+    shared: SharedScores | None = None,
 ) -> dict[str, Any]:
     """The diversity-block entry of one arm (keys of docs/interface.md, Analysis JSON plus the extras in the module doc).
 
     ``self_bleu_sample=0`` skips self-BLEU (the one quadratic metric). ``jobs``: processes scoring pairs, the
     caller included (default: 1, or 2 from 100k pairs on); with more than one, the metrics of the texts alone
     run in one more forked process meanwhile (abkit.text.sharedwork). ``text_lexicon``: a team's extension
-    file (used when no ``faithfulness`` checker is given).
+    file (used when no ``faithfulness`` checker is given). ``shared``: these pairs already scored (one pass
+    over several callers' pairs, abkit.text.shared_scores): their scores are taken from it.
     """
     grouped, rows = _prepare(pairs)
     text_code, uniques = pd.factorize(grouped["text"], sort=False)
@@ -125,13 +128,17 @@ def arm_text_metrics(
 
     # the metrics of the texts alone (numpy over every character) run in a forked process from here on,
     # while this one parses the catalog and scores pairs with the scoring workers (abkit.text.sharedwork)
-    finish_text = start_shared(text_side, 1, 1) if n_jobs > 1 and "fork" in mp.get_all_start_methods() else None
-    catalog = items if isinstance(items, Mapping) else items_by_id(items)
-    checker = TextChecker.build(catalog, text_lexicon) if faithfulness is None or text_lexicon is not None else None
-    scores = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
-                           compliance=checker.compliance if checker else None,
-                           faithfulness=faithfulness or (checker.faithfulness if checker else None),
-                           jobs=n_jobs, claim_lists=n_examples)()  # claim lists only for the examples
+    fork = shared is None and n_jobs > 1 and "fork" in mp.get_all_start_methods()
+    finish_text = start_shared(text_side, 1, 1) if fork else None
+    if shared is not None:
+        scores = shared.take(grouped["item_id"].tolist(), grouped["text"].tolist())
+    else:
+        catalog = items if isinstance(items, Mapping) else items_by_id(items)
+        checker = TextChecker.build(catalog, text_lexicon) if faithfulness is None or text_lexicon is not None else None
+        scores = start_scoring(grouped["text"].tolist(), grouped["item_id"].tolist(), catalog,
+                               compliance=checker.compliance if checker else None,
+                               faithfulness=faithfulness or (checker.faithfulness if checker else None),
+                               jobs=n_jobs, claim_lists=n_examples)()  # claim lists only for the examples
     text = finish_text()[0] if finish_text is not None else text_side()
 
     out.update(text.ngrams)

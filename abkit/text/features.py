@@ -27,6 +27,7 @@ from abkit.text.lexicon import PRICE_ATTRIBUTE, PROMO_ATTRIBUTE
 from abkit.text.normalize import normalize, strip_whitespace
 from abkit.text.numeric import DISCOUNT_KINDS, PRICE_KIND
 from abkit.text.scoring import score_pairs
+from abkit.text.shared_scores import SharedScores
 
 _PRICE_WORDS = re.compile(r"价|便宜|省钱|划算|实惠|平价")
 COLUMNS = ("mentions_promo", "priority_aspect", "mentions_priority_aspect", "length", "length_bucket",
@@ -42,13 +43,14 @@ def _length_buckets(lengths: np.ndarray) -> np.ndarray:
 
 
 def pair_features(texts: Sequence[str], item_ids: Sequence[str], catalog: Mapping[str, ItemFacts],
-                  faithfulness: FaithfulnessChecker | None = None) -> pd.DataFrame:
+                  faithfulness: FaithfulnessChecker | None = None, shared: SharedScores | None = None) -> pd.DataFrame:
     """The segment-free features of distinct (item, text) pairs, one row per pair in input order, plus
     what the priority-aspect test needs: ``norm`` (normalized text), ``price_claim`` / ``discount_claim``
     (the text makes a price / a discount claim) and ``supported_attributes`` (attributes a supported
-    claim names)."""
-    scores = score_pairs(list(texts), list(item_ids), catalog,
-                         faithfulness=faithfulness or FaithfulnessChecker(catalog.values()), keep_supported=True)
+    claim names). ``shared``: the pairs already scored (abkit.text.shared_scores, against this catalog)."""
+    scores = shared.take(item_ids, texts) if shared is not None else score_pairs(
+        list(texts), list(item_ids), catalog, faithfulness=faithfulness or FaithfulnessChecker(catalog.values()),
+        keep_supported=True)
     n = len(texts)
     supported = scores.supported_claims or {}
     price_claim = np.zeros(n, dtype=bool)
@@ -134,14 +136,16 @@ def _mentions(aspects: np.ndarray, pairs: np.ndarray, item_ids: list[str], feats
 def feature_columns(item_ids: Sequence[object], texts: Sequence[str], segments: Sequence[object],
                     catalog: Mapping[str, ItemFacts],
                     segment_aspect: Callable[[str, list[str]], str | None] | None = None,
-                    faithfulness: FaithfulnessChecker | None = None) -> pd.DataFrame:
+                    faithfulness: FaithfulnessChecker | None = None,
+                    shared: SharedScores | None = None) -> pd.DataFrame:
     """The feature columns (module doc) of each row (item_id, text, segment), rows as given (no text
-    may be missing). Work is done per distinct (item, text), (item, segment) and (pair, aspect)."""
+    may be missing). Work is done per distinct (item, text), (item, segment) and (pair, aspect).
+    ``shared``: the pairs already scored (pair_features)."""
     items = list(item_ids)
     pair_code, pair_first = _codes(items, texts)
     first = pair_first.tolist()
     pair_items = [items[k] for k in first]
-    feats = pair_features([texts[k] for k in first], pair_items, catalog, faithfulness)
+    feats = pair_features([texts[k] for k in first], pair_items, catalog, faithfulness, shared)
 
     seg_code, seg_first = _codes(items, segments)
     seg_aspect = _aspects([items[k] for k in seg_first.tolist()], [segments[k] for k in seg_first.tolist()],

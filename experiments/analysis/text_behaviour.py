@@ -27,6 +27,7 @@ import pandas as pd
 from abkit.spec import Spec
 from abkit.stats.ratio import ratio_interval
 from abkit.stats.types import SufficientStats
+from abkit.text.shared_scores import SharedScores
 from experiments.analysis import queries as q
 from experiments.analysis.block_sql import FEATURES_TABLE, block_query
 from experiments.analysis.engines.base import Engine
@@ -60,16 +61,17 @@ def _catalog(engine: Engine, item_ids: pd.Series, rel: q.Relations) -> pd.DataFr
         engine.drop("abkit_feature_items")
 
 
-def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+def feature_table(keys: pd.DataFrame, items: pd.DataFrame, shared: SharedScores | None = None) -> pd.DataFrame:
     """Feature levels (strings) per (reason_id, item_id, segment) key of ``keys`` (which also holds text);
-    keys without a text are left out."""
+    keys without a text are left out. ``shared``: the keys' (item, text) pairs already scored against ``items``."""
     from abkit.text.features import feature_columns
     from abkit.text.items import items_by_id
     from abkit.world.textlex import segment_top_aspect
 
     keys = keys[keys["text"].notna()]
     feats = feature_columns(keys["item_id"].tolist(), keys["text"].astype(str).tolist(), keys["segment"].tolist(),
-                            items_by_id(items), segment_aspect=segment_top_aspect)
+                            shared.catalog if shared is not None else items_by_id(items),
+                            segment_aspect=segment_top_aspect, shared=shared)
     cols = {"reason_id": keys["reason_id"], "item_id": keys["item_id"], "segment": keys["segment"]}
     cols.update({f: _level(feats[f].set_axis(keys.index)) for f in FEATURES})
     return pd.DataFrame({k: v.astype("string") for k, v in cols.items()})
@@ -79,13 +81,15 @@ def feature_table(keys: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
 Levels = Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
 
 
-def feature_inputs(engine: Engine, params: q.QueryParams, rel: q.Relations) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def feature_inputs(engine: Engine, params: q.QueryParams, rel: q.Relations,
+                   items: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(the distinct (reason, item, segment) keys with their text, the catalog rows of their items), or None
-    where the analysis users saw no text: the engine's part before the levels."""
+    where the analysis users saw no text: the engine's part before the levels. ``items``: those catalog rows,
+    already fetched (text_metrics.exposed_inputs' over the same user texts: the same items)."""
     keys = engine.frame(block_query("text_feature_keys", params, rel, engine=engine.name))
     if keys.empty:
         return None
-    return keys, _catalog(engine, keys["item_id"], rel)
+    return keys, _catalog(engine, keys["item_id"], rel) if items is None else items
 
 
 def level_stats(engine: Engine, params: q.QueryParams, rel: q.Relations, table: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from abkit.spec import Spec
 from abkit.text.arm_metrics import arm_text_metrics
 from abkit.text.faithfulness import FaithfulnessChecker
 from abkit.text.items import items_by_id
+from abkit.text.shared_scores import SharedScores
 from experiments.analysis import queries as q
 from experiments.analysis.engines.base import Engine
 
@@ -32,20 +33,23 @@ def exposed_inputs(engine: Engine, params: q.QueryParams, rel: q.Relations) -> t
     return pairs, items
 
 
-def diversity_of(spec: Spec, pairs: pd.DataFrame, items: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def diversity_of(spec: Spec, pairs: pd.DataFrame, items: pd.DataFrame,
+                 shared: SharedScores | None = None) -> dict[str, dict[str, Any]]:
     """The block from :func:`exposed_inputs`' frames (Python only: experiments/analysis/text_work.py runs it
-    beside the engine's other work)."""
+    beside the engine's other work). ``shared``: every arm's pairs already scored against ``items``."""
     counts = pairs.groupby("arm")["text"].nunique()
     sample_n = int(counts.min()) if len(counts) else None
-    catalog = items_by_id(items)  # parsed, and its lexicon built, once for all arms
-    faithfulness = FaithfulnessChecker(catalog.values())
+    # parsed, and its lexicon built, once for all arms
+    catalog = shared.catalog if shared is not None else items_by_id(items)
+    faithfulness = shared.faithfulness if shared is not None else FaithfulnessChecker(catalog.values())
     out: dict[str, dict[str, Any]] = {}
     for arm in spec.arm_names:
         arm_pairs = pairs[pairs["arm"] == arm]
         if arm_pairs.empty:
             continue
         out[arm] = dict(arm_text_metrics(arm_pairs[["item_id", "text", "segment", "exposures"]].reset_index(drop=True),
-                                         catalog, seed=spec.key, sample_n=sample_n, faithfulness=faithfulness))
+                                         catalog, seed=spec.key, sample_n=sample_n, faithfulness=faithfulness,
+                                         shared=shared))
     return out
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from abkit.spec import Spec
 from abkit.text.scoring import PARALLEL_MIN
+from abkit.text.shared_scores import SharedScores
 from experiments.analysis import queries as q
 from experiments.analysis.block_sql import block_query
 from experiments.analysis.engines.base import Engine
@@ -72,12 +73,23 @@ class TextWork:
         return feature_rows(frame, spec.arm_names, spec.alpha)
 
 
+def score_shown(exposed: tuple[pd.DataFrame, pd.DataFrame], keys: pd.DataFrame | None) -> SharedScores:
+    """One scoring pass over the distinct (item, text) pairs of both blocks (the diversity block's pairs and
+    the feature keys': the same pairs, both read from the summed user texts), against the exposed items."""
+    pairs, items = exposed
+    both = pd.concat([pairs[["item_id", "text"]], *([] if keys is None else [keys[["item_id", "text"]]])])
+    both = both[both["text"].notna()]
+    return SharedScores.score(both["item_id"].astype("string").astype(object).tolist(),
+                              both["text"].astype(str).tolist(), items)
+
+
 def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations,
                     pool: ThreadPoolExecutor) -> TextWork:
-    """Fetch both blocks' inputs now and start their Python in ``pool`` (one worker). The diversity
-    block's failures raise from ``diversity.result()``; the features' (their SQL included) from the
-    text_features block, which blocks.analysis_blocks turns into a note, as before. The caller drops
-    the summed user texts (:meth:`TextWork.drop`)."""
+    """Fetch both blocks' inputs now and start their Python in ``pool`` (one worker): one scoring pass
+    (:func:`score_shown`), then the diversity block and the features' levels from it. The diversity
+    block's failures (the pass's included) raise from ``diversity.result()``; the features' (their SQL
+    included) from the text_features block, which blocks.analysis_blocks turns into a note, as before.
+    The caller drops the summed user texts (:meth:`TextWork.drop`)."""
     shown = dataclasses.replace(rel, user_texts=f"{rel.user_texts}_shown")
     engine.materialize(block_query("text_shown", params, rel, engine=engine.name), shown.user_texts)
     try:
@@ -85,17 +97,22 @@ def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Re
     except Exception:
         engine.drop(shown.user_texts)
         raise
+    features = _now(feature_inputs, engine, params, shown, None if exposed is None else exposed[1])
+    inputs = None if features.exception() else features.result()
     run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
-    diversity: Future[dict[str, dict[str, Any]]] = (
-        _now(dict) if exposed is None else run(diversity_of, spec, *exposed))
-    levels: Future[pd.DataFrame | None] = Future()
-    try:
-        features = feature_inputs(engine, params, shown)
-    except Exception as exc:  # the text_features block raises it (a note there), as when it ran this SQL itself
-        levels.set_exception(exc)
-    else:
-        if features is None:
-            levels.set_result(None)
-        else:
-            levels = run(feature_table, *features)
-    return TextWork(diversity, levels, shown)
+    if exposed is None:
+        return TextWork(_now(dict), _levels(features, inputs, run, None), shown)
+    pairs, items = exposed
+    scored: Future[SharedScores] = run(score_shown, exposed, None if inputs is None else inputs[0])
+    diversity: Future[dict[str, dict[str, Any]]] = run(lambda: diversity_of(spec, pairs, items, scored.result()))
+    return TextWork(diversity, _levels(features, inputs, run, scored), shown)
+
+
+def _levels(features: Future[Any], inputs: tuple[pd.DataFrame, pd.DataFrame] | None,
+            run: Callable[..., Future[Any]], scored: Future[SharedScores] | None) -> Future[pd.DataFrame | None]:
+    """The features' levels from their fetched ``inputs`` (the fetch's failure, or None where the users saw
+    no text, passed on), with the shared pass' scores when there is one (``run`` runs it first)."""
+    if features.exception() or inputs is None:
+        return features
+    keys, items = inputs
+    return run(lambda: feature_table(keys, items, None if scored is None else scored.result()))
