@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -25,12 +26,13 @@ import pandas as pd
 
 from abkit.spec import Spec
 from abkit.text.scoring import PARALLEL_MIN
+from abkit.text.shared_scores import SharedScores
 from experiments.analysis import queries as q
 from experiments.analysis.block_sql import block_query
 from experiments.analysis.engines.base import Engine
 from experiments.analysis.text_behaviour import FEATURES, feature_inputs, feature_table
 from experiments.analysis.text_metrics import diversity_of, exposed_inputs
-from experiments.analysis.text_work import TextWork, _now
+from experiments.analysis.text_work import TextWork, _now, score_shown
 
 KEY = ("reason_id", "item_id", "segment", "text")
 CACHE_VERSION = 1  # bump when the features' definition changes: every stored level is recomputed
@@ -56,47 +58,79 @@ class CachedFeatures:
 
     def levels(self, keys: pd.DataFrame, catalog: pd.DataFrame) -> pd.DataFrame:
         """The feature levels of every key (reason_id, item_id, segment, text), new keys computed and stored."""
+        new, digest = self.new_keys(keys, catalog)
+        return self.stored(keys, new, None if new.empty else feature_table(new, catalog), digest)
+
+    def new_keys(self, keys: pd.DataFrame, catalog: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+        """(the keys without stored levels, the catalog's digest); another catalog than the stored levels'
+        drops them all first."""
         digest = catalog_digest(catalog)
         stored = self.con.execute(f"SELECT max(digest) FROM {self.meta}").fetchall()[0][0]
         if stored != digest:  # another catalog: nothing stored still holds
             self.con.execute(f"DELETE FROM {self.table}")
+        return self._with_keys(keys, lambda match: self.con.execute(f"SELECT k.* {match} WHERE c.reason_id IS NULL")
+                               .df()), digest
+
+    def stored(self, keys: pd.DataFrame, new: pd.DataFrame, fresh: pd.DataFrame | None, digest: str) -> pd.DataFrame:
+        """Store ``fresh`` (feature_table of the ``new`` keys, one row per key in their order) and the digest;
+        the levels of every key."""
+        if fresh is not None:
+            fresh = fresh.assign(text=new["text"].to_numpy())
+            self.con.register("abkit_incr_fresh_features", fresh[[*KEY, *FEATURES]])
+            try:
+                self.con.execute(f"INSERT INTO {self.table} SELECT * FROM abkit_incr_fresh_features")
+            finally:
+                self.con.unregister("abkit_incr_fresh_features")
+        self.con.execute(f"DELETE FROM {self.meta}")
+        self.con.execute(f"INSERT INTO {self.meta} VALUES (?)", [digest])
+        cols = ", ".join(f"c.{c}" for c in ("reason_id", "item_id", "segment", *FEATURES))
+        return self._with_keys(keys, lambda match: self.con.execute(f"SELECT {cols} {match}").df().astype("string"))
+
+    def _with_keys(self, keys: pd.DataFrame, read: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
+        """``read`` of the FROM clause that matches the ``keys`` (registered for the call) to the stored levels."""
         self.con.register(_KEYS_FRAME, keys[list(KEY)])
         try:
-            match = f"""FROM {_KEYS_FRAME} k LEFT JOIN {self.table} c
+            return read(f"""FROM {_KEYS_FRAME} k LEFT JOIN {self.table} c
                 ON c.reason_id = k.reason_id AND c.item_id = k.item_id AND c.text = k.text
-               AND c.segment IS NOT DISTINCT FROM k.segment"""
-            new = self.con.execute(f"SELECT k.* {match} WHERE c.reason_id IS NULL").df()
-            if not new.empty:
-                fresh = feature_table(new, catalog)  # one row per key, in the keys' order
-                fresh["text"] = new["text"].to_numpy()
-                self.con.register("abkit_incr_fresh_features", fresh[[*KEY, *FEATURES]])
-                try:
-                    self.con.execute(f"INSERT INTO {self.table} SELECT * FROM abkit_incr_fresh_features")
-                finally:
-                    self.con.unregister("abkit_incr_fresh_features")
-            self.con.execute(f"DELETE FROM {self.meta}")
-            self.con.execute(f"INSERT INTO {self.meta} VALUES (?)", [digest])
-            cols = ", ".join(f"c.{c}" for c in ("reason_id", "item_id", "segment", *FEATURES))
-            return self.con.execute(f"SELECT {cols} {match}").df().astype("string")
+               AND c.segment IS NOT DISTINCT FROM k.segment""")
         finally:
             self.con.unregister(_KEYS_FRAME)
 
 
 def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations,
                     pool: ThreadPoolExecutor, cached: CachedFeatures) -> TextWork:
-    """text_work.start_text_work with the levels of ``cached`` (looked up here, on the engine's
-    thread: they read the state); the text metrics' Python runs in ``pool`` as there."""
+    """text_work.start_text_work with the levels of ``cached``: the keys without stored levels are looked up
+    here (on the engine's thread: they read the state); their levels are computed in ``pool`` from the text
+    metrics' scoring pass (text_work.score_shown), and stored when the text_features block asks for them.
+    Without new keys the text metrics score their pairs as on their own (no feature needs the claim lists)."""
     shown = dataclasses.replace(rel, user_texts=f"{rel.user_texts}_shown")
     engine.materialize(block_query("text_shown", params, rel, engine=engine.name), shown.user_texts)
     try:
         exposed = exposed_inputs(engine, params, shown)
-        run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
-        diversity: Future[dict[str, dict[str, Any]]] = _now(dict) if exposed is None else run(diversity_of, spec,
-                                                                                              *exposed)
     except Exception:
         engine.drop(shown.user_texts)
         raise
-    features = _now(feature_inputs, engine, params, shown)  # a failure: the text_features block's note
-    levels = features if features.exception() else _now(lambda f: None if f is None else cached.levels(*f),
-                                                         features.result())
+    features = _now(feature_inputs, engine, params, shown, None if exposed is None else exposed[1])
+    inputs = None if features.exception() else features.result()
+    # a failure: the text_features block's note
+    lookup: Future[tuple[pd.DataFrame, str]] | None = None if inputs is None else _now(cached.new_keys, *inputs)
+    new = None if lookup is None or lookup.exception() else lookup.result()[0]
+    run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
+    fresh: Future[pd.DataFrame | None] = _now(lambda: None)
+    if exposed is None:
+        diversity: Future[dict[str, dict[str, Any]]] = _now(dict)
+    elif new is None or new.empty:
+        diversity = run(diversity_of, spec, *exposed)
+    else:
+        pairs, items = exposed
+        scored: Future[SharedScores] = run(score_shown, exposed, new)
+        diversity = run(lambda: diversity_of(spec, pairs, items, scored.result()))
+        fresh = run(lambda: feature_table(new, items, scored.result()))
+
+    def levels() -> pd.DataFrame | None:
+        if inputs is None or lookup is None:
+            return features.result()  # the fetch's failure (raised), or None: the users saw no text
+        keys_new, digest = lookup.result()  # the lookup's failure raises here
+        return cached.stored(inputs[0], keys_new, fresh.result(), digest)
+
     return TextWork(diversity, levels, shown)

@@ -54,7 +54,8 @@ class TextWork:
     """The two blocks' Python, running or done, and the summed user texts (``shown.user_texts``)."""
 
     diversity: Future[dict[str, dict[str, Any]]]
-    levels: Future[pd.DataFrame | None]  # the features' levels; None: the users saw no text
+    # the features' levels, asked for on the engine's thread (a failure raises); None: the users saw no text
+    levels: Callable[[], pd.DataFrame | None]
     shown: q.Relations  # the analysis' relations with user_texts naming the summed table
 
     def samples_block(self, spec: Spec, engine: Engine, params: q.QueryParams,
@@ -68,7 +69,7 @@ class TextWork:
     def features_block(self, spec: Spec, engine: Engine, params: q.QueryParams,
                        rel: q.Relations) -> list[dict[str, Any]]:
         """The ``text_features`` block (blocks.analysis_blocks' signature) from the worker's levels."""
-        table = self.levels.result()
+        table = self.levels()
         frame = pd.DataFrame() if table is None else level_stats(engine, params, rel, table)
         return feature_rows(frame, spec.arm_names, spec.alpha)
 
@@ -101,11 +102,11 @@ def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Re
     inputs = None if features.exception() else features.result()
     run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
     if exposed is None:
-        return TextWork(_now(dict), _levels(features, inputs, run, None), shown)
+        return TextWork(_now(dict), _levels(features, inputs, run, None).result, shown)
     pairs, items = exposed
     scored: Future[SharedScores] = run(score_shown, exposed, None if inputs is None else inputs[0])
     diversity: Future[dict[str, dict[str, Any]]] = run(lambda: diversity_of(spec, pairs, items, scored.result()))
-    return TextWork(diversity, _levels(features, inputs, run, scored), shown)
+    return TextWork(diversity, _levels(features, inputs, run, scored).result, shown)
 
 
 def _levels(features: Future[Any], inputs: tuple[pd.DataFrame, pd.DataFrame] | None,

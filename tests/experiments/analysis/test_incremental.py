@@ -422,7 +422,7 @@ def test_text_features_computed_only_for_new_keys_and_again_after_a_catalog_chan
     computed: list[int] = []
     real = incremental_features.feature_table
     monkeypatch.setattr(incremental_features, "feature_table",
-                        lambda keys, items: computed.append(len(keys)) or real(keys, items))
+                        lambda keys, items, *shared: computed.append(len(keys)) or real(keys, items, *shared))
     base_x = [{**r, "reason_id": "r" + r["item_id"]} for r in BASE_X]
     reasons = pd.DataFrame({"reason_id": ["rA", "rB", "rC", "rD"], "experiment": "exp1", "arm": "control",
                             "item_id": ["A", "B", "C", "D"], "segment": None,
