@@ -10,7 +10,8 @@ else (the per-user counts, the statistics) is text_behaviour's own SQL and code.
 
 :func:`start_text_work` is text_work.start_text_work for a refresh: the same summed user texts
 (text_shown.sql) feed the text metrics (scored in the worker), the samples and the feature keys,
-and the levels come from the stored ones instead of scoring every key again.
+and the levels come from the stored ones instead of scoring every key again; the keys a refresh adds
+take their scores from the text metrics' scoring pass in the worker (text_work.score_shown).
 """
 
 from __future__ import annotations

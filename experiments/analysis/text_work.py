@@ -7,6 +7,11 @@ worker thread, while the analysis runs the other blocks' SQL (a DuckDB statement
 The same functions run on the same frames, so the results are the same; only the order of the work
 changes. The engine is only ever used from the calling thread.
 
+Both blocks score the same distinct (item, text) pairs against the same items: the worker scores them
+once (:func:`score_shown`, abkit.text.shared_scores), the catalog parsed and each item's faithfulness
+profile built once, and both blocks take their rows from that pass; the features' catalog rows are the
+diversity block's (the same items: both read the summed user texts joined to the reasons).
+
 The blocks that need no per-user rows (the text metrics' pairs, the feature keys, the samples) read
 the user texts summed over users (text_shown.sql, a small table) instead of each grouping the
 per-user rows again.
