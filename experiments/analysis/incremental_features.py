@@ -16,7 +16,6 @@ take their scores from the text metrics' scoring pass in the worker (text_work.s
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,11 +28,10 @@ from abkit.spec import Spec
 from abkit.text.scoring import PARALLEL_MIN
 from abkit.text.shared_scores import SharedScores
 from experiments.analysis import queries as q
-from experiments.analysis.block_sql import block_query
 from experiments.analysis.engines.base import Engine
-from experiments.analysis.text_behaviour import FEATURES, feature_inputs, feature_table
-from experiments.analysis.text_metrics import diversity_of, exposed_inputs
-from experiments.analysis.text_work import TextWork, _now, score_shown
+from experiments.analysis.text_behaviour import FEATURES, feature_table
+from experiments.analysis.text_metrics import diversity_of
+from experiments.analysis.text_work import TextWork, _now, fetch_inputs, score_shown
 
 KEY = ("reason_id", "item_id", "segment", "text")
 CACHE_VERSION = 1  # bump when the features' definition changes: every stored level is recomputed
@@ -104,15 +102,7 @@ def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Re
     here (on the engine's thread: they read the state); their levels are computed in ``pool`` from the text
     metrics' scoring pass (text_work.score_shown), and stored when the text_features block asks for them.
     Without new keys the text metrics score their pairs as on their own (no feature needs the claim lists)."""
-    shown = dataclasses.replace(rel, user_texts=f"{rel.user_texts}_shown")
-    engine.materialize(block_query("text_shown", params, rel, engine=engine.name), shown.user_texts)
-    try:
-        exposed = exposed_inputs(engine, params, shown)
-    except Exception:
-        engine.drop(shown.user_texts)
-        raise
-    features = _now(feature_inputs, engine, params, shown, None if exposed is None else exposed[1])
-    inputs = None if features.exception() else features.result()
+    shown, exposed, features, inputs = fetch_inputs(engine, params, rel)
     # a failure: the text_features block's note
     lookup: Future[tuple[pd.DataFrame, str]] | None = None if inputs is None else _now(cached.new_keys, *inputs)
     new = None if lookup is None or lookup.exception() else lookup.result()[0]

@@ -89,13 +89,14 @@ def score_shown(exposed: tuple[pd.DataFrame, pd.DataFrame], keys: pd.DataFrame |
                               both["text"].astype(str).tolist(), items)
 
 
-def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations,
-                    pool: ThreadPoolExecutor) -> TextWork:
-    """Fetch both blocks' inputs now and start their Python in ``pool`` (one worker): one scoring pass
-    (:func:`score_shown`), then the diversity block and the features' levels from it. The diversity
-    block's failures (the pass's included) raise from ``diversity.result()``; the features' (their SQL
-    included) from the text_features block, which blocks.analysis_blocks turns into a note, as before.
-    The caller drops the summed user texts (:meth:`TextWork.drop`)."""
+Inputs = tuple[pd.DataFrame, pd.DataFrame]
+
+
+def fetch_inputs(engine: Engine, params: q.QueryParams, rel: q.Relations) -> tuple[
+        q.Relations, Inputs | None, Future[Inputs | None], Inputs | None]:
+    """On the engine's thread: the summed user texts (``shown.user_texts``, a table the caller drops),
+    the diversity block's inputs (None: no exposed text), and the features' fetch as a Future (its
+    failure kept for the text_features block's note) with its result, None where it failed."""
     shown = dataclasses.replace(rel, user_texts=f"{rel.user_texts}_shown")
     engine.materialize(block_query("text_shown", params, rel, engine=engine.name), shown.user_texts)
     try:
@@ -104,7 +105,17 @@ def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Re
         engine.drop(shown.user_texts)
         raise
     features = _now(feature_inputs, engine, params, shown, None if exposed is None else exposed[1])
-    inputs = None if features.exception() else features.result()
+    return shown, exposed, features, None if features.exception() else features.result()
+
+
+def start_text_work(spec: Spec, engine: Engine, params: q.QueryParams, rel: q.Relations,
+                    pool: ThreadPoolExecutor) -> TextWork:
+    """Fetch both blocks' inputs now and start their Python in ``pool`` (one worker): one scoring pass
+    (:func:`score_shown`), then the diversity block and the features' levels from it. The diversity
+    block's failures (the pass's included) raise from ``diversity.result()``; the features' (their SQL
+    included) from the text_features block, which blocks.analysis_blocks turns into a note, as before.
+    The caller drops the summed user texts (:meth:`TextWork.drop`)."""
+    shown, exposed, features, inputs = fetch_inputs(engine, params, rel)
     run = pool.submit if exposed is None or len(exposed[0]) < PARALLEL_MIN else _now
     if exposed is None:
         return TextWork(_now(dict), _levels(features, inputs, run, None).result, shown)
