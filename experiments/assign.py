@@ -89,7 +89,7 @@ def assign_one(user_id: str, spec: Spec, *, holdout_seed: str = HOLDOUT_SEED) ->
 
 
 # --- vectorized ---------------------------------------------------------------------------
-def _as_str_list(ids: Sequence[str] | np.ndarray | Iterable[str]) -> list[str]:
+def _as_str_list(ids: Sequence[str | None] | np.ndarray | Iterable[str | None]) -> list[str]:
     if isinstance(ids, np.ndarray):
         out = ids.tolist()
     elif hasattr(ids, "to_pylist"):  # a pyarrow Array / ChunkedArray
@@ -189,14 +189,14 @@ class EncodedIds:
 
     __slots__ = ("units", "starts", "lengths")
 
-    def __init__(self, ids: Sequence[str] | np.ndarray | Iterable[str]) -> None:
+    def __init__(self, ids: Sequence[str | None] | np.ndarray | Iterable[str | None]) -> None:
         self.units, self.starts, self.lengths = _encode(_as_str_list(ids))
 
     def __len__(self) -> int:
         return int(self.starts.size)
 
 
-IdsLike = Sequence[str] | np.ndarray | EncodedIds
+IdsLike = Sequence[str | None] | np.ndarray | EncodedIds  # None: a missing id (never enrolled)
 
 
 def _encoded(ids: IdsLike) -> EncodedIds:

@@ -81,7 +81,7 @@ BANNED_FRAMES: list[str] = ["{t}好物", "{t}品质", "品质{t}", "{t}之选", 
 
 # The category attribute pair whose value combinations are held out (first two attributes).
 COMBO_ATTRIBUTES: dict[str, tuple[str, str]] = {
-    cat: tuple(list(spec["attributes"])[:2]) for cat, spec in vocab.CATEGORIES.items()  # type: ignore[misc]
+    cat: tuple(list(spec["attributes"])[:2]) for cat, spec in vocab.CATEGORIES.items()
 }
 CORRUPTION_KINDS: tuple[str, ...] = ("wrong_value", "invented_spec", "banned_term", "fake_discount")
 COLUMNS = ["item_id", "segment", "length", "text", "template_ids", "mentions", "mentions_promo",
@@ -190,9 +190,10 @@ class ReasonGrammar:
             n_feat = rng.randint(_MIN_FEATURES[length], min(_MAX_FEATURES[length], len(order)))
             feats = order[:n_feat]
             if corruption == "wrong_value":
-                shown = self._wrong_value(rng, facts, feats)
-                if shown is None:
+                wrong = self._wrong_value(rng, facts, feats)
+                if wrong is None:
                     continue
+                shown = wrong
             row = self._compose(rng, shown, feats, persona, subcategory, brand, promo_value, mode, lo, hi,
                                 corruption)
             if row is None:

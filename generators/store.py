@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, overload
 
 import duckdb
 import numpy as np
@@ -28,6 +28,10 @@ from generators.base import Reason
 SOURCE = "abkit generate"
 
 
+@overload
+def _as_string(value: bool) -> str: ...
+@overload
+def _as_string(value: Any) -> str | None: ...
 def _as_string(value: Any) -> str | None:
     if value is None:
         return None
@@ -81,11 +85,11 @@ def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experime
     n = table.num_rows
     features = [c for c in table.column_names if c not in _BASE and c not in ("settings_hash", "ai_generated")]
     ai = table.column("ai_generated") if "ai_generated" in table.column_names else \
-        pc.not_equal(table.column("generator"), "template")
+        pc.not_equal(table.column("generator"), "template")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
     names = ["ai_generated", "settings_hash", *features]
     values = [_text(pc.fill_null(ai, False)), _text(table.column("settings_hash"))] + \
         [_text(table.column(f)) for f in features]
-    present = np.stack([pc.is_valid(v).to_numpy(zero_copy_only=False) for v in values], axis=1)
+    present = np.stack([pc.is_valid(v).to_numpy(zero_copy_only=False) for v in values], axis=1)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
     row, key = np.nonzero(present)  # row-major: each row's entries in the order of names
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
@@ -93,14 +97,14 @@ def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experime
                                     pa.concat_arrays(values).take(pa.array(key * n + row)))
     ids = table.column("reason_id")
     return _insert(con, table.select(list(_BASE)).append_column("_abkit_extra", extra), "b._abkit_extra", experiment,
-                   unique=pc.count_distinct(ids).as_py() == n and ids.null_count == 0)
+                   unique=pc.count_distinct(ids).as_py() == n and ids.null_count == 0)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
 
 
 def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A feature column as stored text: booleans 'true'/'false', anything else cast to string."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_boolean(column.type):
-        return pc.if_else(column, "true", "false")
+        return pc.if_else(column, "true", "false")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
     return column.cast(pa.string())
 
 

@@ -330,7 +330,7 @@ def _text_section(spec: Spec, result: AnalysisResult, lang: str, figs: dict[str,
     if diversity:
         values = {arm: v.values() for arm, v in diversity.items()}
         keys = [k for k in TEXT_TABLE_KEYS if any(k in v for v in values.values())]
-        rows = [[arm] + [_text_cell(v, k, lang) for k in keys] for arm, v in values.items()]
+        rows: list[list[H.Cell]] = [[arm, *(_text_cell(v, k, lang) for k in keys)] for arm, v in values.items()]
         content.append(H.table([tr("arm", lang), *(text_metric_label(k, lang) for k in keys)], rows))
         figs["text_metrics"] = F.text_metrics_figure(diversity, lang=lang)
         content.append(H.figure(figs["text_metrics"], "fig-text-metrics"))

@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     from abkit.warehouse import open_warehouse
     from experiments.simulate.pipeline import fill_world, simulate_into
     from experiments.simulate.traffic import SimOptions
+    from experiments.sql_rows import one_row
     from generators.runner import run_generate
 
     try:
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
             print("1/3 world: catalog and users", flush=True)
             fill_world(con, tmp, seed=args.seed, n_users=args.users)
             templated = [a.name for a in spec.arms if a.generator is not None and a.generator.type == "template"]
-            has = con.execute("SELECT count(*) FROM reasons WHERE experiment = ?", [spec.key]).fetchone()[0]
+            has = one_row(con.execute("SELECT count(*) FROM reasons WHERE experiment = ?", [spec.key]))[0]
             if templated and not has:
                 print(f"2/3 texts for template arms: {', '.join(templated)}", flush=True)
                 print(run_generate(spec, con, arms=templated, progress=False).summary(), flush=True)

@@ -312,7 +312,7 @@ def persona_weight(persona: str | None, attribute: str) -> float:
     return float(PERSONAS[persona]["aspects"].get(attribute, 0.0))
 
 
-def top_aspect(persona: str, attributes: list[str]) -> str | None:
+def top_aspect(persona: str | None, attributes: list[str]) -> str | None:
     """The persona's highest-weighted attribute among those given (None if none is weighted)."""
     best = max(attributes, key=lambda a: persona_weight(persona, a), default=None)
     return best if best is not None and persona_weight(persona, best) > 0 else None

@@ -17,7 +17,7 @@ import pandas as pd
 
 from abkit.metrics import METRICS
 from abkit.spec import Spec
-from abkit.stats.heterogeneity import EXPLORATORY, SliceStats, explore_arms
+from abkit.stats.heterogeneity import EXPLORATORY, Comparison, SliceStats, explore_arms
 from abkit.stats.policy import recommend
 from abkit.stats.types import SufficientStats
 from experiments.analysis import queries as q
@@ -79,7 +79,7 @@ def heterogeneity_block(spec: Spec, engine: Engine, rel: q.Relations, notes: lis
         if rec["arm"] in totals:
             totals[rec["arm"]] = _add(totals[rec["arm"]], _stats(rec))
     control = totals[spec.control_arm]
-    comparisons = {}
+    comparisons: dict[str, Comparison] = {}
     for arm in spec.treatment_arms:
         treat = totals[arm]
         if control is None or treat is None:

@@ -50,6 +50,7 @@ from abkit.errors import AbkitError
 from abkit.schema import KEYED_TABLES, LOG_TABLES, PLAUSIBLE, LogTable, Plausible
 from abkit.warehouse import add_user_keys, check_identifier, ensure_schema, transaction
 from experiments.ingest.sql import TypeProblem, as_text, is_nested, stage_select
+from experiments.sql_rows import one_row
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -128,9 +129,9 @@ def ingest_files(
         if not p.is_file():
             raise IngestError(f"{p}: no such file")
     ensure_schema(con)
-    saved = con.execute(
+    saved = one_row(con.execute(
         "SELECT current_setting('TimeZone'), current_setting('preserve_insertion_order')"
-    ).fetchone()
+    ))
     con.execute("SET TimeZone = 'UTC'")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     clock = _Clock(timings, cpu_timings)
@@ -252,8 +253,8 @@ def _load(
 ) -> FileReport:
     """Count, quarantine and append one file's validated rows (in ``_abkit_stage``)."""
     clock.start("quarantine")
-    parsed, bad, warned = con.execute(
-        "SELECT count(*), count(reason), count(*) FILTER (WHERE warn) FROM _abkit_stage").fetchone()
+    parsed, bad, warned = one_row(con.execute(
+        "SELECT count(*), count(reason), count(*) FILTER (WHERE warn) FROM _abkit_stage"))
     rejected = _quarantine_rejects(con, schema.name, file, now) if src.rejects else 0
     if bad:
         line = _line_expression(con, src.header_records)
@@ -308,8 +309,8 @@ def _append_new_rows(
                 SELECT ord, row_number() OVER (PARTITION BY {key} ORDER BY ord) AS copy
                 FROM _abkit_stage WHERE {h} IN (SELECT h FROM candidates))
             WHERE copy > 1""")
-    has_dups = con.execute("SELECT count(*) FROM _abkit_dups").fetchone()[0] > 0
-    has_rows = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] > 0
+    has_dups = one_row(con.execute("SELECT count(*) FROM _abkit_dups"))[0] > 0
+    has_rows = one_row(con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)"))[0] > 0
     later_copies = "ANTI JOIN _abkit_dups d ON d.ord = s.ord" if has_dups else ""
     stored = f"ANTI JOIN {table} t ON t.{key} = s.{key}" if has_rows else ""  # nothing to join on an empty table
     cols = ", ".join(schema.names)
@@ -319,19 +320,19 @@ def _append_new_rows(
         add_user_keys(con, "SELECT DISTINCT user_id FROM _abkit_stage")
         key_col, key_value, key_join = ", user_key", ", k.user_key", "LEFT JOIN user_keys k ON k.user_id = s.user_id"
     clock.start("insert")
-    accepted = con.execute(
+    accepted = one_row(con.execute(
         f"""INSERT INTO {table} ({cols}, extra, source_file, ingested_at{key_col})
             SELECT {", ".join(f"s.{c}" for c in schema.names)}, s.extra, $file, $now{key_value}
             FROM _abkit_stage s {later_copies} {stored} {key_join}""",
         {"file": file, "now": now},
-    ).fetchone()[0]
+    ))[0]
     clock.stop()
     return int(accepted)
 
 
 def _quarantine_rejects(con: duckdb.DuckDBPyConnection, table: str, file: str, now: dt.datetime) -> int:
     """Move DuckDB's rejected CSV/JSONL lines (one row per line) to quarantine."""
-    n = con.execute("SELECT count(DISTINCT line) FROM _abkit_rej").fetchone()[0]
+    n = one_row(con.execute("SELECT count(DISTINCT line) FROM _abkit_rej"))[0]
     con.execute(
         f"""INSERT INTO quarantine
             SELECT * FROM (
@@ -352,7 +353,7 @@ def _line_expression(con: duckdb.DuckDBPyConnection, header: int) -> str:
     rejected record r_j (1-based j, sorted) precedes it when ``r_j - header - j <= k``.
     """
     rejected = []
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_abkit_rej'").fetchone()[0]:
+    if one_row(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_abkit_rej'"))[0]:
         rejected = [r[0] for r in con.execute("SELECT DISTINCT line FROM _abkit_rej ORDER BY line").fetchall()]
     base = f"{int(header) + 1} + s.ord"
     if not rejected:
@@ -501,7 +502,7 @@ def _jsonl_source(con: duckdb.DuckDBPyConnection, schema: LogTable, path: Path) 
                            CASE WHEN {obj} THEN json_extract_string(raw, CAST($ptrs AS VARCHAR[])) END AS vals,
                            CASE WHEN {obj} THEN {extra} END AS m
                     FROM _abkit_raw WHERE NULLIF(trim(raw), '') IS NOT NULL)"""
-    params = {"ptrs": [_pointer(f) for f in present] or [_pointer("")], "known": schema.names,
-              **{f"idp{i}": _pointer(f) for i, f in enumerate(ids)},
-              **{f"idr{i}": f"{f} is a list or object, not an id" for i, f in enumerate(ids)}}
+    params: dict[str, object] = {"ptrs": [_pointer(f) for f in present] or [_pointer("")], "known": schema.names,
+                                 **{f"idp{i}": _pointer(f) for i, f in enumerate(ids)},
+                                 **{f"idr{i}": f"{f} is a list or object, not an id" for i, f in enumerate(ids)}}
     return _Source(sql, params, columns, "NULL", 0, True)

@@ -41,6 +41,7 @@ from experiments.simulate.traffic import (
 )
 from experiments.simulate.truth import TruthAccumulator
 from experiments.simulate.users import UserSource
+from experiments.sql_rows import one_row
 
 
 @dataclass
@@ -153,7 +154,7 @@ def simulate_to_parquet(world: World, out_dir: str | os.PathLike[str], *, progre
 # --- the warehouse side -----------------------------------------------------------------------
 
 def _table_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # table: a fixed name
+    return int(one_row(con.execute(f"SELECT count(*) FROM {table}"))[0])  # table: a fixed name
 
 
 def _ingest(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> Any:
@@ -185,9 +186,9 @@ USER_BATCH_ROWS = 500_000
 def load_users(con: duckdb.DuckDBPyConnection, limit: int | None) -> UserSource:
     """The users table (the first ``limit`` by user_id), read in Arrow batches when simulating."""
     params = [limit if limit is not None else 2**62]
-    n, *missing = con.execute(
+    n, *missing = one_row(con.execute(
         f"SELECT count(*), {', '.join(f'count(*) - count({c})' for c in _USER_ATTRIBUTES)} FROM ({_USERS_SQL})",
-        params).fetchone()
+        params))
     dropped = [c for c, k in zip(_USER_ATTRIBUTES, missing, strict=True) if k]
 
     def frames() -> Iterator[pd.DataFrame]:

@@ -85,26 +85,22 @@ class TruthAccumulator:
     arms: list[str]
     days: list[str]
     sums: dict[str, np.ndarray] = field(default_factory=dict)  # key -> (n_arms,)
-    day_clicks: np.ndarray | None = None  # (n_arms, n_days)
-    day_exposures: np.ndarray | None = None  # (n_days,)
+    # The arrays are zeros sized from arms, days and segments (made in __post_init__).
+    day_clicks: np.ndarray = field(init=False)  # (n_arms, n_days)
+    day_exposures: np.ndarray = field(init=False)  # (n_days,)
     segments: list[str] = field(default_factory=list)  # user segments (personas), for per-segment truth
-    seg_clicks: np.ndarray | None = None  # (n_arms, n_segments): expected attributed clicks
-    seg_orders: np.ndarray | None = None  # (n_arms, n_segments): expected attributed orders
-    seg_exposures: np.ndarray | None = None  # (n_segments,)
+    seg_clicks: np.ndarray = field(init=False)  # (n_arms, n_segments): expected attributed clicks
+    seg_orders: np.ndarray = field(init=False)  # (n_arms, n_segments): expected attributed orders
+    seg_exposures: np.ndarray = field(init=False)  # (n_segments,)
 
     def __post_init__(self) -> None:
         for k in SUM_KEYS:
             self.sums.setdefault(k, np.zeros(len(self.arms)))
-        if self.day_clicks is None:
-            self.day_clicks = np.zeros((len(self.arms), len(self.days)))
-        if self.day_exposures is None:
-            self.day_exposures = np.zeros(len(self.days))
-        if self.seg_clicks is None:
-            self.seg_clicks = np.zeros((len(self.arms), len(self.segments)))
-        if self.seg_orders is None:
-            self.seg_orders = np.zeros((len(self.arms), len(self.segments)))
-        if self.seg_exposures is None:
-            self.seg_exposures = np.zeros(len(self.segments))
+        self.day_clicks = np.zeros((len(self.arms), len(self.days)))
+        self.day_exposures = np.zeros(len(self.days))
+        self.seg_clicks = np.zeros((len(self.arms), len(self.segments)))
+        self.seg_orders = np.zeros((len(self.arms), len(self.segments)))
+        self.seg_exposures = np.zeros(len(self.segments))
 
     def add_segments(self, a: int, seg: np.ndarray, clicks: np.ndarray, orders: np.ndarray) -> None:
         """Expected clicks and orders of arm ``a`` per segment code (codes outside the list: no segment)."""
@@ -169,8 +165,7 @@ class TruthAccumulator:
         for arm, vals in arms.items():
             if arm == control:
                 continue
-            lift[arm] = {m: (None if v is None or not arms[control][m] else v / arms[control][m] - 1.0)
-                         for m, v in vals.items()}
+            lift[arm] = {m: _rel_lift(v, arms[control][m]) for m, v in vals.items()}
         by_day = {
             day: {arm: {"ctr": _ratio(self.day_clicks[a, d], self.day_exposures[d]),
                         "exposures": float(self.day_exposures[d])} for a, arm in enumerate(self.arms)}
@@ -183,3 +178,7 @@ class TruthAccumulator:
 
 def _ratio(num: float, den: float) -> float | None:
     return float(num / den) if den > 0 else None
+
+
+def _rel_lift(value: float | None, base: float | None) -> float | None:
+    return None if value is None or not base else value / base - 1.0

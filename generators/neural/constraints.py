@@ -107,7 +107,7 @@ def build_automaton(banned: Sequence[Seq], allowed: Sequence[Seq], vocab_size: i
     k = 0
     while k < len(order):
         state = order[k]
-        row = {}
+        row: dict[int, int] = {}
         for c in alphabet:
             nxt = step(state, c)
             if nxt is None:
@@ -125,8 +125,8 @@ def build_automaton(banned: Sequence[Seq], allowed: Sequence[Seq], vocab_size: i
     banned_tbl = np.zeros((n, vocab_size), bool)
     for sid, (state, row) in enumerate(zip(order, rows, strict=True)):
         banned_tbl[sid, :] = bool(state[1])  # pending: any token outside the patterns breaks it
-        for c, nxt in row.items():
-            banned_tbl[sid, c] = nxt < 0
-            next_state[sid, c] = max(nxt, 0)
+        for c, target in row.items():
+            banned_tbl[sid, c] = target < 0
+            next_state[sid, c] = max(target, 0)
     pending = np.array([bool(state[1]) for state in order])
     return BanAutomaton(next_state, banned_tbl, len(terms), pending)

@@ -54,7 +54,8 @@ class GoldJudge:
     def judge(self, text: str, facts: dict[str, str], context: str = "") -> dict[str, list[str]]:
         """{'contradicted': [...], 'unsupported': [...]} (context: title/brand/sub-category)."""
         own = [str(v) for v in facts.values()] + [context]
-        contradicted, unsupported = [], []
+        contradicted: list[str] = []
+        unsupported: list[str] = []
         taken = np.zeros(len(text) + 1, bool)
         for m in _PROMO.finditer(text):
             taken[m.start():m.end()] = True
@@ -95,7 +96,8 @@ def personalization_gap(texts: pd.DataFrame, *, n_boot: int = 2000, seed: int = 
     for _, g in texts.groupby("item_id", sort=True):
         grams = [char_grams(t) for t in g["text"]]
         segs = g["segment"].tolist()
-        within, across = [], []
+        within: list[float] = []
+        across: list[float] = []
         for i, j in itertools.combinations(range(len(grams)), 2):
             (within if segs[i] == segs[j] else across).append(jaccard(grams[i], grams[j]))
         if within and across:
