@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import chain
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import chain
 from typing import Any, NamedTuple
 
 import ahocorasick

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abkit.spec import Spec, parse_spec
 from abkit.schema import KEYED_TABLES
+from abkit.spec import Spec, parse_spec
 from abkit.warehouse import assign_user_keys, connect
 
 T = dt.datetime

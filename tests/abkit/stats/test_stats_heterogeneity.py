@@ -11,8 +11,16 @@ from statsmodels.stats.meta_analysis import combine_effects
 from statsmodels.stats.multitest import multipletests
 
 from abkit.stats import SufficientStats, compare
-from abkit.stats.heterogeneity import (Exploration, SliceRow, SliceStats, difference_p_value, explore, explore_arms,
-                                      subtract, tau2_moments)
+from abkit.stats.heterogeneity import (
+    Exploration,
+    SliceRow,
+    SliceStats,
+    difference_p_value,
+    explore,
+    explore_arms,
+    subtract,
+    tau2_moments,
+)
 from abkit.stats.interaction import assignment_independence, interaction
 from abkit.stats.policy import recommend
 

@@ -4,6 +4,7 @@ references computed with pandas/statsmodels on the per-user table."""
 from __future__ import annotations
 
 import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
