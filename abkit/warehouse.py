@@ -37,7 +37,7 @@ DEFAULT_DB = "abkit.duckdb"
 __all__ = [
     "DEFAULT_DB", "EXPERIMENT_STATES", "LOG_TABLES", "MIGRATIONS", "SCHEMA_VERSION", "TABLES", "WarehouseError",
     "add_user_keys", "assign_user_keys", "atomic", "check_identifier", "connect", "current_coverage", "ensure_schema",
-    "experiment_state", "experiment_states", "has_table", "open_warehouse", "record_coverage", "schema_version",
+    "experiment_state", "experiment_states", "has_table", "one_row", "open_warehouse", "record_coverage", "schema_version",
     "set_experiment_state", "shipped_at", "transaction", "user_keys_complete",
 ]
 
@@ -59,6 +59,16 @@ UPDATE {table} SET user_key = k.user_key
 FROM user_keys k
 WHERE {table}.user_key IS NULL AND k.user_id = {table}.user_id"""
 
+
+
+def one_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """The row of an executed query that always returns one (an aggregate without GROUP BY, a setting).
+    DuckDB types ``fetchone()`` as ``tuple | None``; a missing row here means a broken query, and this
+    says so instead of failing later on ``None[0]``."""
+    row = result.fetchone()
+    if row is None:
+        raise RuntimeError("a query that always returns one row returned none")
+    return row
 
 def _user_key_statements(table: str) -> tuple[str, ...]:
     return (f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS user_key INTEGER",

@@ -213,7 +213,7 @@ def _per_row(requests: RequestColumns, values: pa.Array) -> pa.Array:
 
 def _quoted(values: pa.Array) -> pa.Array | str:
     """JSON of each string or null; a constant when every row has the same value."""
-    uniq = pc.unique(values)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    uniq = pc.unique(values)
     if len(uniq) == 1:
         return _dumps(uniq[0].as_py())
     return pc.fill_null(join('"', json_escape(values), '"'), "null")

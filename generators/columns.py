@@ -45,18 +45,18 @@ def json_escape(values: pa.Array) -> pa.Array:
     body = _string_bytes(values)
     if not ((body == 0x22) | (body == 0x5C) | (body < 0x20)).any():
         return values
-    values = pc.replace_substring(values, "\\", "\\\\")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
-    values = pc.replace_substring(values, '"', '\\"')  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    values = pc.replace_substring(values, "\\", "\\\\")
+    values = pc.replace_substring(values, '"', '\\"')
     present = np.unique(body[body < 0x20])
     for code in present.tolist():
         ch = chr(code)
-        values = pc.replace_substring(values, ch, _SHORT.get(ch, f"\\u{code:04x}"))  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        values = pc.replace_substring(values, ch, _SHORT.get(ch, f"\\u{code:04x}"))
     return values
 
 
 def json_quote(values: pa.Array) -> pa.Array:
     """json.dumps(v, ensure_ascii=False) of each string (nulls stay null), without a Python loop over rows."""
-    return pc.binary_join_element_wise('"', json_escape(values), '"', "")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    return pc.binary_join_element_wise('"', json_escape(values), '"', "")
 
 
 def float_json(values: list[Any] | pa.Array) -> pa.Array:
@@ -137,12 +137,12 @@ def duck_column(table: pa.Table, sql: str, params: list[Any] | None = None) -> p
 
 def join(*parts: pa.Array | str) -> pa.Array:
     """Element-wise concatenation of arrays and constant strings (null where any part is null)."""
-    return pc.binary_join_element_wise(*parts, "")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    return pc.binary_join_element_wise(*parts, "")
 
 
 def lengths(values: pa.Array) -> np.ndarray:
     """Characters (code points) of each string as int64; 0 for null."""
-    return pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False).astype(np.int64)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    return pc.fill_null(pc.utf8_length(values), 0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @dataclass
@@ -160,7 +160,7 @@ class AttributePairs:
     @classmethod
     def build(cls, n_items: int, item: np.ndarray, keys: pa.Array, values: pa.Array,
               spans: pa.Array | None = None) -> AttributePairs:
-        coded = pc.dictionary_encode(keys)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        coded = pc.dictionary_encode(keys)
         found = coded.dictionary.to_pylist()
         names = sorted(found)
         rank = np.array([names.index(k) for k in found], dtype=np.int64) if len(found) < 64 else \
@@ -200,7 +200,7 @@ class AttributePairs:
         if self.spans is not None:
             return self.spans
         heads = pa.array([json.dumps(n, ensure_ascii=False) + ',"' for n in self.names], pa.string())
-        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"', "")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        return pc.binary_join_element_wise(heads.take(pa.array(self.name)), json_escape(self.value), '"', "")
 
     def item_json(self) -> pa.Array:
         """Per item: the JSON of sorted(attributes.items()) without its brackets — its pairs joined."""
@@ -211,8 +211,8 @@ def bracket_join(bodies: pa.Array, offsets: np.ndarray, left: str, right: str) -
     """Row i: ",".join(left + b + right for b in bodies[offsets[i]:offsets[i + 1]]) — one list join, with the
     brackets put around the row's whole join instead of around each body ("" for a row without bodies)."""
     rows = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), bodies)
-    joined = join(left, pc.binary_join(rows, right + "," + left), right)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
-    return pc.if_else(pa.array(np.diff(offsets) > 0), joined, "")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    joined = join(left, pc.binary_join(rows, right + "," + left), right)
+    return pc.if_else(pa.array(np.diff(offsets) > 0), joined, "")
 
 
 @dataclass

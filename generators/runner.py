@@ -440,7 +440,7 @@ def columnar_chunks(gen: Any, table: pd.DataFrame, segs: list[str | None], lengt
             keep = shard_indices(req.item_column("item_id"), req.segment, shard[1]) == shard[0]
             req = req.take(np.flatnonzero(keep))
         ids = reason_ids(req, arm=arm, model_version=gen.model_version, settings=settings)
-        new = (~pc.is_in(ids, value_set=stored).to_numpy(zero_copy_only=False) if stored is not None and len(stored)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        new = (~pc.is_in(ids, value_set=stored).to_numpy(zero_copy_only=False) if stored is not None and len(stored)
                else np.ones(len(ids), dtype=bool))
         rows = np.flatnonzero(new)
         reasons = None if not len(rows) else gen.generate_columns(

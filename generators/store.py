@@ -85,11 +85,11 @@ def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experime
     n = table.num_rows
     features = [c for c in table.column_names if c not in _BASE and c not in ("settings_hash", "ai_generated")]
     ai = table.column("ai_generated") if "ai_generated" in table.column_names else \
-        pc.not_equal(table.column("generator"), "template")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        pc.not_equal(table.column("generator"), "template")
     names = ["ai_generated", "settings_hash", *features]
     values = [_text(pc.fill_null(ai, False)), _text(table.column("settings_hash"))] + \
         [_text(table.column(f)) for f in features]
-    present = np.stack([pc.is_valid(v).to_numpy(zero_copy_only=False) for v in values], axis=1)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    present = np.stack([pc.is_valid(v).to_numpy(zero_copy_only=False) for v in values], axis=1)
     row, key = np.nonzero(present)  # row-major: each row's entries in the order of names
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(present.sum(axis=1), out=offsets[1:])
@@ -97,14 +97,14 @@ def write_reason_table(con: duckdb.DuckDBPyConnection, table: pa.Table, experime
                                     pa.concat_arrays(values).take(pa.array(key * n + row)))
     ids = table.column("reason_id")
     return _insert(con, table.select(list(_BASE)).append_column("_abkit_extra", extra), "b._abkit_extra", experiment,
-                   unique=pc.count_distinct(ids).as_py() == n and ids.null_count == 0)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+                   unique=pc.count_distinct(ids).as_py() == n and ids.null_count == 0)
 
 
 def _text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """A feature column as stored text: booleans 'true'/'false', anything else cast to string."""
     column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_boolean(column.type):
-        return pc.if_else(column, "true", "false")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        return pc.if_else(column, "true", "false")
     return column.cast(pa.string())
 
 

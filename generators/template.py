@@ -128,7 +128,7 @@ def _orders_of(category: pa.Array, title: pa.Array) -> np.ndarray:
     len(_ORDER_KEYS) when the vocabulary has no order for it (those rows are written per row)."""
     if not len(category):
         return np.zeros(0, dtype=np.int64)
-    coded = pc.dictionary_encode(category)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    coded = pc.dictionary_encode(category)
     known = np.array([_CATEGORY_NAMES.index(c) if c in _SUBS else -1 for c in coded.dictionary.to_pylist()]
                      + [-1], dtype=np.int64)
     index = known[pc.fill_null(coded.indices, -1).to_numpy(zero_copy_only=False)]
@@ -164,7 +164,7 @@ def _concat(parts: list[pa.Array | None], n: int) -> pa.Array:
     parts = [p for p in parts if p is not None]
     if not parts:
         return _constant("", n)
-    return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    return pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
 
 
 def _constant(value: str, n: int) -> pa.Array:
@@ -174,7 +174,7 @@ def _constant(value: str, n: int) -> pa.Array:
 
 def _where(mask: np.ndarray, values: pa.Array) -> pa.Array:
     """values where mask, null elsewhere."""
-    return pc.if_else(pa.array(mask), values, pa.nulls(len(mask), values.type))  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    return pc.if_else(pa.array(mask), values, pa.nulls(len(mask), values.type))
 
 
 def reasons_from_table(table: pa.Table) -> list[Reason]:
@@ -265,18 +265,18 @@ class TemplateGenerator:
         clause_len = np.append(lengths(pairs.value) + _AFFIX_LEN[pair_slot], 0)
 
         length = req.length
-        is_s = pc.equal(length, "S").to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
-        is_l = pc.equal(length, "L").to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        is_s = pc.equal(length, "S").to_numpy(zero_copy_only=False)
+        is_l = pc.equal(length, "L").to_numpy(zero_copy_only=False)
         lo = np.full(n, _BUCKETS["M"][0], dtype=np.int64)
         hi = np.full(n, _BUCKETS["M"][1], dtype=np.int64)
         max_feats = np.full(n, 2, dtype=np.int64)
         for name, (b_lo, b_hi) in _BUCKETS.items():
-            rows = pc.equal(length, name).to_numpy(zero_copy_only=False)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+            rows = pc.equal(length, name).to_numpy(zero_copy_only=False)
             lo[rows], hi[rows], max_feats[rows] = b_lo, b_hi, _MAX_FEATS.get(name, 2)
 
         # The promotion, as a code into a small dictionary (-1: none): the item's 促销 attribute, else its
         # discount as 8折 (when discounted); an injected one replaces it.
-        own = pc.dictionary_encode(pairs.column(vocab.PROMO_ATTRIBUTE))  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        own = pc.dictionary_encode(pairs.column(vocab.PROMO_ATTRIBUTE))
         own_code = pc.fill_null(own.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
         has_own = np.append(lengths(own.dictionary) > 0, False)[own_code]
         amounts, amount_code = np.unique(discount.to_numpy(zero_copy_only=False), return_inverse=True)
@@ -285,7 +285,7 @@ class TemplateGenerator:
         promo_code = np.where(has_own, own_code, np.where(amounts[amount_code.ravel()] != 0.0,
                                                           len(own.dictionary) + amount_code.ravel(), -1))[ri]
         if rate > 0:
-            surface = pc.fill_null(pc.index_in(promos, value_set=pa.array(_PROMO_VALUES)), -1).to_numpy(  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+            surface = pc.fill_null(pc.index_in(promos, value_set=pa.array(_PROMO_VALUES)), -1).to_numpy(
                 zero_copy_only=False).astype(np.int64)
             fake, fake_promo = _fake_promos(ids, np.append(surface, -1)[promo_code], rate)
             promo_code = np.where(fake, len(promos) + fake_promo, promo_code)
@@ -322,7 +322,7 @@ class TemplateGenerator:
         has_promo |= add_promo
         add_price = np.zeros(n, dtype=bool)
         if is_l.any():
-            eff = pc.multiply(t["price"].combine_chunks(), pc.subtract(1.0, discount))  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+            eff = pc.multiply(t["price"].combine_chunks(), pc.subtract(1.0, discount))
             price = _by_value(eff, vocab.price_text)
             price_clauses = join(_PRICE[0], price, _PRICE[1])
             c_len = lengths(price_clauses)[ri]
@@ -352,8 +352,8 @@ class TemplateGenerator:
             texts.append(_pick(join("，", price_clauses), price_at))
             mentions.append(_pick(join(",[" + _PRICE_MENTION, json_quote(price), "]"), price_at))
         texts.append(_pick(_CTA_SEP, np.where(cta, 0, -1)))
-        text = pc.utf8_slice_codeunits(_concat(texts, n), 1)  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
-        mention_json = join("[", pc.utf8_slice_codeunits(_concat(mentions, n), 1), "]")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        text = pc.utf8_slice_codeunits(_concat(texts, n), 1)
+        mention_json = join("[", pc.utf8_slice_codeunits(_concat(mentions, n), 1), "]")
         corrupted = _where(fake, _constant("fake_discount", n))
         if not known.all():
             text, mention_json, has_promo = self._per_row(req, ~known, fake, ids, text, mention_json, has_promo,

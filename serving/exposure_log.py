@@ -246,7 +246,7 @@ class ExposureLog:
                                               pa.py_buffer(digits.tobytes()))
             head_col = pa.array(heads, pa.string()).take(per_row)
             mid_col = pa.array(mids, pa.string()).take(per_row)
-        join = pc.binary_join_element_wise  # type: ignore[attr-defined]  # generated kernel, not in the stubs
+        join = pc.binary_join_element_wise
         lines = join(head_col, ids, mid_col, pa.array(frags, pa.string()), pa.array(tails, pa.string()).take(per_row), "")
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=lines.offset + n + 1)
         return lines.buffers()[2].to_pybytes()[offsets[lines.offset]:offsets[lines.offset + n]]

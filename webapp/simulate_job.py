@@ -26,10 +26,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from abkit.errors import AbkitError
     from abkit.spec import load_spec
-    from abkit.warehouse import open_warehouse
+    from abkit.warehouse import one_row, open_warehouse
     from experiments.simulate.pipeline import fill_world, simulate_into
     from experiments.simulate.traffic import SimOptions
-    from experiments.sql_rows import one_row
     from generators.runner import run_generate
 
     try:

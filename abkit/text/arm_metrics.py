@@ -201,7 +201,7 @@ def _sorted_texts(distinct: list[str], text_code: np.ndarray) -> tuple[list[str]
     """(the distinct texts sorted, each pair's text as its index in them). Arrow sorts strings by their UTF-8
     bytes, which is code point order, str's own; a text that is no valid UTF-8 (a lone surrogate) sorts in Python."""
     try:
-        by_text = pc.sort_indices(pa.array(distinct, pa.large_string())).to_numpy()  # type: ignore[attr-defined]
+        by_text = pc.sort_indices(pa.array(distinct, pa.large_string())).to_numpy()
     except (pa.ArrowException, UnicodeEncodeError):
         by_text = np.asarray(sorted(range(len(distinct)), key=distinct.__getitem__), np.int64)
     rank = np.empty(len(by_text), np.int64)

@@ -48,9 +48,8 @@ import duckdb
 
 from abkit.errors import AbkitError
 from abkit.schema import KEYED_TABLES, LOG_TABLES, PLAUSIBLE, LogTable, Plausible
-from abkit.warehouse import add_user_keys, check_identifier, ensure_schema, transaction
+from abkit.warehouse import add_user_keys, check_identifier, ensure_schema, one_row, transaction
 from experiments.ingest.sql import TypeProblem, as_text, is_nested, stage_select
-from experiments.sql_rows import one_row
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv",
            ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}

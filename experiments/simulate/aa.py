@@ -74,7 +74,7 @@ def run_assignment(world: World, run: int, seed: int) -> np.ndarray:
 def tile_world(world: World, arms_per_run: list[np.ndarray], runs: list[int]) -> World:
     """The population once per run (user ids prefixed ``<run>:``), with each run's assignment."""
     users = world.population.materialize()
-    ids = pa.concat_arrays([pc.binary_join_element_wise(pa.scalar(f"{r}:"), users.ids, "") for r in runs])  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    ids = pa.concat_arrays([pc.binary_join_element_wise(pa.scalar(f"{r}:"), users.ids, "") for r in runs])
     tiled = users.tile(len(runs), ids, np.concatenate(arms_per_run))
     return dataclasses.replace(world, population=FixedPopulation(tiled))
 

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from abkit.atomic import atomic_write_text
 from abkit.errors import AbkitError
 from abkit.spec import Spec
+from abkit.warehouse import one_row
 from experiments.simulate.traffic import (
     EVENT_SCHEMA,
     EXPOSURE_SCHEMA,
@@ -41,7 +42,6 @@ from experiments.simulate.traffic import (
 )
 from experiments.simulate.truth import TruthAccumulator
 from experiments.simulate.users import UserSource
-from experiments.sql_rows import one_row
 
 
 @dataclass

@@ -542,7 +542,7 @@ EVENT_TYPES = np.array(SCHEMA_EVENT_TYPES, dtype=object)  # codes 0..3 below ind
 def _ids(prefix: str, n: int | np.ndarray) -> pa.Array:
     """prefix + number, for 0..n-1 (or the given numbers)."""
     numbers = np.arange(n) if isinstance(n, int) else n
-    return pc.binary_join_element_wise(pa.scalar(prefix), pc.cast(pa.array(numbers), pa.string()), "")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+    return pc.binary_join_element_wise(pa.scalar(prefix), pc.cast(pa.array(numbers), pa.string()), "")
 
 
 def _take(arr: pa.Array, idx: np.ndarray) -> pa.Array:
@@ -558,7 +558,7 @@ def chunk_tables(w: World, ch: Chunk, *, arm_labels: list[str] | None = None,
     prefix = f"{w.run_prefix}-c{ch.index}-"
     user_ids = ch.user_ids
     if user_prefix is not None:
-        user_ids = pc.binary_join_element_wise(pa.scalar(user_prefix), user_ids, "")  # type: ignore[attr-defined]  # generated kernel, not in pyarrow's stubs
+        user_ids = pc.binary_join_element_wise(pa.scalar(user_prefix), user_ids, "")
     arms = pa.array(arm_labels or w.arms, type=pa.string())
     plat_names = pa.array(w.platforms + [None], type=pa.string())
     plat = ch.user_platform[ch.x_local]

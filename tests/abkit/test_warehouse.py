@@ -303,3 +303,15 @@ def test_migration_7_keys_every_stored_user(tmp_path: Path, caplog: pytest.LogCa
     caplog.clear()
     connect(tmp_path / "v1.duckdb").close()  # at the current version: nothing to announce
     assert not [r for r in caplog.records if "migrating" in r.getMessage()]
+
+
+def test_one_row_returns_the_row() -> None:
+    con = duckdb.connect()
+    assert warehouse.one_row(con.execute("SELECT count(*), 7 FROM range(3)")) == (3, 7)
+
+
+def test_one_row_raises_when_the_query_returns_none() -> None:
+    """A query that returns no row is a clear error, not ``None[0]`` later."""
+    con = duckdb.connect()
+    with pytest.raises(RuntimeError, match="returned none"):
+        warehouse.one_row(con.execute("SELECT 1 WHERE false"))
